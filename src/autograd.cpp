@@ -1,0 +1,91 @@
+#include "normgrad/autograd.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace normgrad::autograd {
+
+namespace {
+
+struct Tape {
+    std::vector<TapeRecord> records;
+    uint64_t generation = 1;  // bumped on every release, so stale losses are recognised
+};
+
+thread_local Tape tape;
+thread_local bool grad_mode = true;
+thread_local std::string scope;
+thread_local ForwardHook forward_hook;
+thread_local BackwardHook backward_hook;
+
+}  // namespace
+
+bool grad_enabled() { return grad_mode; }
+
+NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
+NoGradGuard::~NoGradGuard() { grad_mode = previous_; }
+
+ScopeGuard::ScopeGuard(std::string name) : previous_(std::move(scope)) { scope = std::move(name); }
+ScopeGuard::~ScopeGuard() { scope = std::move(previous_); }
+const std::string& current_scope() { return scope; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+    if (!grad_mode) return false;
+    for (const Tensor* t : inputs)
+        if (t && t->requires_grad()) return true;
+    return false;
+}
+
+void record(const char* op, std::vector<Tensor> inputs, const Tensor& output, BackwardFn fn) {
+    TensorImpl& out = output.impl();
+    out.requires_grad = true;
+    out.is_leaf = false;
+    out.tape_generation = tape.generation;
+    out.tape_index = tape.records.size();
+    tape.records.push_back(TapeRecord{op, scope, std::move(inputs), output, std::move(fn)});
+    if (forward_hook) forward_hook(tape.records.back());
+}
+
+void backward(const Tensor& loss) {
+    if (!loss.defined()) throw std::logic_error("backward: the loss tensor is undefined");
+    if (loss.numel() != 1)
+        throw std::logic_error(fmt::format(
+            "backward: the loss must hold one value, its shape is {}", loss.shape().str()));
+    const TensorImpl& l = loss.impl();
+    if (!l.requires_grad)
+        throw std::logic_error(
+            "backward: the loss does not require grad (no parameter needing a gradient was used, "
+            "or it was computed under NoGradGuard)");
+    if (l.is_leaf) {  // a leaf loss: d(loss)/d(loss) = 1 and nothing else to do
+        loss.mutable_grad()[0] += 1.f;
+        return;
+    }
+    if (l.tape_generation != tape.generation || l.tape_index >= tape.records.size())
+        throw std::logic_error(
+            "backward: the tape that recorded this loss was already released by an earlier "
+            "backward(); run a new forward pass before calling backward() again");
+
+    loss.mutable_grad()[0] += 1.f;  // seed: d(loss)/d(loss) = 1
+    for (size_t i = l.tape_index + 1; i-- > 0;) {
+        TapeRecord& r = tape.records[i];
+        // No gradient reached this operation's output: it does not influence the loss.
+        if (!r.output.has_grad()) continue;
+        r.backward();
+        if (backward_hook) backward_hook(r);
+        if (!r.output.impl().retain_grad) r.output.release_grad();
+    }
+    release_tape();
+}
+
+void release_tape() {
+    tape.records.clear();
+    ++tape.generation;
+}
+
+size_t tape_size() { return tape.records.size(); }
+
+void set_forward_hook(ForwardHook hook) { forward_hook = std::move(hook); }
+void set_backward_hook(BackwardHook hook) { backward_hook = std::move(hook); }
+
+}  // namespace normgrad::autograd
