@@ -21,14 +21,26 @@ thread_local BackwardHook backward_hook;
 
 }  // namespace
 
-bool grad_enabled() { return grad_mode; }
+bool grad_enabled() {
+    return grad_mode;
+}
 
-NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
-NoGradGuard::~NoGradGuard() { grad_mode = previous_; }
+NoGradGuard::NoGradGuard() : previous_(grad_mode) {
+    grad_mode = false;
+}
+NoGradGuard::~NoGradGuard() {
+    grad_mode = previous_;
+}
 
-ScopeGuard::ScopeGuard(std::string name) : previous_(std::move(scope)) { scope = std::move(name); }
-ScopeGuard::~ScopeGuard() { scope = std::move(previous_); }
-const std::string& current_scope() { return scope; }
+ScopeGuard::ScopeGuard(std::string name) : previous_(std::move(scope)) {
+    scope = std::move(name);
+}
+ScopeGuard::~ScopeGuard() {
+    scope = std::move(previous_);
+}
+const std::string& current_scope() {
+    return scope;
+}
 
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
     if (!grad_mode) return false;
@@ -83,9 +95,15 @@ void release_tape() {
     ++tape.generation;
 }
 
-size_t tape_size() { return tape.records.size(); }
+size_t tape_size() {
+    return tape.records.size();
+}
 
-void set_forward_hook(ForwardHook hook) { forward_hook = std::move(hook); }
-void set_backward_hook(BackwardHook hook) { backward_hook = std::move(hook); }
+void set_forward_hook(ForwardHook hook) {
+    forward_hook = std::move(hook);
+}
+void set_backward_hook(BackwardHook hook) {
+    backward_hook = std::move(hook);
+}
 
 }  // namespace normgrad::autograd

@@ -7,8 +7,8 @@ namespace normgrad {
 namespace {
 void check_dims(const int64_t* dims, size_t rank) {
     if (rank > static_cast<size_t>(Shape::kMaxRank))
-        throw ShapeError(fmt::format("Shape: rank {} exceeds the maximum of {}", rank,
-                                     Shape::kMaxRank));
+        throw ShapeError(
+            fmt::format("Shape: rank {} exceeds the maximum of {}", rank, Shape::kMaxRank));
     for (size_t i = 0; i < rank; ++i)
         if (dims[i] < 0)
             throw ShapeError(fmt::format("Shape: dimension {} is negative ({})", i, dims[i]));

@@ -78,7 +78,9 @@ std::shared_ptr<Storage> Storage::zeros(size_t n) {
     return s;
 }
 
-void Storage::release_cached() { pool().release_cached(); }
+void Storage::release_cached() {
+    pool().release_cached();
+}
 
 size_t Storage::bytes_reserved() {
     std::lock_guard lock(pool().mutex);

@@ -15,8 +15,12 @@ Tensor Tensor::empty(const Shape& shape) {
     return Tensor(std::move(impl));
 }
 
-Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.f); }
-Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.f); }
+Tensor Tensor::zeros(const Shape& shape) {
+    return full(shape, 0.f);
+}
+Tensor Tensor::ones(const Shape& shape) {
+    return full(shape, 1.f);
+}
 
 Tensor Tensor::full(const Shape& shape, float value) {
     Tensor t = empty(shape);
@@ -61,7 +65,9 @@ int64_t Tensor::dim(int i) const {
     return shape()[j];
 }
 
-std::vector<float> Tensor::to_vector() const { return {data(), data() + numel()}; }
+std::vector<float> Tensor::to_vector() const {
+    return {data(), data() + numel()};
+}
 
 float Tensor::item() const {
     if (numel() != 1)
@@ -80,7 +86,9 @@ std::vector<float> Tensor::grad_vector() const {
     return {grad(), grad() + numel()};
 }
 
-void Tensor::zero_grad() const { impl().grad.reset(); }
+void Tensor::zero_grad() const {
+    impl().grad.reset();
+}
 
 Tensor& Tensor::set_requires_grad(bool on) {
     impl().requires_grad = on;

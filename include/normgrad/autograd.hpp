@@ -33,25 +33,25 @@ bool grad_enabled();
 
 // Inside this scope nothing is recorded: evaluation, optimizer updates.
 class NoGradGuard {
-public:
+  public:
     NoGradGuard();
     ~NoGradGuard();
     NoGradGuard(const NoGradGuard&) = delete;
     NoGradGuard& operator=(const NoGradGuard&) = delete;
 
-private:
+  private:
     bool previous_;
 };
 
 // Names the module whose operations are being recorded (for anomaly messages and statistics).
 class ScopeGuard {
-public:
+  public:
     explicit ScopeGuard(std::string name);
     ~ScopeGuard();
     ScopeGuard(const ScopeGuard&) = delete;
     ScopeGuard& operator=(const ScopeGuard&) = delete;
 
-private:
+  private:
     std::string previous_;
 };
 const std::string& current_scope();

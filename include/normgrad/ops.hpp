@@ -63,9 +63,9 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels);
 // Normalises over N for 2-D input [N, C] and over (N, H, W) per channel for 4-D input [N, C, H, W].
 // gamma and beta ([C]) may be undefined (affine = false).
 struct BatchStats {
-    std::vector<float> mean;      // per channel
-    std::vector<float> var;       // biased (divides by m): what normalisation uses
-    int64_t count = 0;            // m, the values per channel
+    std::vector<float> mean;  // per channel
+    std::vector<float> var;   // biased (divides by m): what normalisation uses
+    int64_t count = 0;        // m, the values per channel
 };
 // Training mode: normalise with this batch's mean and biased variance; fills `stats` when given.
 // Throws std::invalid_argument when a channel has a single value (m == 1).

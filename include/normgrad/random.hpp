@@ -12,7 +12,7 @@
 namespace normgrad {
 
 class Rng {
-public:
+  public:
     explicit Rng(uint64_t seed = 0) : engine_(seed) {}
 
     uint64_t next_u64() { return engine_(); }
@@ -28,7 +28,7 @@ public:
     std::string state() const;
     void set_state(const std::string& state);
 
-private:
+  private:
     std::mt19937_64 engine_;
     bool has_spare_ = false;
     double spare_ = 0.0;

@@ -14,12 +14,12 @@ namespace normgrad {
 // Thrown when an operation is given tensors whose shapes do not fit together.
 // The message always names the operation and the shapes involved.
 class ShapeError : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 
 class Shape {
-public:
+  public:
     static constexpr int kMaxRank = 4;
 
     Shape() = default;  // rank 0: a scalar with one element
@@ -35,7 +35,7 @@ public:
     bool operator==(const Shape& other) const;
     bool operator!=(const Shape& other) const { return !(*this == other); }
 
-private:
+  private:
     std::array<int64_t, kMaxRank> dims_{};
     int rank_ = 0;
 };

@@ -11,7 +11,7 @@
 namespace normgrad {
 
 class Storage {
-public:
+  public:
     // Uninitialised memory for n floats (n may be 0).
     explicit Storage(size_t n);
     ~Storage();
@@ -29,7 +29,7 @@ public:
     // Bytes currently held by the pool, in use or cached (for the memory report).
     static size_t bytes_reserved();
 
-private:
+  private:
     float* data_ = nullptr;
     size_t size_ = 0;
 };

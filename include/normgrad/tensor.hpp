@@ -22,15 +22,15 @@ struct TensorImpl {
     std::shared_ptr<Storage> data;
     std::shared_ptr<Storage> grad;  // null until a gradient first arrives
     bool requires_grad = false;
-    bool is_leaf = true;       // false for tensors produced by a recorded operation
-    bool retain_grad = false;  // keep a non-leaf tensor's gradient after backward
+    bool is_leaf = true;           // false for tensors produced by a recorded operation
+    bool retain_grad = false;      // keep a non-leaf tensor's gradient after backward
     uint64_t tape_generation = 0;  // which tape recorded the producing operation (0: none)
     size_t tape_index = 0;         // position of that record on the tape
     std::string name;
 };
 
 class Tensor {
-public:
+  public:
     Tensor() = default;  // an undefined tensor (used for "no bias", "no gamma")
 
     // Creation. `empty` leaves the values uninitialised.
@@ -84,7 +84,7 @@ public:
     // Shares `storage` (used by reshape); the caller guarantees the sizes agree.
     static Tensor view_of(const Tensor& base, const Shape& shape);
 
-private:
+  private:
     explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
     std::shared_ptr<TensorImpl> impl_;
 };

@@ -1,0 +1,46 @@
+// Reading MNIST-format IDX files (unsigned-byte element type only), raw or gzip-compressed.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace normgrad {
+
+// Thrown for any data file that is missing, unreadable or malformed. The message always
+// starts with the file (or directory) path, then says what is wrong and what was expected.
+class DataError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Largest data section accepted (2^31 bytes); also bounds gzip decompression.
+inline constexpr int64_t kIdxMaxDataBytes = int64_t{1} << 31;
+
+struct IdxArray {
+    std::vector<int64_t> dims;   // 1 to 4 dimensions, each >= 1
+    std::vector<uint8_t> bytes;  // product(dims) bytes, row-major
+};
+
+// Reads and fully validates one IDX file; gzip is detected by its magic bytes 0x1f 0x8b.
+IdxArray read_idx(const std::string& path);
+
+// Same validation on a file's content in memory (raw or gzip); errors name `name_for_errors`.
+IdxArray parse_idx(std::span<const uint8_t> content, const std::string& name_for_errors);
+
+struct Dataset {
+    int64_t count = 0, rows = 0, cols = 0;
+    std::vector<uint8_t> images;  // count * rows * cols bytes, row-major
+    std::vector<uint8_t> labels;  // count bytes, each in 0..9
+};
+
+// Images file: 3 dimensions (count, rows, cols); labels file: 1 dimension; counts must agree.
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path);
+
+// Loads the train ("train-*") or test ("t10k-*") pair from `dir`, each file either raw or
+// with ".gz" appended (raw preferred).
+Dataset load_mnist_split(const std::string& dir, bool train);
+
+}  // namespace normgrad

@@ -1,0 +1,31 @@
+// reshape and flatten: the same numbers seen with another shape (no copy).
+#include <fmt/format.h>
+
+#include "normgrad/autograd.hpp"
+#include "normgrad/ops.hpp"
+
+namespace normgrad {
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+    if (shape.numel() != x.numel())
+        shape_error("reshape", fmt::format("cannot view {} ({} values) as {} ({} values)",
+                                           x.shape().str(), x.numel(), shape.str(), shape.numel()));
+    Tensor y = Tensor::view_of(x, shape);
+    if (autograd::needs_grad({&x})) {
+        // Row-major order is unchanged, so the gradient is dy read with x's shape.
+        autograd::record("reshape", {x}, y, [x, y] {
+            const float* dy = y.grad();
+            float* dx = x.mutable_grad();
+            for (int64_t i = 0, n = x.numel(); i < n; ++i) dx[i] += dy[i];
+        });
+    }
+    return y;
+}
+
+Tensor flatten(const Tensor& x) {
+    if (x.rank() < 1) shape_error("flatten", "needs at least one dimension, got a scalar");
+    const int64_t N = x.dim(0);
+    return reshape(x, Shape{N, N == 0 ? 0 : x.numel() / N});
+}
+
+}  // namespace normgrad
