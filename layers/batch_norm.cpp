@@ -1,0 +1,71 @@
+// BatchNorm1d / BatchNorm2d: the batch_norm operation plus gamma, beta and running statistics.
+#include <fmt/format.h>
+
+#include "normgrad/autograd.hpp"
+#include "normgrad/layer_registry.hpp"
+#include "normgrad/layers.hpp"
+
+namespace normgrad {
+
+BatchNorm::BatchNorm(int64_t num_features, int spatial_rank, BatchNormOptions options)
+    : num_features(num_features), options(options), expected_rank_(2 + spatial_rank) {
+    if (num_features < 1)
+        throw std::invalid_argument(
+            fmt::format("BatchNorm: num_features must be positive, got {}", num_features));
+    if (options.momentum && (*options.momentum < 0.f || *options.momentum > 1.f))
+        throw std::invalid_argument(
+            fmt::format("BatchNorm: momentum must lie in [0, 1], got {}", *options.momentum));
+    if (!(options.eps > 0.f))
+        throw std::invalid_argument(
+            fmt::format("BatchNorm: eps must be positive, got {}", options.eps));
+    if (options.affine) {
+        gamma = register_parameter("weight", Tensor::ones({num_features}), true);
+        beta = register_parameter("bias", Tensor::zeros({num_features}), true);
+    }
+    if (options.track_running_stats) {
+        running_mean = register_buffer("running_mean", Tensor::zeros({num_features}));
+        running_var = register_buffer("running_var", Tensor::ones({num_features}));
+        num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+    }
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+    if (x.rank() != expected_rank_ || x.dim(1) != num_features)
+        shape_error(kind(), fmt::format("expected input {} with {} channels, got {}",
+                                        expected_rank_ == 2 ? "[N, C]" : "[N, C, H, W]",
+                                        num_features, x.shape().str()));
+    const bool use_batch_stats = is_training() || !options.track_running_stats;
+    if (!use_batch_stats)  // evaluation: frozen statistics, nothing is updated
+        return batch_norm_eval(x, gamma, beta, running_mean, running_var, options.eps);
+
+    Tensor y = batch_norm_train(x, gamma, beta, options.eps, &last_stats_);
+    if (is_training() && options.track_running_stats) {
+        // running = (1 - f) * running + f * batch, with f = momentum, or 1/t for the cumulative
+        // average (momentum = None). The running variance takes the unbiased batch variance.
+        const float t = num_batches_tracked.data()[0] += 1.f;
+        const float f = options.momentum ? *options.momentum : 1.f / t;
+        const auto m = static_cast<float>(last_stats_.count);
+        const float unbias = m / (m - 1.f);
+        float* rm = running_mean.data();
+        float* rv = running_var.data();
+        for (int64_t c = 0; c < num_features; ++c) {
+            rm[c] = (1.f - f) * rm[c] + f * last_stats_.mean[size_t(c)];
+            rv[c] = (1.f - f) * rv[c] + f * last_stats_.var[size_t(c)] * unbias;
+        }
+    }
+    return y;
+}
+
+std::string BatchNorm::describe() const {
+    return fmt::format("{}({}, eps {}, momentum {}{}{})", kind(), num_features, options.eps,
+                       options.momentum ? fmt::format("{}", *options.momentum) : "none",
+                       options.affine ? "" : ", affine off",
+                       options.track_running_stats ? "" : ", no running stats");
+}
+
+NORMGRAD_REGISTER_LAYER(BatchNorm1d, Shape({5, 3}),
+                        [](Rng&) { return std::make_shared<BatchNorm1d>(3); });
+NORMGRAD_REGISTER_LAYER(BatchNorm2d, Shape({3, 2, 3, 2}),
+                        [](Rng&) { return std::make_shared<BatchNorm2d>(2); });
+
+}  // namespace normgrad

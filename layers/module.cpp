@@ -1,0 +1,86 @@
+#include "normgrad/module.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "normgrad/autograd.hpp"
+
+namespace normgrad {
+
+Tensor Module::operator()(const Tensor& x) {
+    autograd::ScopeGuard scope(name_.empty() ? kind() : name_);
+    return forward(x);
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor t, bool is_bias_or_norm) {
+    t.set_requires_grad(true);
+    params_.push_back({name, std::move(t), is_bias_or_norm});
+    return params_.back().tensor;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+    buffers_.push_back({name, std::move(t)});
+    return buffers_.back().tensor;
+}
+
+void Module::register_module(const std::string& name, std::shared_ptr<Module> m) {
+    for (const auto& [n, c] : children_)
+        if (n == name)
+            throw std::invalid_argument(
+                fmt::format("{}: a child named '{}' already exists", kind(), name));
+    if (m->name().empty()) m->set_name(name);
+    children_.emplace_back(name, std::move(m));
+}
+
+Tensor& Module::parameter(const std::string& name) {
+    for (auto& p : params_)
+        if (p.name == name) return p.tensor;
+    throw std::out_of_range(fmt::format("{}: no parameter named '{}'", kind(), name));
+}
+
+Tensor& Module::buffer(const std::string& name) {
+    for (auto& b : buffers_)
+        if (b.name == name) return b.tensor;
+    throw std::out_of_range(fmt::format("{}: no buffer named '{}'", kind(), name));
+}
+
+void Module::collect(const std::string& prefix, std::vector<Parameter>* params,
+                     std::vector<NamedTensor>* buffers) const {
+    if (params)
+        for (const auto& p : params_)
+            params->push_back({prefix + p.name, p.tensor, p.is_bias_or_norm});
+    if (buffers)
+        for (const auto& b : buffers_) buffers->push_back({prefix + b.name, b.tensor});
+    for (const auto& [n, child] : children_) child->collect(prefix + n + ".", params, buffers);
+}
+
+std::vector<Parameter> Module::parameters() const {
+    std::vector<Parameter> out;
+    collect("", &out, nullptr);
+    return out;
+}
+
+std::vector<NamedTensor> Module::buffers() const {
+    std::vector<NamedTensor> out;
+    collect("", nullptr, &out);
+    return out;
+}
+
+std::vector<NamedTensor> Module::state() const {
+    std::vector<NamedTensor> out;
+    for (auto& p : parameters()) out.push_back({p.name, p.tensor});
+    for (auto& b : buffers()) out.push_back(std::move(b));
+    return out;
+}
+
+void Module::train(bool on) {
+    training_ = on;
+    for (auto& [n, c] : children_) c->train(on);
+}
+
+void Module::zero_grad() const {
+    for (auto& p : parameters()) p.tensor.zero_grad();
+}
+
+}  // namespace normgrad
