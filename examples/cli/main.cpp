@@ -1,16 +1,38 @@
-// The normgrad command-line program.
+// The normgrad command-line program: train, eval.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"normgrad: a small deep-learning framework for studying BatchNorm"};
     app.set_version_flag("--version", std::string("normgrad ") + NORMGRAD_VERSION);
-    app.require_subcommand(0, 1);
-    app.add_subcommand("version", "Print the version")->callback([] {
-        fmt::print("normgrad {}\n", NORMGRAD_VERSION);
-    });
-    CLI11_PARSE(app, argc, argv);
-    if (app.get_subcommands().empty()) fmt::print("{}", app.help());
-    return 0;
+    app.require_subcommand(1);
+    normgrad::cli::Command command;
+    normgrad::cli::add_train(app, command);
+    normgrad::cli::add_eval(app, command);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);  // --help, --version
+    } catch (const CLI::ParseError& e) {
+        // One line, naming the flag and what was expected; exit status 2 as for any usage error.
+        std::string what = e.what();
+        if (what.empty()) what = "invalid command line";
+        fmt::print(stderr, "normgrad: {} (run 'normgrad --help')\n", what);
+        return 2;
+    }
+    try {
+        return command.run();
+    } catch (const normgrad::cli::UsageError& e) {
+        fmt::print(stderr, "normgrad: {}\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "normgrad: error: {}\n", e.what());
+        return 1;
+    }
 }

@@ -1,5 +1,7 @@
 #include "kernels/gemm.hpp"
 
+#include "normgrad/parallel.hpp"
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -21,14 +23,16 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
         static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(N));
 }
 
+}  // namespace normgrad::kernels
+
+namespace normgrad {
+
 void set_num_threads(int n) {
     if (n < 1) throw std::invalid_argument("set_num_threads: need at least one thread");
     openblas_set_num_threads(n);
     omp_set_num_threads(n);
 }
 
-int num_threads() {
-    return omp_get_max_threads();
-}
+int num_threads() { return omp_get_max_threads(); }
 
-}  // namespace normgrad::kernels
+}  // namespace normgrad

@@ -10,8 +10,4 @@ namespace normgrad::kernels {
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           const float* B, float beta, float* C);
 
-// Number of threads OpenBLAS and normgrad's own loops may use.
-void set_num_threads(int n);
-int num_threads();
-
 }  // namespace normgrad::kernels

@@ -1,0 +1,24 @@
+// Sub-commands of the normgrad program. Each add_* registers its flags and sets the command to
+// run when its sub-command is chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <stdexcept>
+
+namespace normgrad::cli {
+
+// A flag value out of range: reported in one line with exit status 2.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct Command {
+    std::function<int()> run = [] { return 0; };
+};
+
+void add_train(CLI::App& app, Command& command);
+void add_eval(CLI::App& app, Command& command);
+
+}  // namespace normgrad::cli

@@ -1,0 +1,85 @@
+// The training loop behind `normgrad train`, usable from any program.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "normgrad/idx.hpp"
+#include "normgrad/optim.hpp"
+#include "normgrad/train/models.hpp"
+
+namespace normgrad::train {
+
+struct TrainConfig {
+    ModelSpec model;
+    int epochs = 1;
+    int64_t batch = 128;
+    std::string optimizer = "sgd";  // sgd, adam, adamw
+    float lr = 0.05f;
+    float momentum = 0.9f;  // sgd
+    bool nesterov = false;
+    float weight_decay = 0.f;
+    bool decay_bias_and_norm = true;  // false: no weight decay on biases and BatchNorm gamma/beta
+    std::string schedule = "constant";  // constant, step, cosine
+    int64_t warmup_steps = 0;
+    double clip_norm = 0.0;  // 0: no clipping
+    uint64_t seed = 0;
+    int threads = 1;
+    int64_t max_steps = 0;  // 0: no limit (stop early, for quick experiments and tests)
+    bool progress = true;   // the per-epoch progress bar on stderr
+    std::string log_path;   // JSON lines, see README "Training log"
+    std::string save_path;  // safetensors checkpoint at the end
+};
+
+struct StepInfo {
+    int epoch;     // 1-based
+    int64_t step;  // global, 1-based
+    float loss;
+    float lr;
+    double grad_norm;  // global L2 norm of all parameter gradients, before clipping
+};
+
+struct EpochInfo {
+    int epoch;
+    double train_loss;     // mean over the epoch's steps
+    double test_accuracy;  // in [0, 1]
+    double train_seconds;  // the training loop alone: no evaluation, no data loading
+    int64_t steps;
+};
+
+struct TrainResult {
+    std::vector<EpochInfo> epochs;
+    std::vector<float> losses;  // every step
+};
+
+// Thrown when the loss stops being a finite number.
+class DivergedError : public std::runtime_error {
+public:
+    DivergedError(const std::string& what, int64_t step)
+        : std::runtime_error(what), step(step) {}
+    int64_t step;
+};
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Module& model);
+
+// Trains `model` (built from c.model) and evaluates it after each epoch. `on_step` (optional)
+// sees every step; the log file, when asked for, gets one JSON line per step and per epoch.
+TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_set,
+                  const Dataset& test_set, const std::function<void(const StepInfo&)>& on_step = {});
+
+// Fraction of `data` classified correctly, in evaluation mode and without the tape.
+double evaluate(Module& model, const Dataset& data, int64_t batch = 1000);
+
+// Checkpoints: model parameters and buffers plus the model description as metadata, so that
+// `normgrad eval` can rebuild the model without being told what it was.
+void save_model(const std::string& path, const Module& model, const ModelSpec& spec);
+struct LoadedModel {
+    ModelSpec spec;
+    std::shared_ptr<Sequential> model;
+};
+LoadedModel load_model(const std::string& path);
+
+}  // namespace normgrad::train

@@ -1,0 +1,32 @@
+#include "normgrad/train/batches.hpp"
+
+#include <numeric>
+
+namespace normgrad::train {
+
+std::vector<int64_t> epoch_order(int64_t count, Rng* rng) {
+    std::vector<int64_t> order(static_cast<size_t>(count));
+    std::iota(order.begin(), order.end(), int64_t{0});
+    if (rng)
+        for (size_t i = order.size(); i > 1; --i)
+            std::swap(order[i - 1], order[rng->below(i)]);
+    return order;
+}
+
+Batch make_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t first,
+                 int64_t size) {
+    const int64_t pixels = data.rows * data.cols;
+    Batch b{Tensor::empty({size, 1, data.rows, data.cols}), std::vector<int32_t>(size_t(size))};
+    // (p / 255 - mean) / std = p * a + c, computed once for the whole batch.
+    const float a = 1.f / (255.f * kMnistStd), c = -kMnistMean / kMnistStd;
+    float* dst = b.images.data();
+    for (int64_t i = 0; i < size; ++i) {
+        const int64_t idx = order[size_t(first + i)];
+        const uint8_t* src = data.images.data() + idx * pixels;
+        for (int64_t p = 0; p < pixels; ++p) dst[i * pixels + p] = src[p] * a + c;
+        b.labels[size_t(i)] = data.labels[size_t(idx)];
+    }
+    return b;
+}
+
+}  // namespace normgrad::train
