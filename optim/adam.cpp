@@ -71,7 +71,7 @@ void Adam::step() {
             decoupled ? static_cast<float>(1.0 - static_cast<double>(lr_) * wd) : 1.f;
         const float l2 = decoupled ? 0.f : wd;
 
-        // AdamW:  p <- p * (1 - lr * wd)                         (shrink = 1 for Adam)
+        // Update: p <- p * (1 - lr * wd)                         (AdamW only: shrink = 1 for Adam)
         //         g' = g + wd * p                                (Adam only: l2 = 0 for AdamW)
         //         m <- beta1 * m + (1 - beta1) * g'
         //         v <- beta2 * v + (1 - beta2) * g'^2

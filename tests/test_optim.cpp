@@ -96,7 +96,7 @@ const std::vector<Case>& cases() {
         {"sgd_wd_nobias", false, sgd(0.1f, 0.9f, 0.f, false, 0.01f, true), {}, false},
         {"sgd_skip", false, sgd(0.1f, 0.9f, 0.f, false, 0.f, false), {}, true},
         {"adam", true, {}, adam(0.01f, 0.9f, 0.999f, 1e-8f, 0.f, false, false), false},
-        {"adam_custom", true, {}, adam(0.02f, 0.8f, 0.99f, 1e-6f, 0.f, false, false), false},
+        {"adam_custom", true, {}, adam(0.02f, 0.8f, 0.99f, 0.01f, 0.f, false, false), false},
         {"adam_l2", true, {}, adam(0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, false, false), false},
         {"adamw", true, {}, adam(0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, true, false), false},
         {"adamw_nobias", true, {}, adam(0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, true, true), false},
@@ -152,12 +152,6 @@ void check_params(const Optimizer& opt, const std::string& case_name, int k) {
     const std::string prefix = case_name + ".after" + std::to_string(k) + ".";
     check_close(opt.params()[0].tensor.to_vector(), prefix + "weight");
     check_close(opt.params()[1].tensor.to_vector(), prefix + "bias");
-}
-
-const NamedTensor* find_entry(const std::vector<NamedTensor>& state, const std::string& name) {
-    for (const NamedTensor& e : state)
-        if (e.name == name) return &e;
-    return nullptr;
 }
 
 template <class E, class F>

@@ -146,7 +146,8 @@ class JsonGuard {
                     fail(name_, fmt::format("header JSON is nested more than {} levels deep (a "
                                             "safetensors header needs 3)",
                                             kMaxJsonDepth));
-                stack_.push_back(Frame{event == E::array_start});
+                stack_.emplace_back();
+                stack_.back().is_array = event == E::array_start;
                 break;
             case E::key:
                 on_key(parsed.get_ref<const std::string&>());
@@ -303,6 +304,11 @@ Header parse_header(std::span<const uint8_t> text, uint64_t data_size, const std
         fail(name, fmt::format("header is not valid UTF-8 (byte 0x{:02x} at header offset {}; "
                                "expected UTF-8 JSON)",
                                text[bad], bad));
+    // nlohmann/json stops at a NUL byte as if the input ended there; JSON never contains one.
+    if (const auto nul = std::find(text.begin(), text.end(), uint8_t{0}); nul != text.end())
+        fail(name, fmt::format("header contains a NUL byte at header offset {} (expected UTF-8 "
+                               "JSON)",
+                               nul - text.begin()));
     if (text[0] != '{') {
         const char c = static_cast<char>(text[0]);
         fail(name, fmt::format("header is not a JSON object: it starts with {} (expected '{{')",
@@ -313,11 +319,14 @@ Header parse_header(std::span<const uint8_t> text, uint64_t data_size, const std
     JsonGuard guard(name);
     try {
         root = Json::parse(text.begin(), text.end(), std::ref(guard));
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
+        // parse_error for syntax, out_of_range for numbers beyond a double's range.
         std::string_view what = e.what();
         if (const size_t p = what.find("] "); p != std::string_view::npos)
             what.remove_prefix(p + 2);
-        fail(name, fmt::format("header is malformed JSON at byte {} of the header: {}", e.byte,
+        const auto* pe = dynamic_cast<const Json::parse_error*>(&e);
+        fail(name, fmt::format("header is malformed JSON{}: {}",
+                               pe ? fmt::format(" at byte {} of the header", pe->byte) : "",
                                shorten(std::string(what), 240)));
     }
     if (!root.is_object())  // unreachable after the '{' check, kept for safety

@@ -1,12 +1,31 @@
 #include "kernels/im2col.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace normgrad::kernels {
+
+namespace {
+
+// The output columns ow whose input column iw = ow * stride - padding + kw lies inside [0, W):
+// [lo, hi). Outside it the receptive field reads padding.
+void valid_range(const ConvGeometry& g, int64_t kw, int64_t* lo, int64_t* hi) {
+    const int64_t off = kw - g.padding;  // iw = ow * stride + off
+    *lo = off >= 0 ? 0 : (-off + g.stride - 1) / g.stride;
+    *hi = g.W - off <= 0 ? 0 : std::min(g.OW, (g.W - off + g.stride - 1) / g.stride);
+    *lo = std::min(*lo, *hi);
+}
+
+}  // namespace
 
 void im2col(const ConvGeometry& g, const float* x, float* cols) {
     const int64_t P = g.OH * g.OW, ncols = g.cols();
 #pragma omp parallel for schedule(static) if (g.rows() * ncols > 32768)
     for (int64_t r = 0; r < g.rows(); ++r) {
         const int64_t c = r / (g.kH * g.kW), kh = (r / g.kW) % g.kH, kw = r % g.kW;
+        int64_t lo, hi;
+        valid_range(g, kw, &lo, &hi);
+        const int64_t off = kw - g.padding;
         float* out = cols + r * ncols;
         for (int64_t n = 0; n < g.N; ++n) {
             const float* plane = x + (n * g.C + c) * g.H * g.W;
@@ -14,14 +33,17 @@ void im2col(const ConvGeometry& g, const float* x, float* cols) {
                 const int64_t ih = oh * g.stride - g.padding + kh;
                 float* dst = out + n * P + oh * g.OW;
                 if (ih < 0 || ih >= g.H) {
-                    for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = 0.f;
+                    std::fill(dst, dst + g.OW, 0.f);
                     continue;
                 }
-                const float* row = plane + ih * g.W;
-                for (int64_t ow = 0; ow < g.OW; ++ow) {
-                    const int64_t iw = ow * g.stride - g.padding + kw;
-                    dst[ow] = (iw >= 0 && iw < g.W) ? row[iw] : 0.f;
+                const float* row = plane + ih * g.W + off;
+                std::fill(dst, dst + lo, 0.f);
+                if (g.stride == 1) {
+                    std::memcpy(dst + lo, row + lo, size_t(hi - lo) * sizeof(float));
+                } else {
+                    for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = row[ow * g.stride];
                 }
+                std::fill(dst + hi, dst + g.OW, 0.f);
             }
         }
     }
@@ -34,6 +56,9 @@ void col2im_add(const ConvGeometry& g, const float* cols, float* dx) {
     for (int64_t c = 0; c < g.C; ++c) {
         for (int64_t kh = 0; kh < g.kH; ++kh)
             for (int64_t kw = 0; kw < g.kW; ++kw) {
+                int64_t lo, hi;
+                valid_range(g, kw, &lo, &hi);
+                const int64_t off = kw - g.padding;
                 const float* in = cols + ((c * g.kH + kh) * g.kW + kw) * ncols;
                 for (int64_t n = 0; n < g.N; ++n) {
                     float* plane = dx + (n * g.C + c) * g.H * g.W;
@@ -41,11 +66,8 @@ void col2im_add(const ConvGeometry& g, const float* cols, float* dx) {
                         const int64_t ih = oh * g.stride - g.padding + kh;
                         if (ih < 0 || ih >= g.H) continue;
                         const float* src = in + n * P + oh * g.OW;
-                        float* row = plane + ih * g.W;
-                        for (int64_t ow = 0; ow < g.OW; ++ow) {
-                            const int64_t iw = ow * g.stride - g.padding + kw;
-                            if (iw >= 0 && iw < g.W) row[iw] += src[ow];
-                        }
+                        float* row = plane + ih * g.W + off;
+                        for (int64_t ow = lo; ow < hi; ++ow) row[ow * g.stride] += src[ow];
                     }
                 }
             }

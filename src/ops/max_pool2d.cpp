@@ -33,9 +33,31 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
     const float* xp = x.data();
     float* yp = y.data();
     int32_t* am = argmax->data();
+    // The window's first maximum in row-major scan order wins; a NaN wins and stays.
+    auto better = [](float v, float best) { return v > best || std::isnan(v); };
 #pragma omp parallel for schedule(static) if (N * C * H * W > 65536)
     for (int64_t plane = 0; plane < N * C; ++plane) {
         const float* in = xp + plane * H * W;
+        float* out = yp + plane * OH * OW;
+        int32_t* arg = am + plane * OH * OW;
+        if (k == 2 && s == 2 && pad == 0) {
+            // The common 2x2 / stride 2 case, without the window bookkeeping.
+            for (int64_t oh = 0; oh < OH; ++oh) {
+                const float* r0 = in + 2 * oh * W;
+                const float* r1 = r0 + W;
+                for (int64_t ow = 0; ow < OW; ++ow) {
+                    const int64_t i0 = 2 * oh * W + 2 * ow;
+                    float best = r0[2 * ow];
+                    int64_t best_i = i0;
+                    if (better(r0[2 * ow + 1], best)) best = r0[2 * ow + 1], best_i = i0 + 1;
+                    if (better(r1[2 * ow], best)) best = r1[2 * ow], best_i = i0 + W;
+                    if (better(r1[2 * ow + 1], best)) best = r1[2 * ow + 1], best_i = i0 + W + 1;
+                    out[oh * OW + ow] = best;
+                    arg[oh * OW + ow] = static_cast<int32_t>(best_i);
+                }
+            }
+            continue;
+        }
         for (int64_t oh = 0; oh < OH; ++oh)
             for (int64_t ow = 0; ow < OW; ++ow) {
                 const int64_t h0 = oh * s - pad, w0 = ow * s - pad;
@@ -44,16 +66,13 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
                 float best = -std::numeric_limits<float>::infinity();
                 int64_t best_i = hs * W + ws;
                 for (int64_t ih = hs; ih < he; ++ih)
-                    for (int64_t iw = ws; iw < we; ++iw) {
-                        const float v = in[ih * W + iw];
-                        if (v > best || std::isnan(v)) {
-                            best = v;
+                    for (int64_t iw = ws; iw < we; ++iw)
+                        if (better(in[ih * W + iw], best)) {
+                            best = in[ih * W + iw];
                             best_i = ih * W + iw;
                         }
-                    }
-                const int64_t o = (plane * OH + oh) * OW + ow;
-                yp[o] = best;
-                am[o] = static_cast<int32_t>(best_i);
+                out[oh * OW + ow] = best;
+                arg[oh * OW + ow] = static_cast<int32_t>(best_i);
             }
     }
 

@@ -35,7 +35,7 @@ CASES = [
     ("sgd_wd_nobias", "SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01), True, False),
     ("sgd_skip", "SGD", dict(lr=0.1, momentum=0.9), False, True),
     ("adam", "Adam", dict(lr=0.01), False, False),
-    ("adam_custom", "Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6), False, False),
+    ("adam_custom", "Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=0.01), False, False),
     ("adam_l2", "Adam", dict(lr=0.01, weight_decay=0.01), False, False),
     ("adamw", "AdamW", dict(lr=0.01, weight_decay=0.1), False, False),
     ("adamw_nobias", "AdamW", dict(lr=0.01, weight_decay=0.1), True, False),
