@@ -27,7 +27,7 @@ Tensor spaced_input(const Shape& s, Rng& rng) {
 TEST_CASE("every registered layer passes the finite-difference gradient check",
           "[layers][gradcheck]") {
     const auto& registry = layer_registry();
-    REQUIRE(registry.size() >= 9);  // the built-in layers
+    REQUIRE(registry.size() >= 10);  // the built-in layers and the example LeakyReLU
     for (const LayerExample& ex : registry) {
         for (bool training : {true, false}) {
             DYNAMIC_SECTION(ex.name << (training ? " (train)" : " (eval)")) {

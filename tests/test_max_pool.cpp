@@ -32,8 +32,7 @@ TEST_CASE("max_pool2d: values of a 4x4 input, fast and general paths", "[ops][po
     CHECK(max_pool2d(neg, {2, 2, 1}).to_vector() == std::vector<float>(4, -5.f));
 }
 
-TEST_CASE("max_pool2d: ties send the gradient to the first maximum in scan order",
-          "[ops][pool]") {
+TEST_CASE("max_pool2d: ties send the gradient to the first maximum in scan order", "[ops][pool]") {
     Tensor x = Tensor::full({1, 1, 2, 2}, 1.f);
     CHECK(pool_grad(x, {2, 2, 0}) == std::vector<float>{1, 0, 0, 0});
     Tensor y = Tensor::from({1, 1, 3, 3}, std::vector<float>{0, 2, 2, 0, 2, 0, 0, 0, 0});

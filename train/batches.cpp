@@ -8,8 +8,7 @@ std::vector<int64_t> epoch_order(int64_t count, Rng* rng) {
     std::vector<int64_t> order(static_cast<size_t>(count));
     std::iota(order.begin(), order.end(), int64_t{0});
     if (rng)
-        for (size_t i = order.size(); i > 1; --i)
-            std::swap(order[i - 1], order[rng->below(i)]);
+        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng->below(i)]);
     return order;
 }
 

@@ -34,7 +34,8 @@ void JsonlLog::close() {
     std::fclose(file_);
     file_ = nullptr;
     if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0)
-        throw std::runtime_error(fmt::format("{}: cannot finish the log: {}", path_, std::strerror(errno)));
+        throw std::runtime_error(
+            fmt::format("{}: cannot finish the log: {}", path_, std::strerror(errno)));
 }
 
 std::string json_number(double v) {
@@ -46,13 +47,23 @@ std::string json_string(const std::string& s) {
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
-                if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-                else out += static_cast<char>(c);
+                if (c < 0x20)
+                    out += fmt::format("\\u{:04x}", c);
+                else
+                    out += static_cast<char>(c);
         }
     }
     return out + "\"";

@@ -14,7 +14,8 @@ std::string meta(const Checkpoint& c, const std::string& path, const std::string
     auto it = c.metadata.find(key);
     if (it == c.metadata.end())
         throw CheckpointError(fmt::format(
-            "{}: metadata has no '{}' (expected a checkpoint written by normgrad train)", path, key));
+            "{}: metadata has no '{}' (expected a checkpoint written by normgrad train)", path,
+            key));
     return it->second;
 }
 
@@ -29,8 +30,8 @@ int64_t meta_int(const Checkpoint& c, const std::string& path, const std::string
         used = 0;
     }
     if (used != v.size() || v.empty() || n < lo || n > hi)
-        throw CheckpointError(fmt::format("{}: metadata '{}' is '{}' (expected an integer in {}..{})",
-                                          path, key, v, lo, hi));
+        throw CheckpointError(fmt::format(
+            "{}: metadata '{}' is '{}' (expected an integer in {}..{})", path, key, v, lo, hi));
     return n;
 }
 
@@ -56,8 +57,8 @@ LoadedModel load_model(const std::string& path) {
             "{}: metadata 'normgrad.model' is '{}' (expected mlp or cnn)", path, out.spec.kind));
     const std::string bn = meta(c, path, "normgrad.batchnorm");
     if (bn != "on" && bn != "off")
-        throw CheckpointError(
-            fmt::format("{}: metadata 'normgrad.batchnorm' is '{}' (expected on or off)", path, bn));
+        throw CheckpointError(fmt::format(
+            "{}: metadata 'normgrad.batchnorm' is '{}' (expected on or off)", path, bn));
     out.spec.batchnorm = bn == "on";
     out.spec.hidden = meta_int(c, path, "normgrad.hidden", 1, 1 << 20);
     out.spec.depth = static_cast<int>(meta_int(c, path, "normgrad.depth", 1, 1000));

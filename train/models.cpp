@@ -10,9 +10,12 @@ namespace {
 
 std::shared_ptr<Module> make_activation(Activation a) {
     switch (a) {
-        case Activation::Sigmoid: return std::make_shared<Sigmoid>();
-        case Activation::Tanh: return std::make_shared<Tanh>();
-        case Activation::ReLU: break;
+        case Activation::Sigmoid:
+            return std::make_shared<Sigmoid>();
+        case Activation::Tanh:
+            return std::make_shared<Tanh>();
+        case Activation::ReLU:
+            break;
     }
     return std::make_shared<ReLU>();
 }
@@ -55,8 +58,9 @@ std::shared_ptr<Sequential> build_cnn(const ModelSpec& s, Rng& rng) {
 std::shared_ptr<Sequential> build_model(const ModelSpec& spec, Rng& rng) {
     if (spec.kind == "mlp") {
         if (spec.depth < 1 || spec.hidden < 1)
-            throw std::invalid_argument(fmt::format(
-                "mlp: --depth and --hidden must be at least 1, got {} and {}", spec.depth, spec.hidden));
+            throw std::invalid_argument(
+                fmt::format("mlp: --depth and --hidden must be at least 1, got {} and {}",
+                            spec.depth, spec.hidden));
         return build_mlp(spec, rng);
     }
     if (spec.kind == "cnn") return build_cnn(spec, rng);
@@ -65,9 +69,12 @@ std::shared_ptr<Sequential> build_model(const ModelSpec& spec, Rng& rng) {
 
 std::string to_string(Activation a) {
     switch (a) {
-        case Activation::Sigmoid: return "sigmoid";
-        case Activation::Tanh: return "tanh";
-        case Activation::ReLU: break;
+        case Activation::Sigmoid:
+            return "sigmoid";
+        case Activation::Tanh:
+            return "tanh";
+        case Activation::ReLU:
+            break;
     }
     return "relu";
 }

@@ -37,8 +37,8 @@ LrSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
         s.step_size = std::max<int64_t>(1, (total_steps - c.warmup_steps) / 3);
         s.gamma = 0.1f;
     } else {
-        throw std::invalid_argument(fmt::format(
-            "unknown schedule '{}' (expected constant, step or cosine)", c.schedule));
+        throw std::invalid_argument(
+            fmt::format("unknown schedule '{}' (expected constant, step or cosine)", c.schedule));
     }
     s.validate();
     return s;
@@ -92,8 +92,10 @@ double evaluate(Module& model, const Dataset& data, int64_t batch) {
 
 TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_set,
                   const Dataset& test_set, const std::function<void(const StepInfo&)>& on_step) {
-    if (c.epochs < 1) throw std::invalid_argument(fmt::format("--epochs must be at least 1, got {}", c.epochs));
-    if (c.batch < 1) throw std::invalid_argument(fmt::format("--batch must be at least 1, got {}", c.batch));
+    if (c.epochs < 1)
+        throw std::invalid_argument(fmt::format("--epochs must be at least 1, got {}", c.epochs));
+    if (c.batch < 1)
+        throw std::invalid_argument(fmt::format("--batch must be at least 1, got {}", c.batch));
     set_num_threads(c.threads);
     std::unique_ptr<Optimizer> opt = make_optimizer(c, model);
     const int64_t steps_per_epoch = (train_set.count + c.batch - 1) / c.batch;
@@ -125,16 +127,17 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
             const float loss_value = loss.item();
             if (!std::isfinite(loss_value)) {
                 autograd::release_tape();
-                throw DivergedError(fmt::format("the loss became {} at step {} (epoch {}): training "
-                                                "diverged; try a smaller --lr, BatchNorm, or "
-                                                "gradient clipping",
-                                                loss_value, step, epoch),
-                                    step);
+                throw DivergedError(
+                    fmt::format("the loss became {} at step {} (epoch {}): training "
+                                "diverged; try a smaller --lr, BatchNorm, or "
+                                "gradient clipping",
+                                loss_value, step, epoch),
+                    step);
             }
             opt->zero_grad();
             autograd::backward(loss);
-            const double norm = c.clip_norm > 0 ? clip_grad_norm(params, c.clip_norm)
-                                                : global_grad_norm(params);
+            const double norm =
+                c.clip_norm > 0 ? clip_grad_norm(params, c.clip_norm) : global_grad_norm(params);
             opt->step();
 
             loss_sum += loss_value;
@@ -145,7 +148,8 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
             if (log.enabled())
                 log.line(fmt::format(
                     R"({{"type":"step","epoch":{},"step":{},"loss":{},"lr":{},"grad_norm":{}}})",
-                    epoch, step, json_number(loss_value), json_number(opt->lr()), json_number(norm)));
+                    epoch, step, json_number(loss_value), json_number(opt->lr()),
+                    json_number(norm)));
             bar.update(first + n == train_set.count ? steps_per_epoch : epoch_steps,
                        loss_sum / double(epoch_steps), double(first + n) / seconds_since(start));
         }

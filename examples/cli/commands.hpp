@@ -10,7 +10,7 @@ namespace normgrad::cli {
 
 // A flag value out of range: reported in one line with exit status 2.
 class UsageError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

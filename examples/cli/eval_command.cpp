@@ -40,8 +40,10 @@ int run_eval(const EvalFlags& f) {
 void add_eval(CLI::App& app, Command& command) {
     auto f = std::make_shared<EvalFlags>();
     CLI::App* sub = app.add_subcommand("eval", "Report the test accuracy of a saved model");
-    sub->add_option("--load", f->load_path, "A checkpoint written by normgrad train --save")->required();
-    sub->add_option("--data", f->data_dir, "Folder with the MNIST-format IDX files")->capture_default_str();
+    sub->add_option("--load", f->load_path, "A checkpoint written by normgrad train --save")
+        ->required();
+    sub->add_option("--data", f->data_dir, "Folder with the MNIST-format IDX files")
+        ->capture_default_str();
     sub->add_option("--threads", f->threads, "Threads")->capture_default_str();
     sub->callback([f, &command] { command.run = [f] { return run_eval(*f); }; });
 }

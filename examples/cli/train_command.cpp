@@ -25,7 +25,8 @@ struct TrainFlags {
 // Checks that CLI11's type checks cannot express, each a one-line usage error.
 void validate(const TrainFlags& f) {
     const auto& c = f.config;
-    if (c.epochs < 1) throw UsageError(fmt::format("--epochs must be at least 1, got {}", c.epochs));
+    if (c.epochs < 1)
+        throw UsageError(fmt::format("--epochs must be at least 1, got {}", c.epochs));
     if (c.batch < 1) throw UsageError(fmt::format("--batch must be at least 1, got {}", c.batch));
     if (!(c.lr > 0.f) || !std::isfinite(c.lr))
         throw UsageError(fmt::format("--lr must be a positive number, got {}", c.lr));
@@ -66,9 +67,11 @@ int run_train(TrainFlags& f) {
 
     const train::TrainResult r = train::train(c, *model, train_set, test_set);
     for (const auto& e : r.epochs)
-        fmt::print("epoch {}: train loss {:.4f}  test accuracy {:.2f}%  train time {:.2f} s ({:.0f} img/s)\n",
-                   e.epoch, e.train_loss, 100.0 * e.test_accuracy, e.train_seconds,
-                   double(std::min<int64_t>(e.steps * c.batch, train_set.count)) / e.train_seconds);
+        fmt::print(
+            "epoch {}: train loss {:.4f}  test accuracy {:.2f}%  train time {:.2f} s ({:.0f} "
+            "img/s)\n",
+            e.epoch, e.train_loss, 100.0 * e.test_accuracy, e.train_seconds,
+            double(std::min<int64_t>(e.steps * c.batch, train_set.count)) / e.train_seconds);
     if (!c.save_path.empty()) fmt::print("saved {}\n", c.save_path);
     if (!c.log_path.empty()) fmt::print("log {}\n", c.log_path);
     return 0;
@@ -94,7 +97,8 @@ void add_train(CLI::App& app, Command& command) {
     sub->add_option("--lr", c.lr, "Learning rate")->capture_default_str();
     sub->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
     sub->add_flag("--nesterov", c.nesterov, "Nesterov momentum (SGD)");
-    sub->add_option("--weight-decay", c.weight_decay, "Weight decay (L2 for sgd/adam, decoupled for adamw)")
+    sub->add_option("--weight-decay", c.weight_decay,
+                    "Weight decay (L2 for sgd/adam, decoupled for adamw)")
         ->capture_default_str();
     sub->add_flag("!--decay-bias-norm,--no-decay-bias-norm", c.decay_bias_and_norm,
                   "Exclude biases and BatchNorm gamma/beta from weight decay");
@@ -104,14 +108,19 @@ void add_train(CLI::App& app, Command& command) {
     sub->add_option("--warmup", c.warmup_steps, "Linear warm-up steps")->capture_default_str();
     sub->add_option("--clip", c.clip_norm, "Clip the global gradient norm to this (0: off)")
         ->capture_default_str();
-    sub->add_option("--seed", c.seed, "Seed for initialisation and data order")->capture_default_str();
-    sub->add_option("--threads", c.threads, "Threads for GEMM and normgrad's loops")->capture_default_str();
-    sub->add_option("--data", f->data_dir, "Folder with the four MNIST-format IDX files (raw or .gz)")
+    sub->add_option("--seed", c.seed, "Seed for initialisation and data order")
+        ->capture_default_str();
+    sub->add_option("--threads", c.threads, "Threads for GEMM and normgrad's loops")
+        ->capture_default_str();
+    sub->add_option("--data", f->data_dir,
+                    "Folder with the four MNIST-format IDX files (raw or .gz)")
         ->capture_default_str();
     sub->add_option("--save", c.save_path, "Write the trained model to this safetensors file");
     sub->add_option("--log", c.log_path, "Write one JSON line per step and per epoch to this file");
-    sub->add_option("--hidden", c.model.hidden, "MLP: width of the hidden layers")->capture_default_str();
-    sub->add_option("--depth", c.model.depth, "MLP: number of hidden layers")->capture_default_str();
+    sub->add_option("--hidden", c.model.hidden, "MLP: width of the hidden layers")
+        ->capture_default_str();
+    sub->add_option("--depth", c.model.depth, "MLP: number of hidden layers")
+        ->capture_default_str();
     sub->add_option("--activation", f->activation, "relu, sigmoid or tanh")
         ->check(CLI::IsMember({"relu", "sigmoid", "tanh"}))
         ->capture_default_str();

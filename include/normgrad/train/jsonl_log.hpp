@@ -8,7 +8,7 @@
 namespace normgrad::train {
 
 class JsonlLog {
-public:
+  public:
     JsonlLog() = default;
     explicit JsonlLog(const std::string& path);  // empty path: a log that writes nothing
     ~JsonlLog();                                 // an unclosed log leaves only the temporary
@@ -19,7 +19,7 @@ public:
     void line(const std::string& json);  // one JSON object, without the newline
     void close();                        // flush, sync and rename into place
 
-private:
+  private:
     std::string path_, tmp_;
     std::FILE* file_ = nullptr;
 };

@@ -8,12 +8,12 @@
 namespace normgrad::train {
 
 class ProgressBar {
-public:
+  public:
     ProgressBar(std::string label, int64_t total, bool enabled);
     void update(int64_t done, double loss, double images_per_second);
     void finish();
 
-private:
+  private:
     std::string label_;
     int64_t total_;
     bool enabled_;

@@ -22,7 +22,7 @@ struct TrainConfig {
     float momentum = 0.9f;  // sgd
     bool nesterov = false;
     float weight_decay = 0.f;
-    bool decay_bias_and_norm = true;  // false: no weight decay on biases and BatchNorm gamma/beta
+    bool decay_bias_and_norm = true;    // false: no weight decay on biases and BatchNorm gamma/beta
     std::string schedule = "constant";  // constant, step, cosine
     int64_t warmup_steps = 0;
     double clip_norm = 0.0;  // 0: no clipping
@@ -57,9 +57,8 @@ struct TrainResult {
 
 // Thrown when the loss stops being a finite number.
 class DivergedError : public std::runtime_error {
-public:
-    DivergedError(const std::string& what, int64_t step)
-        : std::runtime_error(what), step(step) {}
+  public:
+    DivergedError(const std::string& what, int64_t step) : std::runtime_error(what), step(step) {}
     int64_t step;
 };
 
@@ -68,7 +67,8 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Module& mo
 // Trains `model` (built from c.model) and evaluates it after each epoch. `on_step` (optional)
 // sees every step; the log file, when asked for, gets one JSON line per step and per epoch.
 TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_set,
-                  const Dataset& test_set, const std::function<void(const StepInfo&)>& on_step = {});
+                  const Dataset& test_set,
+                  const std::function<void(const StepInfo&)>& on_step = {});
 
 // Fraction of `data` classified correctly, in evaluation mode and without the tape.
 double evaluate(Module& model, const Dataset& data, int64_t batch = 1000);
