@@ -12,6 +12,7 @@ import resource
 import struct
 import sys
 import time
+from collections import OrderedDict
 
 import torch
 import torch.nn as nn
@@ -45,30 +46,43 @@ def load(dir_, split):
     return x.unsqueeze(1).contiguous(), labels.long()
 
 
-def build(model, batchnorm, hidden=256, depth=2):
+def build(model, batchnorm, hidden=256, depth=2, activation="relu"):
+    """The model of normgrad's train/models.cpp, with the same layer names (fc1, bn1, act1, ...),
+    so a normgrad checkpoint's tensor names are this model's state_dict keys."""
+    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation]
     layers = []
     if model == "mlp":
-        layers.append(nn.Flatten())
+        layers.append(("flatten", nn.Flatten()))
         width = 784
-        for _ in range(depth):
-            layers.append(nn.Linear(width, hidden))
+        for i in range(1, depth + 1):
+            layers.append((f"fc{i}", nn.Linear(width, hidden)))
             if batchnorm:
-                layers.append(nn.BatchNorm1d(hidden))
-            layers.append(nn.ReLU())
+                layers.append((f"bn{i}", nn.BatchNorm1d(hidden)))
+            layers.append((f"act{i}", act()))
             width = hidden
-        layers.append(nn.Linear(width, 10))
+        layers.append((f"fc{depth + 1}", nn.Linear(width, 10)))
     else:
-        layers += [nn.Conv2d(1, 32, 3, padding=1)]
+        layers.append(("conv1", nn.Conv2d(1, 32, 3, padding=1)))
         if batchnorm:
-            layers.append(nn.BatchNorm2d(32))
-        layers += [nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1)]
+            layers.append(("bn1", nn.BatchNorm2d(32)))
+        layers += [("act1", act()), ("pool1", nn.MaxPool2d(2)),
+                   ("conv2", nn.Conv2d(32, 64, 3, padding=1))]
         if batchnorm:
-            layers.append(nn.BatchNorm2d(64))
-        layers += [nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 7 * 7, 128)]
+            layers.append(("bn2", nn.BatchNorm2d(64)))
+        layers += [("act2", act()), ("pool2", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),
+                   ("fc1", nn.Linear(64 * 7 * 7, 128))]
         if batchnorm:
-            layers.append(nn.BatchNorm1d(128))
-        layers += [nn.ReLU(), nn.Linear(128, 10)]
-    return nn.Sequential(*layers)
+            layers.append(("bn3", nn.BatchNorm1d(128)))
+        layers += [("act3", act()), ("fc2", nn.Linear(128, 10))]
+    return nn.Sequential(OrderedDict(layers))
+
+
+def evaluate(model, x, y):
+    model.eval()
+    with torch.no_grad():
+        correct = sum((model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item()
+                      for i in range(0, x.shape[0], 1000))
+    return correct / x.shape[0]
 
 
 def main():
@@ -106,12 +120,8 @@ def main():
             total += loss.item()
             steps += 1
         seconds = time.perf_counter() - start
-        model.eval()
-        with torch.no_grad():
-            correct = sum((model(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
-                          for i in range(0, xte.shape[0], 1000))
         epochs.append({"epoch": epoch + 1, "train_loss": total / steps,
-                       "test_accuracy": correct / xte.shape[0], "train_seconds": seconds})
+                       "test_accuracy": evaluate(model, xte, yte), "train_seconds": seconds})
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "model": args.model,
                       "batchnorm": args.batchnorm, "threads": args.threads, "epochs": epochs,

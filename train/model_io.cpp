@@ -37,9 +37,15 @@ int64_t meta_int(const Checkpoint& c, const std::string& path, const std::string
 
 }  // namespace
 
-void save_model(const std::string& path, const Module& model, const ModelSpec& spec) {
+void save_model(const std::string& path, const Module& model, const ModelSpec& spec,
+                const Optimizer* optimizer) {
     Checkpoint c;
     c.tensors = model.state();
+    if (optimizer) {
+        for (auto& t : optimizer->state())
+            c.tensors.push_back({kOptimizerPrefix + t.name, t.tensor});
+        c.metadata["normgrad.optimizer"] = optimizer->kind();
+    }
     c.metadata["normgrad.model"] = spec.kind;
     c.metadata["normgrad.batchnorm"] = spec.batchnorm ? "on" : "off";
     c.metadata["normgrad.hidden"] = std::to_string(spec.hidden);
@@ -69,7 +75,18 @@ LoadedModel load_model(const std::string& path) {
     }
     Rng rng(0);
     out.model = build_model(out.spec, rng);
-    copy_into(c, out.model->state(), path);
+    // Model tensors go into the model; "optimizer.*" tensors are handed back separately.
+    Checkpoint model_part;
+    const std::string prefix = kOptimizerPrefix;
+    for (const auto& t : c.tensors) {
+        if (t.name.rfind(prefix, 0) == 0)
+            out.optimizer_state.push_back({t.name.substr(prefix.size()), t.tensor});
+        else
+            model_part.tensors.push_back(t);
+    }
+    copy_into(model_part, out.model->state(), path);
+    if (auto it = c.metadata.find("normgrad.optimizer"); it != c.metadata.end())
+        out.optimizer_kind = it->second;
     return out;
 }
 

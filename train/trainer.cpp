@@ -166,7 +166,7 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
                 json_number(e.train_seconds)));
     }
     log.close();
-    if (!c.save_path.empty()) save_model(c.save_path, model, c.model);
+    if (!c.save_path.empty()) save_model(c.save_path, model, c.model, opt.get());
     return result;
 }
 

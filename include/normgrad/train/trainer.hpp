@@ -74,11 +74,16 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
 double evaluate(Module& model, const Dataset& data, int64_t batch = 1000);
 
 // Checkpoints: model parameters and buffers plus the model description as metadata, so that
-// `normgrad eval` can rebuild the model without being told what it was.
-void save_model(const std::string& path, const Module& model, const ModelSpec& spec);
+// `normgrad eval` can rebuild the model without being told what it was. The optimizer's state,
+// when given, is stored in the same file under "optimizer.<name>".
+inline constexpr const char* kOptimizerPrefix = "optimizer.";
+void save_model(const std::string& path, const Module& model, const ModelSpec& spec,
+                const Optimizer* optimizer = nullptr);
 struct LoadedModel {
     ModelSpec spec;
     std::shared_ptr<Sequential> model;
+    std::vector<NamedTensor> optimizer_state;  // names without the prefix; empty if none saved
+    std::string optimizer_kind;                // "SGD", "Adam", "AdamW" or empty
 };
 LoadedModel load_model(const std::string& path);
 
