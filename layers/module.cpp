@@ -8,9 +8,19 @@
 
 namespace normgrad {
 
+namespace {
+thread_local ForwardObserver forward_observer;
+}
+
+void set_forward_observer(ForwardObserver observer) {
+    forward_observer = std::move(observer);
+}
+
 Tensor Module::operator()(const Tensor& x) {
     autograd::ScopeGuard scope(name_.empty() ? kind() : name_);
-    return forward(x);
+    Tensor y = forward(x);
+    if (forward_observer) forward_observer(*this, y);
+    return y;
 }
 
 Tensor& Module::register_parameter(const std::string& name, Tensor t, bool is_bias_or_norm) {

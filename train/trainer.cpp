@@ -8,6 +8,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/parallel.hpp"
+#include "normgrad/train/anomaly.hpp"
 #include "normgrad/train/batches.hpp"
 #include "normgrad/train/jsonl_log.hpp"
 #include "normgrad/train/progress.hpp"
@@ -105,6 +106,9 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
     const std::vector<Parameter> params = model.parameters();
     JsonlLog log(c.log_path);
     Rng data_rng(c.seed ^ 0x5eedda7aull);  // the data order has its own stream, apart from init
+    std::unique_ptr<GradStats> stats = c.grad_stats ? std::make_unique<GradStats>(model) : nullptr;
+    std::unique_ptr<AnomalyDetector> anomaly =
+        c.detect_anomaly ? std::make_unique<AnomalyDetector>(model) : nullptr;
 
     TrainResult result;
     int64_t step = 0;
@@ -123,33 +127,49 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
             ++step;
             opt->set_lr(schedule.lr_at(step - 1));
             Batch b = make_batch(train_set, order, first, n);
-            Tensor loss = cross_entropy(model(b.images), b.labels);
-            const float loss_value = loss.item();
-            if (!std::isfinite(loss_value)) {
-                autograd::release_tape();
-                throw DivergedError(
-                    fmt::format("the loss became {} at step {} (epoch {}): training "
-                                "diverged; try a smaller --lr, BatchNorm, or "
-                                "gradient clipping",
-                                loss_value, step, epoch),
-                    step);
+            if (anomaly) anomaly->set_step(step);
+            if (stats) stats->begin_step();
+            float loss_value = 0.f;
+            double norm = 0.0;
+            try {
+                Tensor loss = cross_entropy(model(b.images), b.labels);
+                loss_value = loss.item();
+                if (!std::isfinite(loss_value))
+                    throw DivergedError(
+                        fmt::format("the loss became {} at step {} (epoch {}): training diverged; "
+                                    "try a smaller --lr, BatchNorm, --clip, or --detect-anomaly to "
+                                    "see where it started",
+                                    loss_value, step, epoch),
+                        step);
+                opt->zero_grad();
+                autograd::backward(loss);
+            } catch (...) {
+                autograd::release_tape();  // drop what the failed step recorded
+                set_forward_observer(nullptr);
+                throw;
             }
-            opt->zero_grad();
-            autograd::backward(loss);
-            const double norm =
-                c.clip_norm > 0 ? clip_grad_norm(params, c.clip_norm) : global_grad_norm(params);
+            if (stats) stats->after_backward();
+            norm = c.clip_norm > 0 ? clip_grad_norm(params, c.clip_norm) : global_grad_norm(params);
+            if (!std::isfinite(norm))
+                throw DivergedError(fmt::format("the gradient norm became {} at step {} (epoch {}) "
+                                                "while the loss was {}: training diverged",
+                                                norm, step, epoch, loss_value),
+                                    step);
+            if (stats) stats->before_update();
             opt->step();
+            if (stats) stats->after_update();
 
             loss_sum += loss_value;
             ++epoch_steps;
             result.losses.push_back(loss_value);
-            const StepInfo info{epoch, step, loss_value, opt->lr(), norm};
+            const StepInfo info{epoch,     step, loss_value,
+                                opt->lr(), norm, stats ? &stats->current() : nullptr};
             if (on_step) on_step(info);
             if (log.enabled())
                 log.line(fmt::format(
-                    R"({{"type":"step","epoch":{},"step":{},"loss":{},"lr":{},"grad_norm":{}}})",
-                    epoch, step, json_number(loss_value), json_number(opt->lr()),
-                    json_number(norm)));
+                    R"({{"type":"step","epoch":{},"step":{},"loss":{},"lr":{},"grad_norm":{}{}}})",
+                    epoch, step, json_number(loss_value), json_number(opt->lr()), json_number(norm),
+                    stats ? ",\"layers\":" + stats->current().json() : ""));
             bar.update(first + n == train_set.count ? steps_per_epoch : epoch_steps,
                        loss_sum / double(epoch_steps), double(first + n) / seconds_since(start));
         }

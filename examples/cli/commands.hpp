@@ -21,4 +21,8 @@ struct Command {
 void add_train(CLI::App& app, Command& command);
 void add_eval(CLI::App& app, Command& command);
 
+// The whole program's command line: --version, exactly one sub-command, and every sub-command
+// above. Parsing only records the chosen command (callbacks set `command.run`); nothing runs.
+void build_app(CLI::App& app, Command& command);
+
 }  // namespace normgrad::cli

@@ -8,12 +8,9 @@
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
-    CLI::App app{"normgrad: a small deep-learning framework for studying BatchNorm"};
-    app.set_version_flag("--version", std::string("normgrad ") + NORMGRAD_VERSION);
-    app.require_subcommand(1);
+    CLI::App app;
     normgrad::cli::Command command;
-    normgrad::cli::add_train(app, command);
-    normgrad::cli::add_eval(app, command);
+    normgrad::cli::build_app(app, command);
 
     try {
         app.parse(argc, argv);
@@ -29,9 +26,11 @@ int main(int argc, char** argv) {
     try {
         return command.run();
     } catch (const normgrad::cli::UsageError& e) {
+        std::fflush(stdout);
         fmt::print(stderr, "normgrad: {}\n", e.what());
         return 2;
     } catch (const std::exception& e) {
+        std::fflush(stdout);
         fmt::print(stderr, "normgrad: error: {}\n", e.what());
         return 1;
     }

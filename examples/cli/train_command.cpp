@@ -20,6 +20,7 @@ struct TrainFlags {
     std::string init = "pytorch";
     float init_std = 0.01f;
     std::string data_dir = "data/mnist";
+    std::string grad_stats = "on";
 };
 
 // Checks that CLI11's type checks cannot express, each a one-line usage error.
@@ -49,6 +50,7 @@ int run_train(TrainFlags& f) {
     validate(f);
     auto& c = f.config;
     c.model.batchnorm = f.batchnorm == "on";
+    c.grad_stats = f.grad_stats == "on";
     c.model.activation = train::parse_activation(f.activation);
     c.model.init = f.init == "normal" ? Init::normal(f.init_std) : Init::pytorch();
 
@@ -132,6 +134,13 @@ void add_train(CLI::App& app, Command& command) {
     sub->add_option("--max-steps", c.max_steps, "Stop after this many steps (0: no limit)")
         ->capture_default_str();
     sub->add_flag("!--no-progress", c.progress, "Do not draw the progress bar");
+    sub->add_option("--grad-stats", f->grad_stats,
+                    "Per-layer gradient statistics in the log: on or off")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
+    sub->add_flag("--detect-anomaly", c.detect_anomaly,
+                  "Stop at the first non-finite value in the forward or backward pass and name "
+                  "the layer, operation, tensor, shape and step");
     sub->callback([f, &command] { command.run = [f] { return run_train(*f); }; });
 }
 

@@ -6,6 +6,7 @@
 // forward() is written with tape operations only, so every module gets its backward for free.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,13 @@ struct Parameter {
     // Biases and normalisation gains/shifts: what "exclude from weight decay" leaves out.
     bool is_bias_or_norm = false;
 };
+
+class Module;
+
+// Called after every module's forward with the module and its output (instrumentation hooks in
+// here to find the gradient arriving at each layer's output). Null by default: costs nothing.
+using ForwardObserver = std::function<void(const Module&, const Tensor&)>;
+void set_forward_observer(ForwardObserver observer);
 
 class Module {
   public:

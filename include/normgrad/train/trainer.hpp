@@ -9,6 +9,7 @@
 
 #include "normgrad/idx.hpp"
 #include "normgrad/optim.hpp"
+#include "normgrad/train/grad_stats.hpp"
 #include "normgrad/train/models.hpp"
 
 namespace normgrad::train {
@@ -28,10 +29,12 @@ struct TrainConfig {
     double clip_norm = 0.0;  // 0: no clipping
     uint64_t seed = 0;
     int threads = 1;
-    int64_t max_steps = 0;  // 0: no limit (stop early, for quick experiments and tests)
-    bool progress = true;   // the per-epoch progress bar on stderr
-    std::string log_path;   // JSON lines, see README "Training log"
-    std::string save_path;  // safetensors checkpoint at the end
+    int64_t max_steps = 0;        // 0: no limit (stop early, for quick experiments and tests)
+    bool progress = true;         // the per-epoch progress bar on stderr
+    bool grad_stats = true;       // per-layer gradient statistics in StepInfo and the log
+    bool detect_anomaly = false;  // stop at the first non-finite value, naming where it arose
+    std::string log_path;         // JSON lines, see README "Training log"
+    std::string save_path;        // safetensors checkpoint at the end
 };
 
 struct StepInfo {
@@ -39,7 +42,8 @@ struct StepInfo {
     int64_t step;  // global, 1-based
     float loss;
     float lr;
-    double grad_norm;  // global L2 norm of all parameter gradients, before clipping
+    double grad_norm;        // global L2 norm of all parameter gradients, before clipping
+    const StepStats* stats;  // per-layer statistics (null when grad_stats is off)
 };
 
 struct EpochInfo {
@@ -55,7 +59,7 @@ struct TrainResult {
     std::vector<float> losses;  // every step
 };
 
-// Thrown when the loss stops being a finite number.
+// Thrown when the loss or the gradient norm stops being a finite number.
 class DivergedError : public std::runtime_error {
   public:
     DivergedError(const std::string& what, int64_t step) : std::runtime_error(what), step(step) {}

@@ -1,0 +1,17 @@
+// The normgrad command line as one CLI::App, shared by main.cpp and the fuzz target
+// (fuzz/fuzz_entry_cli.cpp), so the fuzzer parses exactly what the program parses.
+#include <string>
+
+#include "commands.hpp"
+
+namespace normgrad::cli {
+
+void build_app(CLI::App& app, Command& command) {
+    app.description("normgrad: a small deep-learning framework for studying BatchNorm");
+    app.set_version_flag("--version", std::string("normgrad ") + NORMGRAD_VERSION);
+    app.require_subcommand(1);
+    add_train(app, command);
+    add_eval(app, command);
+}
+
+}  // namespace normgrad::cli

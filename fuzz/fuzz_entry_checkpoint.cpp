@@ -1,0 +1,56 @@
+// Fuzz entry for the checkpoint reader: parse_checkpoint on a safetensors file's content.
+#include <fmt/format.h>
+
+#include <set>
+#include <string>
+
+#include "fuzz_entry.hpp"
+#include "normgrad/safetensors.hpp"
+
+namespace normgrad::fuzz {
+
+namespace {
+
+const std::string kName = "fuzz-input.safetensors";
+
+[[noreturn]] void broken(const std::string& what) {
+    throw FuzzInvariantError("fuzz_checkpoint: " + what);
+}
+
+}  // namespace
+
+Outcome fuzz_checkpoint(std::span<const uint8_t> input) {
+    Checkpoint ckpt;
+    try {
+        ckpt = parse_checkpoint(input, kName);
+    } catch (const CheckpointError& e) {
+        // Documented: the message starts with the name, then says what is wrong.
+        const std::string msg = e.what();
+        if (msg.rfind(kName + ": ", 0) != 0 || msg.size() <= kName.size() + 2)
+            broken(fmt::format("CheckpointError message does not start with the file name: '{}'",
+                               msg));
+        return Outcome::rejected;
+    }
+    // Accepted: 8-byte length, header, then a data section the tensors cover exactly.
+    if (input.size() < 8) broken("accepted a file shorter than 8 bytes");
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; --i) header = header << 8 | input[static_cast<size_t>(i)];
+    if (header == 0 || header > input.size() - 8)
+        broken(
+            fmt::format("accepted header length {} in a file of {} bytes", header, input.size()));
+    uint64_t data_bytes = 0;
+    std::set<std::string> names;
+    for (const NamedTensor& nt : ckpt.tensors) {
+        if (!nt.tensor.defined()) broken(fmt::format("tensor '{}' is undefined", nt.name));
+        if (nt.tensor.shape().rank() > Shape::kMaxRank)
+            broken(fmt::format("tensor '{}' has rank {}", nt.name, nt.tensor.shape().rank()));
+        if (!names.insert(nt.name).second) broken(fmt::format("tensor '{}' twice", nt.name));
+        data_bytes += static_cast<uint64_t>(nt.tensor.numel()) * sizeof(float);
+    }
+    if (data_bytes != input.size() - 8 - header)
+        broken(fmt::format("tensors hold {} bytes but the data section has {}", data_bytes,
+                           input.size() - 8 - header));
+    return Outcome::accepted;
+}
+
+}  // namespace normgrad::fuzz

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Bounded fuzzing: builds the libFuzzer targets of fuzz/ with clang++ in build-fuzz/ (configured
+# once, incremental afterwards) and runs each for N seconds (default 30) on a copy of its corpus.
+# Usage: scripts/fuzz.sh [seconds-per-target] [target ...]   (targets: idx checkpoint cli)
+# Exits non-zero if any target crashes, leaks, times out (10 s per input) or exceeds 2 GB of
+# memory, printing where the input was saved. The committed corpora (fuzz/corpus/<target>/) are
+# never modified: new inputs stay in build-fuzz/fuzz-run/<target>/corpus/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${1:-30}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(idx checkpoint cli)
+case "$seconds" in
+    '' | *[!0-9]*) echo "scripts/fuzz.sh: seconds must be a positive integer, got '$seconds'" >&2; exit 2 ;;
+esac
+
+# clang, libFuzzer (compiler-rt) and clang's OpenMP runtime.
+"$root/scripts/install-deps.sh" clang libclang-rt-dev libomp-dev
+
+dir="$root/build-fuzz"
+if [ ! -f "$dir/build.ninja" ]; then
+    cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNORMGRAD_SANITIZE=ON -DNORMGRAD_FUZZ=ON \
+        -DBUILD_TESTING=OFF >/dev/null
+fi
+echo "== Fuzz build (clang++, libFuzzer + ASan + UBSan)"
+start=$(date +%s)
+cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target "${targets[@]/#/fuzz_}"
+echo "fuzz build: $(($(date +%s) - start)) s"
+
+export ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+failed=()
+for t in "${targets[@]}"; do
+    bin="$dir/fuzz/fuzz_$t"
+    run="$dir/fuzz-run/$t"
+    rm -rf "$run"
+    mkdir -p "$run/corpus" "$run/artifacts"
+    cp -r "$root/fuzz/corpus/$t/." "$run/corpus/"
+    [ -d "$root/fuzz/regressions/$t" ] && cp -r "$root/fuzz/regressions/$t/." "$run/corpus/"
+    dict=()
+    [ -f "$root/fuzz/$t.dict" ] && dict=(-dict="$root/fuzz/$t.dict")
+    echo "== fuzz_$t for ${seconds} s (log: $run/log)"
+    rc=0
+    "$bin" "$run/corpus" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+        -artifact_prefix="$run/artifacts/" -print_final_stats=1 >"$run/log" 2>&1 || rc=$?
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^Done ' "$run/log" || true
+    if [ "$rc" -ne 0 ]; then
+        failed+=("$t")
+        tail -n 60 "$run/log"
+        for f in "$run/artifacts"/*; do
+            [ -e "$f" ] || continue
+            echo "fuzz_$t: FAILED (exit $rc); input saved to $f"
+            echo "  reproduce: $bin $f"
+            echo "  keep as a regression test: cp $f $root/fuzz/regressions/$t/"
+        done
+        [ -n "$(ls -A "$run/artifacts")" ] || echo "fuzz_$t: FAILED (exit $rc), no input saved"
+    fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "scripts/fuzz.sh: failed: ${failed[*]}" >&2
+    exit 1
+fi
+echo "scripts/fuzz.sh: no failures in ${targets[*]} (${seconds} s each)"

@@ -1,0 +1,57 @@
+#include "normgrad/train/anomaly.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "normgrad/autograd.hpp"
+
+namespace normgrad::train {
+
+namespace {
+
+// Index of the first non-finite value, or -1.
+int64_t first_non_finite(const float* v, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(v[i])) return i;
+    return -1;
+}
+
+std::string where(const autograd::TapeRecord& r) {
+    return r.scope.empty() ? "outside any layer" : fmt::format("layer '{}'", r.scope);
+}
+
+}  // namespace
+
+AnomalyDetector::AnomalyDetector(const Module& model) {
+    for (Parameter& p : model.parameters()) p.tensor.set_name(p.name);
+    autograd::set_forward_hook([this](const autograd::TapeRecord& r) {
+        const int64_t i = first_non_finite(r.output.data(), r.output.numel());
+        if (i >= 0)
+            throw AnomalyError(fmt::format(
+                "anomaly at step {}: forward pass, {}, operation '{}': its output {} holds {} at "
+                "element {}",
+                step_, where(r), r.op, r.output.shape().str(), r.output.data()[i], i));
+    });
+    autograd::set_backward_hook([this](const autograd::TapeRecord& r) {
+        for (size_t k = 0; k < r.inputs.size(); ++k) {
+            const Tensor& t = r.inputs[k];
+            if (!t.defined() || !t.has_grad()) continue;
+            const int64_t i = first_non_finite(t.grad(), t.numel());
+            if (i < 0) continue;
+            const std::string tensor =
+                t.name().empty() ? fmt::format("input {}", k) : fmt::format("'{}'", t.name());
+            throw AnomalyError(fmt::format(
+                "anomaly at step {}: backward pass, {}, operation '{}': the gradient of {} {} "
+                "holds {} at element {}",
+                step_, where(r), r.op, tensor, t.shape().str(), t.grad()[i], i));
+        }
+    });
+}
+
+AnomalyDetector::~AnomalyDetector() {
+    autograd::set_forward_hook(nullptr);
+    autograd::set_backward_hook(nullptr);
+}
+
+}  // namespace normgrad::train
