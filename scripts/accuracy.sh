@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 with_torch=0
 [ "${1:-}" = "--pytorch" ] && with_torch=1
-threads="${THREADS:-2}"
+threads="${THREADS:-1}"
 seeds="${SEEDS:-0}"
 "$root/scripts/build.sh" release normgrad_cli >/dev/null
 "$root/data/fetch_mnist.sh" >/dev/null
