@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libfmt-dev catch2 zlib1g-dev
-          libcli11-dev nlohmann-json3-dev "$@")
+          libcli11-dev nlohmann-json3-dev chromium "$@")
 
 missing=()
 for p in "${packages[@]}"; do

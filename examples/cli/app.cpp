@@ -12,6 +12,8 @@ void build_app(CLI::App& app, Command& command) {
     app.require_subcommand(1);
     add_train(app, command);
     add_eval(app, command);
+    add_compare(app, command);
+    add_gradnorms(app, command);
 }
 
 }  // namespace normgrad::cli

@@ -1,0 +1,126 @@
+// normgrad compare: the same model trained with BatchNorm off and on, side by side.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "commands.hpp"
+#include "normgrad/train/compare.hpp"
+#include "training_flags.hpp"
+
+namespace normgrad::cli {
+
+namespace {
+
+// A preset is a set of flag values (applied only where the flag was not given) and a title.
+struct Preset {
+    std::string title;
+    std::map<std::string, std::string> flags;
+};
+
+const std::map<std::string, Preset>& presets() {
+    static const std::map<std::string, Preset> p{
+        {"explode",
+         {"A deep MLP (10 hidden layers of 256) with a poor initialisation, weights ~ N(0, 0.1^2), "
+          "at an ordinary learning rate: without BatchNorm the activations and gradients grow "
+          "layer by layer and training blows up; with BatchNorm every layer's input is "
+          "renormalised and it trains.",
+          {{"--model", "mlp"},
+           {"--depth", "10"},
+           {"--init", "normal"},
+           {"--init-std", "0.1"},
+           {"--lr", "0.05"},
+           {"--momentum", "0.9"},
+           {"--epochs", "1"}}}},
+        {"speed",
+         {"A 4-hidden-layer sigmoid MLP with PyTorch's default initialisation: both runs train, "
+          "and "
+          "BatchNorm mainly buys speed of convergence.",
+          {{"--model", "mlp"},
+           {"--depth", "4"},
+           {"--activation", "sigmoid"},
+           {"--lr", "0.05"},
+           {"--momentum", "0.9"},
+           {"--epochs", "1"}}}},
+        {"high-lr",
+         {"The standard MLP (784-256-256-10) at a learning rate ten times the usual one (0.5): "
+          "BatchNorm's tolerance of a larger step.",
+          {{"--model", "mlp"}, {"--lr", "0.5"}, {"--momentum", "0.9"}, {"--epochs", "1"}}}},
+        {"cnn",
+         {"The CNN with the accuracy protocol: both train; compare the per-layer gradients.",
+          {{"--model", "cnn"}, {"--epochs", "1"}}}},
+    };
+    return p;
+}
+
+struct CompareFlags {
+    TrainingFlags training;
+    std::string preset;
+    std::string out_dir = "runs/compare";
+    std::vector<int64_t> at_steps;
+    int64_t eval_every = 0;
+};
+
+int run_compare(CompareFlags& f, CLI::App* sub) {
+    std::string title = "normgrad compare";
+    if (!f.preset.empty()) {
+        const Preset& p = presets().at(f.preset);
+        title = fmt::format("Preset '{}': {}", f.preset, p.title);
+        // Re-parse the preset's values for the flags the user did not give.
+        for (const auto& [flag, value] : p.flags) {
+            CLI::Option* opt = sub->get_option(flag);
+            if (opt->count() == 0) {
+                opt->clear();
+                opt->add_result(value);
+                opt->run_callback();
+            }
+        }
+    }
+    finish_training_flags(f.training);
+    if (f.eval_every < 0)
+        throw UsageError(fmt::format("--eval-every must be >= 0, got {}", f.eval_every));
+    const auto [train_set, test_set] = load_splits(f.training.data_dir);
+
+    train::CompareConfig cc;
+    cc.base = f.training.config;
+    cc.base.log_path.clear();
+    cc.eval_every = f.eval_every;
+    cc.at_steps = f.at_steps.empty() ? std::vector<int64_t>{10, 100} : f.at_steps;
+    cc.title = title;
+    fmt::print("{}\n", title);
+    const train::CompareResult r = train::run_compare(cc, train_set, test_set);
+
+    std::filesystem::create_directories(f.out_dir);
+    const std::string csv = f.out_dir + "/steps.csv", html = f.out_dir + "/report.html";
+    train::write_csv(r, csv);
+    train::write_html(r, html);
+    fmt::print("\n{}\nwrote {} and {} (charts also as {}/chart-*.svg)\n", train::format_table(r),
+               csv, html, f.out_dir);
+    return 0;
+}
+
+}  // namespace
+
+void add_compare(CLI::App& app, Command& command) {
+    auto f = std::make_shared<CompareFlags>();
+    CLI::App* sub = app.add_subcommand(
+        "compare", "Train the same model with BatchNorm off and on and compare the gradients");
+    add_training_flags(sub, f->training, false);
+    std::vector<std::string> names;
+    for (const auto& [name, p] : presets()) names.push_back(name);
+    sub->add_option("--preset", f->preset,
+                    "A ready-made experiment: explode, speed, high-lr or cnn (flags given "
+                    "explicitly override the preset's)")
+        ->check(CLI::IsMember(names));
+    sub->add_option("--out", f->out_dir, "Folder for steps.csv, report.html and the charts")
+        ->capture_default_str();
+    sub->add_option("--at", f->at_steps, "Steps shown in the table besides the first and last")
+        ->delimiter(',');
+    sub->add_option("--eval-every", f->eval_every,
+                    "Test accuracy every N steps for the chart (0: about ten points)")
+        ->capture_default_str();
+    sub->callback([f, sub, &command] { command.run = [f, sub] { return run_compare(*f, sub); }; });
+}
+
+}  // namespace normgrad::cli

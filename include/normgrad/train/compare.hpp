@@ -1,0 +1,66 @@
+// BatchNorm off versus on: the same model trained twice, with the same seed, the same initial
+// weights in every shared layer and the same data order, recorded step by step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "normgrad/idx.hpp"
+#include "normgrad/train/trainer.hpp"
+
+namespace normgrad::train {
+
+struct StepRow {
+    int64_t step;
+    int epoch;
+    double loss;
+    double grad_norm;  // global, before clipping
+    std::vector<double>
+        layer_grad;  // per RunRecord::layers: L2 norm of the layer's weight gradient
+    std::vector<double> layer_output_grad;  // L2 norm of the gradient at the layer's output
+};
+
+struct EvalPoint {
+    int64_t step;
+    double accuracy;
+};
+
+struct RunRecord {
+    std::string label;  // "BatchNorm off"
+    bool batchnorm = false;
+    std::vector<std::string> layers;  // layers with parameters, in forward order
+    std::vector<StepRow> steps;
+    std::vector<EvalPoint> evals;  // test accuracy during training
+    int64_t diverged_step = 0;     // first step with a non-finite loss or gradient (0: none)
+    std::string diverged_message;
+    double test_accuracy = 0.0;  // at the end (or when it diverged)
+};
+
+struct CompareConfig {
+    TrainConfig base;               // model.batchnorm is overridden per run
+    int64_t eval_every = 0;         // test accuracy every N steps (0: about 10 points per run)
+    std::vector<int64_t> at_steps;  // steps shown in the table besides the first and the last
+    std::string title;              // the report's title (the preset's description)
+};
+
+struct CompareResult {
+    CompareConfig config;
+    RunRecord off, on;
+    std::vector<std::string> layers;  // union of both runs' layers, in the BatchNorm-on order
+};
+
+CompareResult run_compare(const CompareConfig& config, const Dataset& train_set,
+                          const Dataset& test_set);
+
+// The side-by-side terminal table.
+std::string format_table(const CompareResult& r);
+// One row per step, both runs aligned: step, epoch, loss, global and per-layer gradient norms.
+void write_csv(const CompareResult& r, const std::string& path);
+// A self-contained HTML page with SVG charts of both runs (train/report.cpp).
+void write_html(const CompareResult& r, const std::string& path);
+
+// Writes `content` to path + ".tmp", then renames it into place.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+}  // namespace normgrad::train
