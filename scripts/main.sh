@@ -12,13 +12,8 @@ command -v curl >/dev/null 2>&1 || extra+=(curl)
 "$root/data/fetch_mnist.sh"
 
 mkdir -p runs
-for bn in off on; do
-    ./build/normgrad train --model mlp --batchnorm "$bn" --epochs 1 --batch 128 --optimizer sgd \
-        --lr 0.05 --momentum 0.9 --seed 0 --threads 1 --log "runs/mlp-bn-$bn.jsonl" \
-        --save "runs/mlp-bn-$bn.safetensors" | tee "runs/mlp-bn-$bn.txt"
-done
-echo
-echo "MLP 784-256-256-10, one epoch, SGD momentum 0.9, lr 0.05, batch 128, seed 0:"
-for bn in off on; do
-    printf '  BatchNorm %-3s  %s\n' "$bn" "$(grep '^epoch 1:' "runs/mlp-bn-$bn.txt")"
-done
+# The MLP (784-256-256-10) with the accuracy protocol, trained twice: BatchNorm off and on, same
+# seed, same initial weights, same batches. Prints the side-by-side table of per-layer gradient
+# norms, loss and test accuracy; writes runs/compare/steps.csv and runs/compare/report.html.
+./build/normgrad compare --model mlp --epochs 1 --batch 128 --optimizer sgd --lr 0.05 \
+    --momentum 0.9 --seed 0 --threads 1 --out runs/compare
