@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -116,4 +117,77 @@ TEST_CASE("cli: a damaged or missing checkpoint is a clear error, never a crash"
     CHECK_THAT(missing.output, Contains("absent.safetensors"));
     for (const Run* r : {&flipped, &cut, &missing})
         CHECK(std::count(r->output.begin(), r->output.end(), '\n') == 1);
+}
+
+namespace {
+std::vector<std::string> step_lines(const std::string& log) {
+    std::vector<std::string> out;
+    std::istringstream in(log);
+    for (std::string l; std::getline(in, l);)
+        if (l.find("\"type\":\"step\"") != std::string::npos) out.push_back(l);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("cli: a run stopped by SIGINT and resumed gives the same losses, step for step",
+          "[cli][resume]") {
+    TinyData d;
+    const std::string common =
+        "train --model cnn --batchnorm on --batch 32 --epochs 3 --seed 2 "
+        "--threads 1 --no-progress --optimizer adam --lr 0.01" +
+        d.data();
+    REQUIRE(run(common + " --log " + d.file("full.jsonl")).status == 0);
+
+    // A real SIGINT after step 11 (of 24): the step completes, a checkpoint is written, exit 130.
+    setenv("NORMGRAD_TEST_SIGINT_AT_STEP", "11", 1);
+    Run stopped = run(common + " --checkpoint " + d.file("ck.safetensors") + " --log " +
+                      d.file("part1.jsonl"));
+    unsetenv("NORMGRAD_TEST_SIGINT_AT_STEP");
+    INFO(stopped.output);
+    CHECK(stopped.status == 130);
+    CHECK_THAT(stopped.output, Contains("interrupted after step 11"));
+    REQUIRE(fs::exists(d.file("ck.safetensors")));
+
+    Run resumed =
+        run(common + " --resume " + d.file("ck.safetensors") + " --log " + d.file("part2.jsonl"));
+    INFO(resumed.output);
+    REQUIRE(resumed.status == 0);
+    const auto full = step_lines(read_file(d.file("full.jsonl")));
+    auto joined = step_lines(read_file(d.file("part1.jsonl")));
+    const auto part2 = step_lines(read_file(d.file("part2.jsonl")));
+    CHECK(joined.size() == 11);
+    joined.insert(joined.end(), part2.begin(), part2.end());
+    REQUIRE(full.size() == 24);
+    CHECK(joined == full);  // every loss, gradient norm and per-layer statistic
+    // The final epoch summary (train loss, test accuracy) is the same too.
+    const std::string a = without_times(read_file(d.file("full.jsonl")));
+    const std::string b = without_times(read_file(d.file("part2.jsonl")));
+    CHECK(a.substr(a.rfind("{\"type\":\"epoch\"")) == b.substr(b.rfind("{\"type\":\"epoch\"")));
+}
+
+TEST_CASE("cli: periodic checkpoints resume exactly; a checkpoint from another run is refused",
+          "[cli][resume]") {
+    TinyData d;
+    const std::string common =
+        "train --model mlp --batch 32 --epochs 2 --seed 5 --threads 1 "
+        "--no-progress" +
+        d.data();
+    REQUIRE(run(common + " --log " + d.file("full.jsonl")).status == 0);
+    // Checkpoints at steps 5, 10 and 15 of 16: the last one written is step 15.
+    REQUIRE(run(common + " --max-steps 15 --checkpoint-every 5 --checkpoint " +
+                d.file("ck.safetensors"))
+                .status == 0);
+    REQUIRE(run(common + " --resume " + d.file("ck.safetensors") + " --log " + d.file("rest.jsonl"))
+                .status == 0);
+    const auto full = step_lines(read_file(d.file("full.jsonl")));
+    const auto rest = step_lines(read_file(d.file("rest.jsonl")));
+    REQUIRE(rest.size() == 1);
+    CHECK(rest[0] == full.back());
+
+    Run other = run("train --model mlp --batch 16 --epochs 2 --seed 5 --no-progress --resume " +
+                    d.file("ck.safetensors") + d.data());
+    CHECK(other.status == 1);
+    CHECK_THAT(other.output,
+               Contains("another run") && Contains("batch=32") && Contains("batch=16"));
+    CHECK(run(common + " --checkpoint-every -1").status == 2);
 }

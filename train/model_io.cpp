@@ -1,6 +1,7 @@
 // Saving and loading a trained model: the safetensors checkpoint plus the model's description.
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <stdexcept>
 
 #include "normgrad/safetensors.hpp"
@@ -35,10 +36,33 @@ int64_t meta_int(const Checkpoint& c, const std::string& path, const std::string
     return n;
 }
 
+// The parts of a training checkpoint: model tensors (into `model_part`) and optimizer tensors.
+std::vector<NamedTensor> split_optimizer_state(const Checkpoint& c, Checkpoint* model_part) {
+    std::vector<NamedTensor> optimizer_state;
+    const std::string prefix = kOptimizerPrefix;
+    for (const auto& t : c.tensors) {
+        if (t.name.rfind(prefix, 0) == 0)
+            optimizer_state.push_back({t.name.substr(prefix.size()), t.tensor});
+        else
+            model_part->tensors.push_back(t);
+    }
+    return optimizer_state;
+}
+
+// What must not change between a run and its resumption.
+std::string run_fingerprint(const TrainConfig& c, const Optimizer& opt) {
+    return fmt::format(
+        "model={} batchnorm={} hidden={} depth={} activation={} batch={} seed={} "
+        "optimizer={}",
+        c.model.kind, c.model.batchnorm ? "on" : "off", c.model.hidden, c.model.depth,
+        to_string(c.model.activation), c.batch, c.seed, opt.kind());
+}
+
 }  // namespace
 
-void save_model(const std::string& path, const Module& model, const ModelSpec& spec,
-                const Optimizer* optimizer) {
+// Model tensors, optimizer tensors and the model description.
+Checkpoint model_checkpoint(const Module& model, const ModelSpec& spec,
+                            const Optimizer* optimizer) {
     Checkpoint c;
     c.tensors = model.state();
     if (optimizer) {
@@ -51,7 +75,12 @@ void save_model(const std::string& path, const Module& model, const ModelSpec& s
     c.metadata["normgrad.hidden"] = std::to_string(spec.hidden);
     c.metadata["normgrad.depth"] = std::to_string(spec.depth);
     c.metadata["normgrad.activation"] = to_string(spec.activation);
-    save_checkpoint(path, c);
+    return c;
+}
+
+void save_model(const std::string& path, const Module& model, const ModelSpec& spec,
+                const Optimizer* optimizer) {
+    save_checkpoint(path, model_checkpoint(model, spec, optimizer));
 }
 
 LoadedModel load_model(const std::string& path) {
@@ -77,17 +106,67 @@ LoadedModel load_model(const std::string& path) {
     out.model = build_model(out.spec, rng);
     // Model tensors go into the model; "optimizer.*" tensors are handed back separately.
     Checkpoint model_part;
-    const std::string prefix = kOptimizerPrefix;
-    for (const auto& t : c.tensors) {
-        if (t.name.rfind(prefix, 0) == 0)
-            out.optimizer_state.push_back({t.name.substr(prefix.size()), t.tensor});
-        else
-            model_part.tensors.push_back(t);
-    }
+    out.optimizer_state = split_optimizer_state(c, &model_part);
     copy_into(model_part, out.model->state(), path);
     if (auto it = c.metadata.find("normgrad.optimizer"); it != c.metadata.end())
         out.optimizer_kind = it->second;
     return out;
+}
+
+}  // namespace normgrad::train
+
+namespace normgrad::train {
+
+void save_resume_point(const std::string& path, const TrainConfig& cfg, const Module& model,
+                       const Optimizer& opt, const ResumePoint& at) {
+    Checkpoint c = model_checkpoint(model, cfg.model, &opt);
+    c.metadata["normgrad.resume.run"] = run_fingerprint(cfg, opt);
+    c.metadata["normgrad.resume.epoch"] = std::to_string(at.epoch);
+    c.metadata["normgrad.resume.first"] = std::to_string(at.first);
+    c.metadata["normgrad.resume.step"] = std::to_string(at.step);
+    c.metadata["normgrad.resume.epoch_steps"] = std::to_string(at.epoch_steps);
+    c.metadata["normgrad.resume.loss_sum"] = fmt::format("{:a}", at.loss_sum);  // exact
+    c.metadata["normgrad.resume.epoch_rng"] = at.epoch_rng_state;
+    save_checkpoint(path, c);
+}
+
+ResumePoint load_resume_point(const std::string& path, const TrainConfig& cfg, Module& model,
+                              Optimizer& opt) {
+    const Checkpoint c = load_checkpoint(path);
+    const std::string saved = meta(c, path, "normgrad.resume.run");
+    const std::string now = run_fingerprint(cfg, opt);
+    if (saved != now)
+        throw CheckpointError(fmt::format(
+            "{}: this checkpoint belongs to another run ({}); the flags given describe {}", path,
+            saved, now));
+    Checkpoint model_part;
+    const std::vector<NamedTensor> optimizer_state = split_optimizer_state(c, &model_part);
+    copy_into(model_part, model.state(), path);
+    try {
+        opt.load_state(optimizer_state);
+    } catch (const std::exception& e) {
+        throw CheckpointError(fmt::format("{}: optimizer state: {}", path, e.what()));
+    }
+    ResumePoint at;
+    at.epoch = static_cast<int>(meta_int(c, path, "normgrad.resume.epoch", 1, 1 << 30));
+    at.first = meta_int(c, path, "normgrad.resume.first", 0, int64_t(1) << 40);
+    at.step = meta_int(c, path, "normgrad.resume.step", 0, int64_t(1) << 40);
+    at.epoch_steps = meta_int(c, path, "normgrad.resume.epoch_steps", 0, int64_t(1) << 40);
+    const std::string loss = meta(c, path, "normgrad.resume.loss_sum");
+    char* end = nullptr;
+    at.loss_sum = std::strtod(loss.c_str(), &end);
+    if (loss.empty() || *end != '\0')
+        throw CheckpointError(fmt::format(
+            "{}: metadata 'normgrad.resume.loss_sum' is '{}' (expected a number)", path, loss));
+    at.epoch_rng_state = meta(c, path, "normgrad.resume.epoch_rng");
+    try {
+        Rng probe;
+        probe.set_state(at.epoch_rng_state);
+    } catch (const std::exception& e) {
+        throw CheckpointError(
+            fmt::format("{}: metadata 'normgrad.resume.epoch_rng': {}", path, e.what()));
+    }
+    return at;
 }
 
 }  // namespace normgrad::train

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 
@@ -18,6 +19,8 @@ namespace normgrad::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> stop_requested{false};
 
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
@@ -46,6 +49,10 @@ LrSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
 }
 
 }  // namespace
+
+void request_stop() {
+    stop_requested.store(true);
+}
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Module& model) {
     if (c.optimizer == "sgd") {
@@ -110,16 +117,26 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
     std::unique_ptr<AnomalyDetector> anomaly =
         c.detect_anomaly ? std::make_unique<AnomalyDetector>(model) : nullptr;
 
+    // Where the run starts: the beginning, or the position a checkpoint recorded.
+    ResumePoint at;
+    if (!c.resume_path.empty()) at = load_resume_point(c.resume_path, c, model, *opt);
+    stop_requested.store(false);
+
     TrainResult result;
-    int64_t step = 0;
+    int64_t step = at.step;
     model.train();
-    for (int epoch = 1; epoch <= c.epochs && (c.max_steps == 0 || step < c.max_steps); ++epoch) {
+    for (int epoch = at.epoch; epoch <= c.epochs && (c.max_steps == 0 || step < c.max_steps);
+         ++epoch) {
+        const bool resumed_epoch = epoch == at.epoch && !at.epoch_rng_state.empty();
+        if (resumed_epoch) data_rng.set_state(at.epoch_rng_state);
+        const std::string epoch_rng_state = data_rng.state();  // regenerates this epoch's order
         const auto order = epoch_order(train_set.count, &data_rng);
         ProgressBar bar(fmt::format("epoch {}/{}", epoch, c.epochs), steps_per_epoch, c.progress);
         const auto start = Clock::now();
-        double loss_sum = 0.0;
-        int64_t epoch_steps = 0;
-        for (int64_t first = 0; first < train_set.count; first += c.batch) {
+        double loss_sum = resumed_epoch ? at.loss_sum : 0.0;
+        int64_t epoch_steps = resumed_epoch ? at.epoch_steps : 0;
+        for (int64_t first = resumed_epoch ? at.first : 0; first < train_set.count;
+             first += c.batch) {
             if (c.max_steps > 0 && step >= c.max_steps) break;
             const int64_t n = std::min(c.batch, train_set.count - first);
             // BatchNorm cannot train on one sample; PyTorch would fail here. Skip that remnant.
@@ -172,6 +189,20 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
                     stats ? ",\"layers\":" + stats->current().json() : ""));
             bar.update(first + n == train_set.count ? steps_per_epoch : epoch_steps,
                        loss_sum / double(epoch_steps), double(first + n) / seconds_since(start));
+
+            const bool stop = stop_requested.load();
+            if (stop || (c.checkpoint_every > 0 && step % c.checkpoint_every == 0)) {
+                const ResumePoint here{epoch,    first + n,   step,
+                                       loss_sum, epoch_steps, epoch_rng_state};
+                save_resume_point(c.checkpoint_path, c, model, *opt, here);
+            }
+            if (stop) {
+                bar.finish();
+                log.close();
+                result.interrupted = true;
+                result.last_step = step;
+                return result;
+            }
         }
         const double train_seconds = seconds_since(start);
         bar.finish();
@@ -187,6 +218,7 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
     }
     log.close();
     if (!c.save_path.empty()) save_model(c.save_path, model, c.model, opt.get());
+    result.last_step = step;
     return result;
 }
 

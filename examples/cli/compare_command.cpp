@@ -36,7 +36,10 @@ const std::map<std::string, Preset>& presets() {
         {"speed",
          {"An MLP with 4 hidden ReLU layers, PyTorch's default initialisation and a cautious "
           "learning rate (0.01): both runs train, and BatchNorm mainly buys speed of convergence.",
-          {{"--model", "mlp"}, {"--depth", "4"}, {"--lr", "0.01"}, {"--momentum", "0.9"},
+          {{"--model", "mlp"},
+           {"--depth", "4"},
+           {"--lr", "0.01"},
+           {"--momentum", "0.9"},
            {"--epochs", "1"}}}},
         {"high-lr",
          {"The standard MLP (784-256-256-10) at a learning rate ten times the usual one (0.5): "

@@ -35,6 +35,11 @@ struct TrainConfig {
     bool detect_anomaly = false;  // stop at the first non-finite value, naming where it arose
     std::string log_path;         // JSON lines, see README "Training log"
     std::string save_path;        // safetensors checkpoint at the end
+    // Resumable checkpoints: model, optimizer state, data-order RNG state and position, written
+    // every `checkpoint_every` steps (0: never) and when a stop is requested (SIGINT).
+    int64_t checkpoint_every = 0;
+    std::string checkpoint_path = "checkpoint.safetensors";
+    std::string resume_path;  // continue the run saved in this checkpoint
 };
 
 struct StepInfo {
@@ -56,8 +61,14 @@ struct EpochInfo {
 
 struct TrainResult {
     std::vector<EpochInfo> epochs;
-    std::vector<float> losses;  // every step
+    std::vector<float> losses;  // every step of this invocation
+    bool interrupted = false;   // stopped by request_stop(); a checkpoint was written
+    int64_t last_step = 0;
 };
+
+// Asks the running train() to stop after the current step, write its checkpoint and return.
+// Async-signal-safe: call it from a SIGINT handler.
+void request_stop();
 
 // Thrown when the loss or the gradient norm stops being a finite number.
 class DivergedError : public std::runtime_error {
@@ -90,5 +101,22 @@ struct LoadedModel {
     std::string optimizer_kind;                // "SGD", "Adam", "AdamW" or empty
 };
 LoadedModel load_model(const std::string& path);
+
+// A position in a training run, enough to continue it exactly.
+struct ResumePoint {
+    int epoch = 1;          // the epoch in progress
+    int64_t first = 0;      // index in the epoch's order of the next batch's first image
+    int64_t step = 0;       // steps done
+    double loss_sum = 0.0;  // of this epoch's steps so far
+    int64_t epoch_steps = 0;
+    std::string epoch_rng_state;  // data-order RNG state at the start of the epoch
+};
+// Writes model, optimizer state, configuration and position (atomically, with a checksum).
+void save_resume_point(const std::string& path, const TrainConfig& c, const Module& model,
+                       const Optimizer& opt, const ResumePoint& at);
+// Restores model and optimizer from `path` and returns the position. The checkpoint must come
+// from the same model, batch size, optimizer and seed (CheckpointError otherwise).
+ResumePoint load_resume_point(const std::string& path, const TrainConfig& c, Module& model,
+                              Optimizer& opt);
 
 }  // namespace normgrad::train
