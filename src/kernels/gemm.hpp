@@ -1,13 +1,25 @@
 // Thin wrapper over OpenBLAS's cblas_sgemm for row-major matrices.
 //   C = alpha * op(A) * op(B) + beta * C,  op(X) = X or X^T,
 // with op(A) [M, K], op(B) [K, N], C [M, N]. Transposes are passed as flags, never copied.
+// beta = 0 overwrites C without reading it (C may hold garbage, even NaN).
+//
+// Threads: OpenBLAS itself always runs single-threaded; normgrad's OpenMP threads are the only
+// threads there are, so the two never compete for the cores. gemm() splits a large product into
+// one block of C per thread (each an independent single-threaded sgemm); inside a parallel region
+// it runs in the calling thread.
 #pragma once
 
 #include <cstdint>
 
 namespace normgrad::kernels {
 
+// Contiguous matrices (leading dimensions K or M, N or K, and N), split between threads.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           const float* B, float beta, float* C);
+
+// Explicit leading dimensions (the row length of each stored matrix), in the calling thread only.
+void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc);
 
 }  // namespace normgrad::kernels

@@ -20,7 +20,6 @@ void valid_range(const ConvGeometry& g, int64_t kw, int64_t* lo, int64_t* hi) {
 
 void im2col(const ConvGeometry& g, const float* x, float* cols) {
     const int64_t P = g.OH * g.OW, ncols = g.cols();
-#pragma omp parallel for schedule(static) if (g.rows() * ncols > 32768)
     for (int64_t r = 0; r < g.rows(); ++r) {
         const int64_t c = r / (g.kH * g.kW), kh = (r / g.kW) % g.kH, kw = r % g.kW;
         int64_t lo, hi;
@@ -52,7 +51,6 @@ void im2col(const ConvGeometry& g, const float* x, float* cols) {
 void col2im_add(const ConvGeometry& g, const float* cols, float* dx) {
     const int64_t P = g.OH * g.OW, ncols = g.cols();
     // Rows of one input channel write to the same pixels, so threads split by channel.
-#pragma omp parallel for schedule(static) if (g.rows() * ncols > 32768)
     for (int64_t c = 0; c < g.C; ++c) {
         for (int64_t kh = 0; kh < g.kH; ++kh)
             for (int64_t kw = 0; kw < g.kW; ++kw) {

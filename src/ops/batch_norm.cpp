@@ -34,6 +34,15 @@
 // ---- Evaluation mode ----
 // mu and var are given constants (the running statistics), so only path (1) exists:
 //   dL/dx_j = gamma g_j / sqrt(running_var + eps),  dL/dgamma and dL/dbeta as above.
+//
+// ---- How the passes are organised ----
+// x is viewed as [N, C, inner] (inner = H*W, or 1 for 2-D input). For 4-D input each (n, c) row
+// of `inner` values is contiguous: a row's sum and its squared deviations from its own mean are
+// formed in float (vectorised, the row sits in L1 cache), and the rows of a channel are merged in
+// double with Chan et al.'s pairwise formula (see Moments), which is exact for the mean and
+// stable for the variance. So the statistics take one pass over x, the normalisation another,
+// and the backward two (the sums, then dx). For 2-D input the channels are the columns, so the
+// loops run along the rows and keep one double accumulator per channel.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -41,6 +50,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/grad_buffer.hpp"
+#include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
@@ -51,6 +62,7 @@ namespace {
 struct Layout {
     int64_t N, C, inner;  // x viewed as [N, C, inner]; inner = H*W for 4-D, 1 for 2-D
     int64_t m() const { return N * inner; }
+    bool parallel() const { return N * C * inner >= kernels::kMinParallelElements; }
 };
 
 Layout check_input(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta) {
@@ -65,17 +77,87 @@ Layout check_input(const char* op, const Tensor& x, const Tensor& gamma, const T
     return {x.dim(0), C, x.rank() == 4 ? x.dim(2) * x.dim(3) : 1};
 }
 
-// y = gamma * (x - mean) * invstd + beta, per channel.
+// Count, mean and M2 (sum of squared deviations from the mean) of a growing set of values.
+// merge() adds a group with its own count, mean and M2 (Chan, Golub and LeVeque):
+//   delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,  M2 = M2_a + M2_b + delta^2 n_a n_b / n
+struct Moments {
+    double count = 0.0, mean = 0.0, m2 = 0.0;
+    void merge(double n_b, double mean_b, double m2_b) {
+        const double n = count + n_b, delta = mean_b - mean;
+        mean += delta * n_b / n;
+        m2 += m2_b + delta * delta * count * n_b / n;
+        count = n;
+    }
+};
+
+float row_sum(const float* p, int64_t n) {
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += p[i];
+    return s;
+}
+
+// Per channel: the mean and the biased variance (M2 / m) of x.
+void channel_moments(const Layout& L, const float* x, std::vector<float>& mean,
+                     std::vector<float>& var) {
+    const auto m = static_cast<double>(L.m());
+    if (L.inner == 1) {  // [N, C]: two sweeps along the rows, one accumulator per channel
+        std::vector<double> s(size_t(L.C), 0.0), ss(size_t(L.C), 0.0);
+        for (int64_t n = 0; n < L.N; ++n)
+            for (int64_t c = 0; c < L.C; ++c) s[size_t(c)] += x[n * L.C + c];
+        for (int64_t c = 0; c < L.C; ++c) s[size_t(c)] /= m;
+        for (int64_t n = 0; n < L.N; ++n)
+            for (int64_t c = 0; c < L.C; ++c) {
+                const double d = x[n * L.C + c] - s[size_t(c)];
+                ss[size_t(c)] += d * d;
+            }
+        for (int64_t c = 0; c < L.C; ++c) {
+            mean[size_t(c)] = static_cast<float>(s[size_t(c)]);
+            var[size_t(c)] = static_cast<float>(ss[size_t(c)] / m);
+        }
+        return;
+    }
+    const auto inner = static_cast<float>(L.inner);
+#pragma omp parallel for schedule(static) if (L.parallel())
+    for (int64_t c = 0; c < L.C; ++c) {
+        Moments acc;
+        for (int64_t n = 0; n < L.N; ++n) {
+            const float* p = x + (n * L.C + c) * L.inner;
+            const float row_mean = row_sum(p, L.inner) / inner;
+            float q = 0.f;
+#pragma omp simd reduction(+ : q)
+            for (int64_t i = 0; i < L.inner; ++i) q += (p[i] - row_mean) * (p[i] - row_mean);
+            acc.merge(L.inner, row_mean, q);
+        }
+        mean[size_t(c)] = static_cast<float>(acc.mean);
+        var[size_t(c)] = static_cast<float>(acc.m2 / m);
+    }
+}
+
+// y = gamma * (x - mean) * invstd + beta, per channel: y = a (x - mean) + beta.
 void normalise(const Layout& L, const float* x, const float* mean, const float* invstd,
                const float* gamma, const float* beta, float* y) {
-#pragma omp parallel for collapse(2) schedule(static) if (L.N * L.C * L.inner > 65536)
-    for (int64_t n = 0; n < L.N; ++n)
-        for (int64_t c = 0; c < L.C; ++c) {
-            const float a = (gamma ? gamma[c] : 1.f) * invstd[c];
-            const float b = (beta ? beta[c] : 0.f) - a * mean[c];
-            const int64_t off = (n * L.C + c) * L.inner;
-            for (int64_t i = 0; i < L.inner; ++i) y[off + i] = a * x[off + i] + b;
-        }
+    std::vector<float> a(size_t(L.C)), b(size_t(L.C), 0.f);
+    for (int64_t c = 0; c < L.C; ++c) {
+        a[size_t(c)] = (gamma ? gamma[c] : 1.f) * invstd[c];
+        if (beta) b[size_t(c)] = beta[c];
+    }
+    const float *ap = a.data(), *bp = b.data();
+    if (L.inner == 1) {
+        for (int64_t n = 0; n < L.N; ++n)
+            for (int64_t c = 0; c < L.C; ++c)
+                y[n * L.C + c] = ap[c] * (x[n * L.C + c] - mean[c]) + bp[c];
+        return;
+    }
+#pragma omp parallel for schedule(static) if (L.parallel())
+    for (int64_t row = 0; row < L.N * L.C; ++row) {
+        const int64_t c = row % L.C;
+        const float ac = ap[c], mc = mean[c], bc = bp[c];
+        const float* xr = x + row * L.inner;
+        float* yr = y + row * L.inner;
+#pragma omp simd
+        for (int64_t i = 0; i < L.inner; ++i) yr[i] = ac * (xr[i] - mc) + bc;
+    }
 }
 
 // Per channel: sum_i g_i and sum_i g_i xhat_i  (that is, dbeta and dgamma).
@@ -83,30 +165,83 @@ void channel_sums(const Layout& L, const float* x, const float* g, const float* 
                   const float* invstd, std::vector<double>& sum_g, std::vector<double>& sum_gx) {
     sum_g.assign(static_cast<size_t>(L.C), 0.0);
     sum_gx.assign(static_cast<size_t>(L.C), 0.0);
-#pragma omp parallel for schedule(static) if (L.N * L.C * L.inner > 65536)
-    for (int64_t c = 0; c < L.C; ++c) {
-        double sg = 0.0, sgx = 0.0;
-        for (int64_t n = 0; n < L.N; ++n) {
-            const int64_t off = (n * L.C + c) * L.inner;
-            for (int64_t i = 0; i < L.inner; ++i) {
-                sg += g[off + i];
-                sgx += static_cast<double>(g[off + i]) * (x[off + i] - mean[c]);
+    if (L.inner == 1) {
+        for (int64_t n = 0; n < L.N; ++n)
+            for (int64_t c = 0; c < L.C; ++c) {
+                const int64_t j = n * L.C + c;
+                sum_g[size_t(c)] += g[j];
+                sum_gx[size_t(c)] += static_cast<double>(g[j]) * (x[j] - mean[c]);
             }
+    } else {
+#pragma omp parallel for schedule(static) if (L.parallel())
+        for (int64_t c = 0; c < L.C; ++c) {
+            double sg = 0.0, sgx = 0.0;
+            const float mu = mean[c];
+            for (int64_t n = 0; n < L.N; ++n) {
+                const int64_t off = (n * L.C + c) * L.inner;
+                float rg = 0.f, rgx = 0.f;
+#pragma omp simd reduction(+ : rg, rgx)
+                for (int64_t i = 0; i < L.inner; ++i) {
+                    rg += g[off + i];
+                    rgx += g[off + i] * (x[off + i] - mu);
+                }
+                sg += rg;
+                sgx += rgx;
+            }
+            sum_g[size_t(c)] = sg;
+            sum_gx[size_t(c)] = sgx;
         }
-        sum_g[static_cast<size_t>(c)] = sg;
-        sum_gx[static_cast<size_t>(c)] = sgx * invstd[c];
     }
+    for (int64_t c = 0; c < L.C; ++c) sum_gx[size_t(c)] *= invstd[c];
 }
 
 void add_affine_grads(const Layout& L, const Tensor& gamma, const Tensor& beta,
                       const std::vector<double>& sum_g, const std::vector<double>& sum_gx) {
-    if (gamma.requires_grad()) {
-        float* dg = gamma.mutable_grad();
-        for (int64_t c = 0; c < L.C; ++c) dg[c] += static_cast<float>(sum_gx[size_t(c)]);
+    for (auto [t, sums] : {std::pair{&gamma, &sum_gx}, std::pair{&beta, &sum_g}}) {
+        if (!t->requires_grad()) continue;
+        const GradBuffer d = grad_buffer(*t);
+        for (int64_t c = 0; c < L.C; ++c) {
+            const auto v = static_cast<float>((*sums)[size_t(c)]);
+            d.data[c] = d.accumulate ? d.data[c] + v : v;
+        }
     }
-    if (beta.requires_grad()) {
-        float* db = beta.mutable_grad();
-        for (int64_t c = 0; c < L.C; ++c) db[c] += static_cast<float>(sum_g[size_t(c)]);
+}
+
+// Per-channel coefficients of dx in terms of g and x: dx = k1 g + k2 (x - mu) + k3.
+struct DxCoefficients {
+    std::vector<float> k1, k2, k3, mu;
+    explicit DxCoefficients(int64_t C)
+        : k1(size_t(C)), k2(size_t(C), 0.f), k3(size_t(C), 0.f), mu(size_t(C), 0.f) {}
+};
+
+// dx = k1 g + k2 (x - mu) + k3, elementwise per channel, written or added as dx asks.
+void write_dx(const Layout& L, GradBuffer dx, const float* g, const float* x,
+              const DxCoefficients& k) {
+    const float *k1 = k.k1.data(), *k2 = k.k2.data(), *k3 = k.k3.data(), *mu = k.mu.data();
+    float* d = dx.data;
+    const bool acc = dx.accumulate;
+    if (L.inner == 1) {
+        for (int64_t n = 0; n < L.N; ++n)
+            for (int64_t c = 0; c < L.C; ++c) {
+                const int64_t j = n * L.C + c;
+                const float v = k1[c] * g[j] + k2[c] * (x[j] - mu[c]) + k3[c];
+                d[j] = acc ? d[j] + v : v;
+            }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (L.parallel())
+    for (int64_t row = 0; row < L.N * L.C; ++row) {
+        const int64_t c = row % L.C, off = row * L.inner;
+        const float a = k1[c], b = k2[c], e = k3[c], m = mu[c];
+        if (acc) {
+#pragma omp simd
+            for (int64_t i = 0; i < L.inner; ++i)
+                d[off + i] += a * g[off + i] + b * (x[off + i] - m) + e;
+        } else {
+#pragma omp simd
+            for (int64_t i = 0; i < L.inner; ++i)
+                d[off + i] = a * g[off + i] + b * (x[off + i] - m) + e;
+        }
     }
 }
 
@@ -122,29 +257,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
             "({} value per channel): the variance of one value is 0",
             x.shape().str(), m));
 
-    // Two passes per channel (mean, then squared deviations), accumulated in double.
     auto mean = std::make_shared<std::vector<float>>(static_cast<size_t>(L.C));
     auto invstd = std::make_shared<std::vector<float>>(static_cast<size_t>(L.C));
     std::vector<float> var(static_cast<size_t>(L.C));
     const float* xp = x.data();
-#pragma omp parallel for schedule(static) if (L.N * L.C * L.inner > 65536)
-    for (int64_t c = 0; c < L.C; ++c) {
-        double s = 0.0;
-        for (int64_t n = 0; n < L.N; ++n) {
-            const float* p = xp + (n * L.C + c) * L.inner;
-            for (int64_t i = 0; i < L.inner; ++i) s += p[i];
-        }
-        const double mu = s / static_cast<double>(m);
-        double ss = 0.0;
-        for (int64_t n = 0; n < L.N; ++n) {
-            const float* p = xp + (n * L.C + c) * L.inner;
-            for (int64_t i = 0; i < L.inner; ++i) ss += (p[i] - mu) * (p[i] - mu);
-        }
-        const double v = ss / static_cast<double>(m);
-        (*mean)[size_t(c)] = static_cast<float>(mu);
-        var[size_t(c)] = static_cast<float>(v);
-        (*invstd)[size_t(c)] = static_cast<float>(1.0 / std::sqrt(v + eps));
-    }
+    channel_moments(L, xp, *mean, var);
+    for (int64_t c = 0; c < L.C; ++c)
+        (*invstd)[size_t(c)] = static_cast<float>(1.0 / std::sqrt(double(var[size_t(c)]) + eps));
     if (stats) {
         stats->mean = *mean;
         stats->var = var;
@@ -164,23 +283,21 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
             add_affine_grads(L, gamma, beta, sum_g, sum_gx);
             if (!x.requires_grad()) return;
             // dx_j = (gamma / s) [ g_j - dbeta / m - xhat_j dgamma / m ]   (see the top of file)
-            float* dx = x.mutable_grad();
+            // with xhat_j = (x_j - mu) / s, that is per channel k1 g_j + k2 (x_j - mu) + k3 with
+            //   k1 = gamma / s,  k2 = -k1 (dgamma / m) / s,  k3 = -k1 dbeta / m.
             const auto m = static_cast<double>(L.m());
             const float* gm = gamma.defined() ? gamma.data() : nullptr;
-#pragma omp parallel for collapse(2) schedule(static) if (L.N * L.C * L.inner > 65536)
-            for (int64_t n = 0; n < L.N; ++n)
-                for (int64_t c = 0; c < L.C; ++c) {
-                    const size_t cc = static_cast<size_t>(c);
-                    const float is = (*invstd)[cc], mu = (*mean)[cc];
-                    const float scale = (gm ? gm[c] : 1.f) * is;
-                    const float mean_g = static_cast<float>(sum_g[cc] / m);
-                    const float mean_gx = static_cast<float>(sum_gx[cc] / m);
-                    const int64_t off = (n * L.C + c) * L.inner;
-                    for (int64_t i = 0; i < L.inner; ++i) {
-                        const float xhat = (xv[off + i] - mu) * is;
-                        dx[off + i] += scale * (g[off + i] - mean_g - xhat * mean_gx);
-                    }
-                }
+            DxCoefficients k(L.C);
+            for (int64_t c = 0; c < L.C; ++c) {
+                const size_t cc = static_cast<size_t>(c);
+                const double is = (*invstd)[cc];
+                const double a = (gm ? gm[c] : 1.0) * is;
+                k.k1[cc] = static_cast<float>(a);
+                k.k2[cc] = static_cast<float>(-a * (sum_gx[cc] / m) * is);
+                k.k3[cc] = static_cast<float>(-a * (sum_g[cc] / m));
+                k.mu[cc] = (*mean)[cc];
+            }
+            write_dx(L, grad_buffer(x), g, xv, k);
         });
     }
     return y;
@@ -213,15 +330,12 @@ Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                 channel_sums(L, x.data(), g, mean->data(), invstd->data(), sum_g, sum_gx);
                 add_affine_grads(L, gamma, beta, sum_g, sum_gx);
                 if (!x.requires_grad()) return;
-                // Statistics are constants here: dx = gamma g / sqrt(var + eps).
-                float* dx = x.mutable_grad();
+                // Statistics are constants here: dx = gamma g / sqrt(var + eps), that is k1 g.
                 const float* gm = gamma.defined() ? gamma.data() : nullptr;
-                for (int64_t n = 0; n < L.N; ++n)
-                    for (int64_t c = 0; c < L.C; ++c) {
-                        const float scale = (gm ? gm[c] : 1.f) * (*invstd)[size_t(c)];
-                        const int64_t off = (n * L.C + c) * L.inner;
-                        for (int64_t i = 0; i < L.inner; ++i) dx[off + i] += scale * g[off + i];
-                    }
+                DxCoefficients k(L.C);
+                for (int64_t c = 0; c < L.C; ++c)
+                    k.k1[size_t(c)] = (gm ? gm[c] : 1.f) * (*invstd)[size_t(c)];
+                write_dx(L, grad_buffer(x), g, x.data(), k);  // k2 = k3 = 0
             });
     }
     return y;

@@ -1,15 +1,22 @@
-// 2-D convolution (cross-correlation, as in every framework) by im2col + one GEMM per batch.
+// 2-D convolution (cross-correlation, as in every framework): by im2col and a matrix product per
+// image, or by Winograd's F(2x2, 3x3) for 3x3 kernels with stride 1 (src/kernels/winograd.hpp).
 #include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <stdexcept>
 
 #include "kernels/gemm.hpp"
+#include "kernels/grad_buffer.hpp"
 #include "kernels/im2col.hpp"
+#include "kernels/small_gemm.hpp"
+#include "kernels/winograd.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
 namespace normgrad {
 
 using kernels::ConvGeometry;
-using kernels::gemm;
 
 namespace {
 
@@ -36,66 +43,144 @@ ConvGeometry geometry(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dP
     return g;
 }
 
+bool use_winograd(const ConvGeometry& g, ConvAlgorithm a) {
+    if (a == ConvAlgorithm::Winograd) {
+        if (!kernels::winograd_supports(g))
+            throw std::invalid_argument(fmt::format(
+                "conv2d: the Winograd algorithm needs a 3x3 kernel and stride 1, got {}x{} "
+                "stride {}",
+                g.kH, g.kW, g.stride));
+        return true;
+    }
+    // With few input channels the im2col matrix is short (C * 9 rows) and its product is done
+    // by the small-matrix kernel, faster than Winograd's 16 very thin products.
+    return a == ConvAlgorithm::Auto && kernels::winograd_supports(g) &&
+           g.rows() > kernels::kSmallGemmMaxK;
+}
+
+int threads_for(int64_t images) {
+    return static_cast<int>(
+        std::min<int64_t>(omp_in_parallel() ? 1 : omp_get_max_threads(), std::max<int64_t>(1, images)));
+}
+
+// ---- im2col, one image at a time ----
+// cols [K, P] holds image n's receptive fields (K = C kH kW rows, P = OH OW columns), so
+//   y[n] = w [O, K] x cols [K, P] + b,
+// written straight into y's [O, P] plane of image n. A thread's cols stays in cache.
+
+void im2col_forward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
+                    const float* b, float* y) {
+    const int64_t K = g.rows(), P = g.OH * g.OW, image = g.C * g.H * g.W;
+    ConvGeometry one = g;
+    one.N = 1;
+    const int threads = threads_for(g.N);
+    const auto work = Storage::make(size_t(threads * K * P));
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t n = 0; n < g.N; ++n) {
+        float* cols = work->data() + omp_get_thread_num() * K * P;
+        kernels::im2col(one, x + n * image, cols);
+        float* yn = y + n * O * P;
+        if (K <= kernels::kSmallGemmMaxK) {
+            kernels::gemm_small_k(O, P, K, w, cols, b, yn);
+        } else {
+            kernels::gemm_serial(false, false, O, P, K, 1.f, w, K, cols, P, 0.f, yn, P);
+            if (b)
+                for (int64_t o = 0; o < O; ++o)
+                    for (int64_t i = 0; i < P; ++i) yn[o * P + i] += b[o];
+        }
+    }
+}
+
+// With dy[n] [O, P] the output gradient of image n:
+//   y[n] = w cols         =>  dL/dw += dy[n] cols^T   ([O, P] x [P, K]), summed over images
+//                             dL/dcols = w^T dy[n]    ([K, O] x [O, P])
+//   cols = im2col(x[n])   =>  dL/dx[n] = col2im(dL/dcols)  (each pixel sums the columns it fed)
+void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
+                     const float* dy, GradBuffer dw, GradBuffer dx) {
+    const int64_t K = g.rows(), P = g.OH * g.OW, image = g.C * g.H * g.W;
+    ConvGeometry one = g;
+    one.N = 1;
+    const int threads = threads_for(g.N);
+    // Per thread: cols [K, P], dcols [K, P], and its share of dw [O, K].
+    const int64_t per_thread = 2 * K * P + O * K;
+    const auto work = Storage::make(size_t(threads * per_thread));
+#pragma omp parallel num_threads(threads)
+    {
+        float* cols = work->data() + omp_get_thread_num() * per_thread;
+        float* dcols = cols + K * P;
+        float* dw_share = dcols + K * P;
+        std::fill(dw_share, dw_share + O * K, 0.f);
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g.N; ++n) {
+            const float* dyn = dy + n * O * P;
+            if (dw.data) {
+                kernels::im2col(one, x + n * image, cols);
+                if (K <= kernels::kSmallGemmMaxK)
+                    kernels::gemm_dot_small(O, K, P, dyn, cols, dw_share, true);
+                else
+                    kernels::gemm_serial(false, true, O, K, P, 1.f, dyn, P, cols, P, 1.f,
+                                         dw_share, K);
+            }
+            if (dx.data) {
+                kernels::gemm_serial(true, false, K, P, O, 1.f, w, K, dyn, P, 0.f, dcols, P);
+                float* dxn = dx.data + n * image;
+                if (!dx.accumulate) std::fill(dxn, dxn + image, 0.f);
+                kernels::col2im_add(one, dcols, dxn);
+            }
+        }
+    }
+    if (!dw.data) return;
+    // The threads' shares, summed in a fixed order.
+    for (int64_t i = 0; i < O * K; ++i) {
+        float s = 0.f;
+        for (int t = 0; t < threads; ++t) s += work->data()[t * per_thread + 2 * K * P + i];
+        dw.data[i] = dw.accumulate ? dw.data[i] + s : s;
+    }
+}
+
+// dL/db[o] = sum of dy over images and pixels (y[n, o, :] += b[o]).
+void bias_grad(int64_t N, int64_t O, int64_t P, const float* dy, GradBuffer db) {
+#pragma omp parallel for schedule(static) if (N * O * P >= kernels::kMinParallelElements)
+    for (int64_t o = 0; o < O; ++o) {
+        double s = 0.0;
+        for (int64_t n = 0; n < N; ++n) {
+            const float* row = dy + (n * O + o) * P;
+            float r = 0.f;
+#pragma omp simd reduction(+ : r)
+            for (int64_t i = 0; i < P; ++i) r += row[i];
+            s += r;
+        }
+        db.data[o] = db.accumulate ? db.data[o] + static_cast<float>(s) : static_cast<float>(s);
+    }
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p) {
     const ConvGeometry g = geometry(x, w, b, p);
-    const int64_t O = w.dim(0), P = g.OH * g.OW, K = g.rows(), NP = g.cols();
-
-    // cols [K, N*P] holds every receptive field; out [O, N*P] = w [O, K] x cols.
-    Tensor cols = Tensor::empty({K, NP});
-    kernels::im2col(g, x.data(), cols.data());
-    Tensor out = Tensor::empty({O, NP});
-    gemm(false, false, O, NP, K, 1.f, w.data(), cols.data(), 0.f, out.data());
-
-    // Reorder [O, N, P] -> [N, O, P] and add the bias.
+    const int64_t O = w.dim(0);
+    const bool winograd = use_winograd(g, p.algorithm);
     Tensor y = Tensor::empty({g.N, O, g.OH, g.OW});
-    {
-        const float* src = out.data();
-        const float* bp = b.defined() ? b.data() : nullptr;
-        float* dst = y.data();
-#pragma omp parallel for collapse(2) schedule(static) if (O * NP > 32768)
-        for (int64_t n = 0; n < g.N; ++n)
-            for (int64_t o = 0; o < O; ++o) {
-                const float bias = bp ? bp[o] : 0.f;
-                const float* s = src + o * NP + n * P;
-                float* d = dst + (n * O + o) * P;
-                for (int64_t i = 0; i < P; ++i) d[i] = s[i] + bias;
-            }
-    }
+    const float* bp = b.defined() ? b.data() : nullptr;
+    if (winograd)
+        kernels::winograd_forward(g, O, x.data(), w.data(), bp, y.data());
+    else
+        im2col_forward(g, O, x.data(), w.data(), bp, y.data());
 
     if (autograd::needs_grad({&x, &w, &b})) {
-        // With dout [O, N*P] the output gradient in GEMM layout:
-        //   out = w cols          => dL/dw = dout cols^T    ([O, N*P] x [N*P, K])
-        //                            dL/dcols = w^T dout    ([K, O] x [O, N*P])
-        //   cols = im2col(x)      => dL/dx = col2im(dL/dcols) (each pixel sums the columns it fed)
-        //   y[n, o, :] += b[o]    => dL/db[o] = sum of dy over n and pixels
-        autograd::record("conv2d", {x, w, b}, y, [x, w, b, y, cols, g, O, P, K, NP] {
-            Tensor dout = Tensor::empty({O, NP});
+        // The backward math of each algorithm is beside its code: im2col_backward above,
+        // src/kernels/winograd.hpp for Winograd. Both compute exactly the gradients of the
+        // convolution (up to rounding); the bias gradient is the sum of dy either way.
+        autograd::record("conv2d", {x, w, b}, y, [x, w, b, y, g, O, winograd] {
             const float* dy = y.grad();
-            float* d = dout.data();
-#pragma omp parallel for collapse(2) schedule(static) if (O * NP > 32768)
-            for (int64_t n = 0; n < g.N; ++n)
-                for (int64_t o = 0; o < O; ++o) {
-                    const float* s = dy + (n * O + o) * P;
-                    float* t = d + o * NP + n * P;
-                    for (int64_t i = 0; i < P; ++i) t[i] = s[i];
-                }
-            if (b.requires_grad()) {
-                float* db = b.mutable_grad();
-                for (int64_t o = 0; o < O; ++o) {
-                    double s = 0.0;
-                    for (int64_t i = 0; i < NP; ++i) s += d[o * NP + i];
-                    db[o] += static_cast<float>(s);
-                }
-            }
-            if (w.requires_grad())
-                gemm(false, true, O, K, NP, 1.f, d, cols.data(), 1.f, w.mutable_grad());
-            if (x.requires_grad()) {
-                Tensor dcols = Tensor::empty({K, NP});
-                gemm(true, false, K, NP, O, 1.f, w.data(), d, 0.f, dcols.data());
-                kernels::col2im_add(g, dcols.data(), x.mutable_grad());
-            }
+            if (b.requires_grad()) bias_grad(g.N, O, g.OH * g.OW, dy, grad_buffer(b));
+            const GradBuffer none{nullptr, false};
+            const GradBuffer dw = w.requires_grad() ? grad_buffer(w) : none;
+            const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : none;
+            if (winograd)
+                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, dx);
+            else
+                im2col_backward(g, O, x.data(), w.data(), dy, dw, dx);
         });
     }
     return y;

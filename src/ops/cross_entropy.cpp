@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
@@ -49,10 +50,11 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels) {
             "cross_entropy", {logits}, loss, [logits, loss, probs, saved = std::move(saved), N, K] {
                 const float g = loss.grad()[0] / static_cast<float>(N);
                 const float* pr = probs.data();
-                float* dz = logits.mutable_grad();
-                for (int64_t n = 0; n < N; ++n)
-                    for (int64_t k = 0; k < K; ++k)
-                        dz[n * K + k] += g * (pr[n * K + k] - (k == saved[n] ? 1.f : 0.f));
+                const int32_t* label = saved.data();
+                write_grad(grad_buffer(logits), N * K, [=](int64_t i) {
+                    const int64_t n = i / K, k = i % K;
+                    return g * (pr[i] - (k == label[n] ? 1.f : 0.f));
+                });
             });
     }
     return loss;

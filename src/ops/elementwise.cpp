@@ -1,6 +1,7 @@
 // Elementwise arithmetic: add, sub, mul, scale, and a per-channel bias add.
 #include <fmt/format.h>
 
+#include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
@@ -13,9 +14,9 @@ void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
         shape_error(op, fmt::format("shapes differ: {} and {}", a.shape().str(), b.shape().str()));
 }
 
-// dst += factor * src, elementwise.
-void axpy(int64_t n, float factor, const float* src, float* dst) {
-    for (int64_t i = 0; i < n; ++i) dst[i] += factor * src[i];
+// The gradient of `t` gets factor * src, elementwise.
+void add_scaled_grad(const Tensor& t, float factor, const float* src) {
+    write_grad(grad_buffer(t), t.numel(), [=](int64_t i) { return factor * src[i]; });
 }
 
 }  // namespace
@@ -30,8 +31,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
     if (autograd::needs_grad({&a, &b})) {
         // y = a + b: dL/da = dy, dL/db = dy.
         autograd::record("add", {a, b}, y, [a, b, y, n] {
-            if (a.requires_grad()) axpy(n, 1.f, y.grad(), a.mutable_grad());
-            if (b.requires_grad()) axpy(n, 1.f, y.grad(), b.mutable_grad());
+            if (a.requires_grad()) add_scaled_grad(a, 1.f, y.grad());
+            if (b.requires_grad()) add_scaled_grad(b, 1.f, y.grad());
         });
     }
     return y;
@@ -47,8 +48,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
     if (autograd::needs_grad({&a, &b})) {
         // y = a - b: dL/da = dy, dL/db = -dy.
         autograd::record("sub", {a, b}, y, [a, b, y, n] {
-            if (a.requires_grad()) axpy(n, 1.f, y.grad(), a.mutable_grad());
-            if (b.requires_grad()) axpy(n, -1.f, y.grad(), b.mutable_grad());
+            if (a.requires_grad()) add_scaled_grad(a, 1.f, y.grad());
+            if (b.requires_grad()) add_scaled_grad(b, -1.f, y.grad());
         });
     }
     return y;
@@ -66,14 +67,12 @@ Tensor mul(const Tensor& a, const Tensor& b) {
         autograd::record("mul", {a, b}, y, [a, b, y, n] {
             const float* dy = y.grad();
             if (a.requires_grad()) {
-                float* da = a.mutable_grad();
                 const float* bv = b.data();
-                for (int64_t i = 0; i < n; ++i) da[i] += dy[i] * bv[i];
+                write_grad(grad_buffer(a), n, [=](int64_t i) { return dy[i] * bv[i]; });
             }
             if (b.requires_grad()) {
-                float* db = b.mutable_grad();
                 const float* av = a.data();
-                for (int64_t i = 0; i < n; ++i) db[i] += dy[i] * av[i];
+                write_grad(grad_buffer(b), n, [=](int64_t i) { return dy[i] * av[i]; });
             }
         });
     }
@@ -88,8 +87,7 @@ Tensor scale(const Tensor& x, float factor) {
     for (int64_t i = 0; i < n; ++i) yp[i] = factor * xp[i];
     if (autograd::needs_grad({&x})) {
         // y = c x: dL/dx = c dy.
-        autograd::record("scale", {x}, y,
-                         [x, y, n, factor] { axpy(n, factor, y.grad(), x.mutable_grad()); });
+        autograd::record("scale", {x}, y, [x, y, factor] { add_scaled_grad(x, factor, y.grad()); });
     }
     return y;
 }
@@ -112,13 +110,14 @@ Tensor add_bias(const Tensor& x, const Tensor& b) {
         // y[n, c, ...] = x[n, c, ...] + b[c]: dL/dx = dy; dL/db[c] = sum of dy over all but c.
         autograd::record("add_bias", {x, b}, y, [x, b, y, N, C, inner] {
             const float* dy = y.grad();
-            if (x.requires_grad()) axpy(x.numel(), 1.f, dy, x.mutable_grad());
+            if (x.requires_grad()) add_scaled_grad(x, 1.f, dy);
             if (b.requires_grad()) {
                 float* db = b.mutable_grad();
                 for (int64_t n = 0; n < N; ++n)
                     for (int64_t c = 0; c < C; ++c) {
                         const float* row = dy + (n * C + c) * inner;
                         float s = 0.f;
+#pragma omp simd reduction(+ : s)
                         for (int64_t i = 0; i < inner; ++i) s += row[i];
                         db[c] += s;
                     }

@@ -1,7 +1,10 @@
 // Matrix products: matmul and linear (the dense layer's y = x w^T + b).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "kernels/gemm.hpp"
+#include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
@@ -19,12 +22,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
     if (autograd::needs_grad({&a, &b})) {
         // C = A B, so dL/dA = dC B^T  ([M, N] x [N, K])  and  dL/dB = A^T dC  ([K, M] x [M, N]).
-        // beta = 1 accumulates into whatever gradient the input already holds.
+        // beta = 1 accumulates into a gradient the input already holds; beta = 0 writes the first.
         autograd::record("matmul", {a, b}, c, [a, b, c, M, N, K] {
-            if (a.requires_grad())
-                gemm(false, true, M, K, N, 1.f, c.grad(), b.data(), 1.f, a.mutable_grad());
-            if (b.requires_grad())
-                gemm(true, false, K, N, M, 1.f, a.data(), c.grad(), 1.f, b.mutable_grad());
+            if (a.requires_grad()) {
+                const GradBuffer da = grad_buffer(a);
+                gemm(false, true, M, K, N, 1.f, c.grad(), b.data(), da.beta(), da.data);
+            }
+            if (b.requires_grad()) {
+                const GradBuffer db = grad_buffer(b);
+                gemm(true, false, K, N, M, 1.f, a.data(), c.grad(), db.beta(), db.data);
+            }
         });
     }
     return c;
@@ -55,14 +62,19 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
         //   dL/db[o] = sum_n dy[n, o]
         autograd::record("linear", {x, w, b}, y, [x, w, b, y, N, in, out] {
             const float* dy = y.grad();
-            if (x.requires_grad())
-                gemm(false, false, N, in, out, 1.f, dy, w.data(), 1.f, x.mutable_grad());
-            if (w.requires_grad())
-                gemm(true, false, out, in, N, 1.f, dy, x.data(), 1.f, w.mutable_grad());
-            if (b.requires_grad()) {
-                float* db = b.mutable_grad();
+            if (x.requires_grad()) {
+                const GradBuffer dx = grad_buffer(x);
+                gemm(false, false, N, in, out, 1.f, dy, w.data(), dx.beta(), dx.data);
+            }
+            if (w.requires_grad()) {
+                const GradBuffer dw = grad_buffer(w);
+                gemm(true, false, out, in, N, 1.f, dy, x.data(), dw.beta(), dw.data);
+            }
+            if (b.requires_grad()) {  // row by row, so the inner loop runs along memory
+                const GradBuffer db = grad_buffer(b);
+                if (!db.accumulate) std::fill(db.data, db.data + out, 0.f);
                 for (int64_t n = 0; n < N; ++n)
-                    for (int64_t o = 0; o < out; ++o) db[o] += dy[n * out + o];
+                    for (int64_t o = 0; o < out; ++o) db.data[o] += dy[n * out + o];
             }
         });
     }

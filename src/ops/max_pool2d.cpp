@@ -3,15 +3,66 @@
 // first maximum in scan order wins and a NaN anywhere in the window propagates.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
 
+#include "kernels/grad_buffer.hpp"
+#include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
 namespace normgrad {
+
+namespace {
+
+// A value replaces the window's current maximum when it is strictly greater, or NaN.
+// (Written with `|` and `x != x` rather than `||` and std::isnan, so that the 2x2 loops below
+// become compares and masks instead of branches, and vectorise.)
+inline bool better(float v, float best) { return (v > best) | (v != v); }
+
+// One output row of 2x2 / stride 2 pooling (the common case) over input rows r0 and r1: each
+// window scanned in row-major order, top row then bottom row.
+inline void pool_2x2_row(const float* r0, const float* r1, int64_t OW, float* out) {
+#pragma omp simd
+    for (int64_t ow = 0; ow < OW; ++ow) {
+        const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+        float best = v0;
+        best = better(v1, best) ? v1 : best;
+        best = better(v2, best) ? v2 : best;
+        best = better(v3, best) ? v3 : best;
+        out[ow] = best;
+    }
+}
+
+// Its backward. The 2x2 case saves no arg-max: each window is scanned again in the same order,
+// carrying dy along with the current maximum (h_i = dy at the current winner, 0 elsewhere), so
+// that its four inputs get dy at the winner and 0 elsewhere (with Accumulate, added).
+template <bool Accumulate>
+inline void unpool_2x2_row(const float* r0, const float* r1, const float* dy, int64_t OW,
+                           float* d0, float* d1) {
+#pragma omp simd
+    for (int64_t ow = 0; ow < OW; ++ow) {
+        const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+        const float g = dy[ow];
+        float best = v0, h0 = g, h1 = 0.f, h2 = 0.f, h3 = 0.f;
+        bool t = better(v1, best);
+        best = t ? v1 : best, h0 = t ? 0.f : h0, h1 = t ? g : 0.f;
+        t = better(v2, best);
+        best = t ? v2 : best, h0 = t ? 0.f : h0, h1 = t ? 0.f : h1, h2 = t ? g : 0.f;
+        t = better(v3, best);
+        h0 = t ? 0.f : h0, h1 = t ? 0.f : h1, h2 = t ? 0.f : h2, h3 = t ? g : 0.f;
+        if (Accumulate) {
+            d0[2 * ow] += h0, d0[2 * ow + 1] += h1, d1[2 * ow] += h2, d1[2 * ow + 1] += h3;
+        } else {
+            d0[2 * ow] = h0, d0[2 * ow + 1] = h1, d1[2 * ow] = h2, d1[2 * ow + 1] = h3;
+        }
+    }
+}
+
+}  // namespace
 
 Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
     const int64_t k = p.kernel, s = p.stride == 0 ? p.kernel : p.stride, pad = p.padding;
@@ -27,37 +78,24 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
                                               x.shape().str()));
     const int64_t OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
     Tensor y = Tensor::empty({N, C, OH, OW});
-    // For each output, the index of the chosen input inside its (H, W) plane.
-    auto argmax = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(y.numel()));
+    const bool tiles_2x2 = k == 2 && s == 2 && pad == 0;
+    // The general case keeps, for each output, the index of the chosen input in its (H, W) plane.
+    std::shared_ptr<std::vector<int32_t>> argmax;
+    if (!tiles_2x2) argmax = std::make_shared<std::vector<int32_t>>(size_t(y.numel()));
 
     const float* xp = x.data();
     float* yp = y.data();
-    int32_t* am = argmax->data();
     // The window's first maximum in row-major scan order wins; a NaN wins and stays.
-    auto better = [](float v, float best) { return v > best || std::isnan(v); };
-#pragma omp parallel for schedule(static) if (N * C * H * W > 65536)
+#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::kMinParallelElements)
     for (int64_t plane = 0; plane < N * C; ++plane) {
         const float* in = xp + plane * H * W;
         float* out = yp + plane * OH * OW;
-        int32_t* arg = am + plane * OH * OW;
-        if (k == 2 && s == 2 && pad == 0) {
-            // The common 2x2 / stride 2 case, without the window bookkeeping.
-            for (int64_t oh = 0; oh < OH; ++oh) {
-                const float* r0 = in + 2 * oh * W;
-                const float* r1 = r0 + W;
-                for (int64_t ow = 0; ow < OW; ++ow) {
-                    const int64_t i0 = 2 * oh * W + 2 * ow;
-                    float best = r0[2 * ow];
-                    int64_t best_i = i0;
-                    if (better(r0[2 * ow + 1], best)) best = r0[2 * ow + 1], best_i = i0 + 1;
-                    if (better(r1[2 * ow], best)) best = r1[2 * ow], best_i = i0 + W;
-                    if (better(r1[2 * ow + 1], best)) best = r1[2 * ow + 1], best_i = i0 + W + 1;
-                    out[oh * OW + ow] = best;
-                    arg[oh * OW + ow] = static_cast<int32_t>(best_i);
-                }
-            }
+        if (tiles_2x2) {
+            for (int64_t oh = 0; oh < OH; ++oh)
+                pool_2x2_row(in + 2 * oh * W, in + (2 * oh + 1) * W, OW, out + oh * OW);
             continue;
         }
+        int32_t* arg = argmax->data() + plane * OH * OW;
         for (int64_t oh = 0; oh < OH; ++oh)
             for (int64_t ow = 0; ow < OW; ++ow) {
                 const int64_t h0 = oh * s - pad, w0 = ow * s - pad;
@@ -78,15 +116,36 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
 
     if (autograd::needs_grad({&x})) {
         // Only the chosen input of each window influenced the output: dL/dx[argmax] += dy.
-        autograd::record("max_pool2d", {x}, y, [x, y, argmax, N, C, H, W, OH, OW] {
+        // Every other input gets 0 from this window.
+        autograd::record("max_pool2d", {x}, y, [x, y, argmax, N, C, H, W, OH, OW, tiles_2x2] {
             const float* dy = y.grad();
-            float* dx = x.mutable_grad();
-            const int32_t* a = argmax->data();
-            for (int64_t plane = 0; plane < N * C; ++plane)
-                for (int64_t i = 0; i < OH * OW; ++i) {
-                    const int64_t o = plane * OH * OW + i;
-                    dx[plane * H * W + a[o]] += dy[o];
+            const GradBuffer dx = grad_buffer(x);
+#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::kMinParallelElements)
+            for (int64_t plane = 0; plane < N * C; ++plane) {
+                float* d = dx.data + plane * H * W;
+                const float* g = dy + plane * OH * OW;
+                if (tiles_2x2) {
+                    const float* in = x.data() + plane * H * W;
+                    for (int64_t oh = 0; oh < OH; ++oh) {
+                        const int64_t r = 2 * oh * W;
+                        if (dx.accumulate)
+                            unpool_2x2_row<true>(in + r, in + r + W, g + oh * OW, OW, d + r,
+                                                 d + r + W);
+                        else
+                            unpool_2x2_row<false>(in + r, in + r + W, g + oh * OW, OW, d + r,
+                                                  d + r + W);
+                    }
+                    if (dx.accumulate) continue;
+                    // An odd last column or row belongs to no window.
+                    if (W % 2)
+                        for (int64_t h = 0; h < 2 * OH; ++h) d[h * W + W - 1] = 0.f;
+                    if (H % 2) std::fill(d + (H - 1) * W, d + H * W, 0.f);
+                    continue;
                 }
+                const int32_t* a = argmax->data() + plane * OH * OW;
+                if (!dx.accumulate) std::fill(d, d + H * W, 0.f);
+                for (int64_t i = 0; i < OH * OW; ++i) d[a[i]] += g[i];
+            }
         });
     }
     return y;

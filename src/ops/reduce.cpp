@@ -1,4 +1,5 @@
 // Full reductions to a scalar: sum and mean. Accumulated in double so large tensors stay exact.
+#include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
@@ -15,8 +16,7 @@ double total(const Tensor& x) {
 
 // Shared backward of sum (factor 1) and mean (factor 1/n): every input gets factor * dy.
 void spread(const Tensor& x, float dy_times_factor) {
-    float* dx = x.mutable_grad();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) dx[i] += dy_times_factor;
+    write_grad(grad_buffer(x), x.numel(), [=](int64_t) { return dy_times_factor; });
 }
 
 }  // namespace

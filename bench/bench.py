@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""normgrad against PyTorch on the same machine, in one run (start it with bench/run.sh).
+
+For each model (mlp, mlp with BatchNorm, cnn, cnn with BatchNorm) and thread count, it trains one
+epoch of MNIST with each framework several times, alternating the two run by run, each run a fresh
+process, and reports the median wall time of the training loop (what each program measures around
+its loop: no data loading, no evaluation), images per second, achieved GFLOP/s, peak resident
+memory, test accuracy, and the ratio normgrad / PyTorch. Both frameworks run under the same
+environment, with OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS set to the thread count.
+
+GFLOP/s counts the model's matrix-product work only (see model_flops below), the same number for
+both frameworks. The limit column is that work timed as OpenBLAS sgemm calls on this machine
+(build/bench/sgemm_ceiling), the time a framework doing nothing but GEMMs would take.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NORMGRAD = os.path.join(ROOT, "build", "normgrad")
+CEILING = os.path.join(ROOT, "build", "bench", "sgemm_ceiling")
+TORCH_SCRIPT = os.path.join(ROOT, "bench", "torch_train.py")
+PYTHON = "/usr/bin/python3"
+EPOCH_IMAGES = 60000
+
+MODELS = {  # name: (--model, --batchnorm)
+    "mlp": ("mlp", "off"),
+    "mlp-bn": ("mlp", "on"),
+    "cnn": ("cnn", "off"),
+    "cnn-bn": ("cnn", "on"),
+}
+
+# The issue's targets, as ratios measured in this one run.
+TIME_TARGET = {"mlp": 0.75, "mlp-bn": 0.75, "cnn": 0.5, "cnn-bn": 0.5}
+SCALING_TARGET = {"cnn": 1.6, "cnn-bn": 1.6}
+MEMORY_TARGET = 0.25
+ACCURACY_TARGET = 0.3  # points
+INSTRUMENTATION_TARGET = 0.05
+
+
+def model_flops(kind):
+    """Matrix-product FLOPs of one image through forward and backward.
+
+    Each Dense (in -> out) and Conv2d (C -> O, k x k, on P output pixels) layer does
+    MACs = in * out, or O * C * k * k * P, multiply-adds per image forward; backward does the same
+    again for the weight gradient and again for the input gradient, except in the first layer,
+    whose input (the image) needs no gradient. FLOPs = 2 * MACs. Bias, BatchNorm, activations,
+    pooling and the loss are not counted (they are memory-bound and small in FLOPs)."""
+    if kind == "mlp":
+        layers = [784 * 256, 256 * 256, 256 * 10]
+    else:
+        layers = [32 * 1 * 9 * 28 * 28, 64 * 32 * 9 * 14 * 14, 64 * 7 * 7 * 128, 128 * 10]
+    macs = sum(m * (2 if i == 0 else 3) for i, m in enumerate(layers))
+    return 2 * macs
+
+
+def cpu_busy_seconds():
+    """Seconds of CPU time spent busy on all cores since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def run_measured(cmd, env):
+    """Runs cmd as a fresh process. Returns (stdout, peak RSS in MB, own CPU seconds,
+    CPU seconds other processes used meanwhile, wall seconds)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        busy0, t0 = cpu_busy_seconds(), time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall, busy = time.monotonic() - t0, cpu_busy_seconds() - busy0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{stderr}{stdout}")
+    own = usage.ru_utime + usage.ru_stime
+    return stdout, usage.ru_maxrss / 1024.0, own, max(0.0, busy - own), wall
+
+
+def thread_env(threads):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    return env
+
+
+def normgrad_help():
+    return subprocess.run([NORMGRAD, "train", "--help"], capture_output=True, text=True).stdout
+
+
+def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats):
+    kind, bn = MODELS[model]
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "log.jsonl")
+        cmd = [NORMGRAD, "train", "--model", kind, "--batchnorm", bn, "--epochs", "1", "--batch",
+               "128", "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9", "--seed",
+               str(seed), "--threads", str(threads), "--no-progress", "--log", log]
+        if supports_grad_stats:
+            cmd += ["--grad-stats", grad_stats]
+        _, rss, own, foreign, wall = run_measured(cmd, thread_env(threads))
+        with open(log) as f:
+            epoch = [json.loads(line) for line in f if '"type":"epoch"' in line][-1]
+    return {"framework": "normgrad", "model": model, "threads": threads, "seed": seed,
+            "grad_stats": grad_stats if supports_grad_stats else None,
+            "train_seconds": epoch["train_seconds"], "test_accuracy": epoch["test_accuracy"],
+            "peak_rss_mb": rss, "cpu_seconds": own, "foreign_cpu_seconds": foreign, "wall": wall}
+
+
+def run_torch(model, threads, seed):
+    kind, bn = MODELS[model]
+    cmd = [PYTHON, TORCH_SCRIPT, "--model", kind, "--batchnorm", bn, "--epochs", "1", "--batch",
+           "128", "--lr", "0.05", "--momentum", "0.9", "--seed", str(seed), "--threads",
+           str(threads), "--data", os.path.join(ROOT, "data", "mnist")]
+    stdout, rss, own, foreign, wall = run_measured(cmd, thread_env(threads))
+    result = json.loads(stdout.strip().splitlines()[-1])
+    epoch = result["epochs"][-1]
+    return {"framework": "pytorch", "model": model, "threads": threads, "seed": seed,
+            "train_seconds": epoch["train_seconds"], "test_accuracy": epoch["test_accuracy"],
+            "peak_rss_mb": rss, "cpu_seconds": own, "foreign_cpu_seconds": foreign, "wall": wall,
+            "torch": result.get("torch")}
+
+
+def sgemm_ceiling(threads):
+    out = subprocess.run([CEILING, "--threads", str(threads)], capture_output=True, text=True,
+                         env=thread_env(threads), check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return {r["model"]: r for r in rows if r["type"] == "model"}, rows
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+    def tool(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return "unknown"
+
+    openblas = tool(["dpkg-query", "-W", "-f", "${Version}", "libopenblas0-pthread"]) or "unknown"
+    torch = tool([PYTHON, "-c", "import torch; print(torch.__version__)"])
+    gcc = tool(["c++", "-dumpfullversion"])
+    commit = tool(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    dirty = tool(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_gb, 1),
+            "kernel": platform.release(), "openblas": openblas,
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE") or "unset",
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY") or "unset",
+            "torch": torch, "compiler": f"GCC {gcc}",
+            "normgrad_commit": commit + (" (with local changes)" if dirty else "")}
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt(x, digits=2):
+    return "n/a" if x != x else f"{x:.{digits}f}"
+
+
+def verdict(ok):
+    return "yes" if ok else "**no**"
+
+
+def report(args, info, runs, ceilings, instrumentation, started, finished):
+    lines = []
+    add = lines.append
+    cmd = "bench/run.sh" + ("" if not args.argv else " " + " ".join(args.argv))
+    add("# normgrad against PyTorch: one epoch of MNIST")
+    add("")
+    add(f"Made by `{cmd}` on {started:%Y-%m-%d %H:%M} UTC ({(finished - started).seconds // 60} "
+        "minutes).")
+    add("")
+    add(f"- Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB, Linux "
+        f"{info['kernel']}")
+    add(f"- Software: normgrad {info['normgrad_commit']} ({info['compiler']}, Release), "
+        f"OpenBLAS {info['openblas']}, PyTorch {info['torch']} (Debian python3-torch, "
+        f"{PYTHON})")
+    add(f"- Environment, the same for both: OMP_NUM_THREADS = MKL_NUM_THREADS = "
+        f"OPENBLAS_NUM_THREADS = the thread count; OPENBLAS_CORETYPE {info['openblas_coretype']}; "
+        f"OMP_WAIT_POLICY {info['omp_wait_policy']}")
+    foreign = [r["foreign_cpu_seconds"] / (r["wall"] * info["cores"]) for r in runs]
+    add(f"- Other processes on the machine used {100 * statistics.mean(foreign):.1f}% of its CPU "
+        f"time during the runs on average, {100 * max(foreign):.1f}% at most (from /proc/stat).")
+    add(f"- Protocol: batch 128, SGD lr 0.05 momentum 0.9, one epoch of the 60,000 training "
+        f"images, seeds 0..{args.runs - 1} (one per run, the same for both), {args.runs} runs per "
+        "framework, model and thread count, alternating the frameworks run by run, each run a "
+        "fresh process. normgrad runs with `--grad-stats off` (PyTorch computes no per-layer "
+        "statistics either); its cost is measured separately below.")
+    add("- Time: the training loop alone as each program measures it (no data loading, no "
+        "evaluation), median over the runs. GFLOP/s: the model's matrix-product FLOPs per epoch "
+        "(forward, weight and input gradients; see `model_flops` in bench/bench.py) divided by "
+        "that time. sgemm limit: the same products timed as OpenBLAS sgemm calls on their "
+        "im2col/dense shapes (build/bench/sgemm_ceiling); normgrad's Winograd convolution does "
+        "2.25x fewer multiplications than these shapes, so it can beat this limit. Peak RSS: "
+        "the process's maximum resident memory (wait4's ru_maxrss), data loading and evaluation "
+        "included. Accuracy: test accuracy after the epoch, mean over the seeds.")
+    add("")
+
+    def pick(fw, model, threads, **kw):
+        return [r for r in runs if r["framework"] == fw and r["model"] == model and
+                r["threads"] == threads and all(r.get(k) == v for k, v in kw.items())]
+
+    add("| model | threads | normgrad s | PyTorch s | normgrad / PyTorch | target | images/s "
+        "normgrad | images/s PyTorch | GFLOP/s normgrad | GFLOP/s PyTorch | sgemm limit s "
+        "(GFLOP/s) |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for model in args.models:
+        kind = MODELS[model][0]
+        gflop = model_flops(kind) * EPOCH_IMAGES / 1e9
+        for t in args.threads:
+            ng = median([r["train_seconds"] for r in pick("normgrad", model, t)])
+            pt = median([r["train_seconds"] for r in pick("pytorch", model, t)])
+            ratio = ng / pt
+            summary[(model, t)] = (ng, pt)
+            c = ceilings.get(t, {}).get(kind)
+            limit = f"{fmt(c['ceiling_seconds'])} ({fmt(c['ceiling_gflops'], 0)})" if c else "n/a"
+            target = TIME_TARGET[model]
+            add(f"| {model} | {t} | {fmt(ng)} | {fmt(pt)} | {fmt(ratio)} | <= {target} "
+                f"{verdict(ratio <= target)} | {EPOCH_IMAGES / ng:,.0f} | {EPOCH_IMAGES / pt:,.0f}"
+                f" | {fmt(gflop / ng, 1)} | {fmt(gflop / pt, 1)} | {limit} |")
+    add("")
+    if len(args.threads) > 1:
+        t1, tn = min(args.threads), max(args.threads)
+        add(f"Speed-up from {t1} to {tn} threads, and each framework's best time:")
+        add("")
+        add(f"| model | normgrad {tn}/{t1} | PyTorch {tn}/{t1} | target | best normgrad s | best "
+            "PyTorch s | best / best |")
+        add("|---|---|---|---|---|---|---|")
+        for model in args.models:
+            ng1, pt1 = summary[(model, t1)]
+            ngn, ptn = summary[(model, tn)]
+            target = SCALING_TARGET.get(model)
+            tcol = f">= {target} {verdict(ng1 / ngn >= target)}" if target else "-"
+            best_ng, best_pt = min(ng1, ngn), min(pt1, ptn)
+            add(f"| {model} | {fmt(ng1 / ngn)}x | {fmt(pt1 / ptn)}x | {tcol} | {fmt(best_ng)} | "
+                f"{fmt(best_pt)} | {fmt(best_ng / best_pt)} |")
+        add("")
+    add("Memory and accuracy:")
+    add("")
+    add("| model | threads | peak RSS normgrad MB | peak RSS PyTorch MB | normgrad / PyTorch "
+        f"(target <= {MEMORY_TARGET}) | test accuracy normgrad | test accuracy PyTorch | "
+        f"difference (target <= {ACCURACY_TARGET} points) |")
+    add("|---|---|---|---|---|---|---|---|")
+    for model in args.models:
+        for t in args.threads:
+            ng, pt = pick("normgrad", model, t), pick("pytorch", model, t)
+            rss_ng = max(r["peak_rss_mb"] for r in ng)
+            rss_pt = max(r["peak_rss_mb"] for r in pt)
+            acc_ng = 100 * statistics.mean(r["test_accuracy"] for r in ng)
+            acc_pt = 100 * statistics.mean(r["test_accuracy"] for r in pt)
+            diff = acc_ng - acc_pt
+            add(f"| {model} | {t} | {rss_ng:.0f} | {rss_pt:.0f} | {fmt(rss_ng / rss_pt)} "
+                f"{verdict(rss_ng / rss_pt <= MEMORY_TARGET)} | {acc_ng:.2f}% | {acc_pt:.2f}% | "
+                f"{diff:+.2f} {verdict(abs(diff) <= ACCURACY_TARGET)} |")
+    add("")
+    add("Cost of the per-layer gradient statistics (`normgrad train --grad-stats on` against "
+        "`off`, normgrad alone, alternating):")
+    add("")
+    if instrumentation is None:
+        add("Not measured: this normgrad has no `--grad-stats` flag.")
+    else:
+        add(f"| model | threads | off s | on s | cost (target <= "
+            f"{100 * INSTRUMENTATION_TARGET:.0f}%) |")
+        add("|---|---|---|---|---|")
+        for (model, t), (off, on) in instrumentation.items():
+            cost = on / off - 1
+            add(f"| {model} | {t} | {fmt(off)} | {fmt(on)} | {100 * cost:+.1f}% "
+                f"{verdict(cost <= INSTRUMENTATION_TARGET)} |")
+    add("")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3, help="runs per framework, model and threads")
+    ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
+    ap.add_argument("--models", default="mlp,mlp-bn,cnn,cnn-bn",
+                    help="comma-separated, from " + ", ".join(MODELS))
+    ap.add_argument("--grad-stats-threads", default="1",
+                    help="thread counts for the instrumentation cost ('' to skip it)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"),
+                    help="where the Markdown report goes")
+    args = ap.parse_args()
+    args.argv = sys.argv[1:]
+    args.threads = [int(t) for t in args.threads.split(",") if t]
+    args.models = [m for m in args.models.split(",") if m]
+    for m in args.models:
+        if m not in MODELS:
+            sys.exit(f"bench: unknown model {m} (expected {', '.join(MODELS)})")
+    for path in (NORMGRAD, CEILING):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"bench: {path} is missing; run bench/run.sh, which builds it")
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    info = machine()
+    supports = "--grad-stats" in normgrad_help()
+    print(f"bench: {info['cpu']}, {info['cores']} cores; PyTorch {info['torch']}; "
+          f"OPENBLAS_CORETYPE {info['openblas_coretype']}", file=sys.stderr)
+    if not supports:
+        print("bench: normgrad train has no --grad-stats flag: the instrumentation row is skipped",
+              file=sys.stderr)
+
+    ceilings, ceiling_rows = {}, []
+    for t in args.threads:
+        ceilings[t], rows = sgemm_ceiling(t)
+        ceiling_rows += rows
+        for kind, c in ceilings[t].items():
+            expect = model_flops(kind) * EPOCH_IMAGES / 1e9
+            assert abs(c["epoch_gflop"] - expect) < 1e-3 * expect, (kind, c, expect)
+
+    runs = []
+    for model in args.models:
+        for t in args.threads:
+            for r in range(args.runs):
+                order = ("normgrad", "pytorch") if r % 2 == 0 else ("pytorch", "normgrad")
+                for fw in order:
+                    res = (run_normgrad(model, t, r, "off", supports) if fw == "normgrad" else
+                           run_torch(model, t, r))
+                    res["phase"] = "compare"
+                    runs.append(res)
+                    print(f"bench: {model:6} threads {t} seed {r} {fw:8} "
+                          f"{res['train_seconds']:7.2f} s  {res['peak_rss_mb']:6.0f} MB  "
+                          f"{100 * res['test_accuracy']:.2f}%  other load "
+                          f"{res['foreign_cpu_seconds'] / res['wall']:.2f} cores",
+                          file=sys.stderr)
+
+    instrumentation = None
+    if supports:
+        instrumentation = {}
+        for model in args.models:
+            for t in [int(x) for x in args.grad_stats_threads.split(",") if x]:
+                times = {"off": [], "on": []}
+                for r in range(args.runs):
+                    for gs in (("off", "on") if r % 2 == 0 else ("on", "off")):
+                        res = run_normgrad(model, t, r, gs, True)
+                        res["phase"] = "instrumentation"
+                        runs.append(res)
+                        times[gs].append(res["train_seconds"])
+                        print(f"bench: {model:6} threads {t} seed {r} grad-stats {gs:3} "
+                              f"{res['train_seconds']:7.2f} s", file=sys.stderr)
+                instrumentation[(model, t)] = (median(times["off"]), median(times["on"]))
+
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    main_runs = [r for r in runs if r["phase"] == "compare"]
+    text = report(args, info, main_runs, ceilings, instrumentation, started, finished)
+    print(text)
+    with open(args.out, "w") as f:
+        f.write(text + "\n")
+    raw_dir = os.path.join(ROOT, "runs", "bench")
+    os.makedirs(raw_dir, exist_ok=True)
+    with open(os.path.join(raw_dir, "results.json"), "w") as f:
+        json.dump({"machine": info, "runs": runs, "sgemm": ceiling_rows}, f, indent=1)
+    print(f"bench: wrote {args.out} and {os.path.join(raw_dir, 'results.json')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

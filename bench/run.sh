@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The benchmark against PyTorch in one command: builds normgrad (Release) and the sgemm ceiling
+# program, fetches MNIST if needed, then runs bench/bench.py with Debian's Python and PyTorch.
+#   bench/run.sh [--runs N] [--threads 1,2] [--models mlp,mlp-bn,cnn,cnn-bn] [--out FILE] ...
+# (bench/bench.py --help lists every option.) Prints a Markdown table and writes it, with the
+# machine description, to bench/results.md; the raw runs go to runs/bench/results.json.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+"$root/scripts/install-deps.sh" python3-torch
+"$root/scripts/build.sh" release normgrad_cli sgemm_ceiling >/dev/null
+"$root/data/fetch_mnist.sh" >/dev/null
+exec /usr/bin/python3 "$root/bench/bench.py" "$@"

@@ -1,0 +1,48 @@
+// Eight floats as one value, for the few kernels written with explicit vectors.
+//
+// v8 is GCC's (and Clang's) vector extension: `a + b`, `a * b` and `s * a` work lane by lane and
+// compile to one AVX instruction, or to two SSE instructions where AVX is not enabled.
+//
+// The library is built for the baseline x86-64 (SSE2) so that it runs on any x86-64 machine.
+// A function marked NORMGRAD_SIMD_CLONES is compiled twice, for that baseline and for x86-64-v3
+// (AVX2 + FMA, every x86-64 processor since about 2015), and the loader picks the version the
+// processor supports when the program starts (GCC's target_clones). Helpers called from such a
+// function must be inlined into it (NORMGRAD_INLINE) to be compiled for its instruction set.
+// The two versions can round differently (FMA rounds once), but each is deterministic.
+#pragma once
+
+#include <cstring>
+
+#if defined(__x86_64__) && (!defined(__clang__) || __clang_major__ >= 14)
+#define NORMGRAD_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define NORMGRAD_SIMD_CLONES
+#endif
+#define NORMGRAD_INLINE [[gnu::always_inline]] inline
+
+#if defined(__GNUC__) && !defined(__clang__)
+// Passing a 32-byte vector by value without AVX has another ABI: true but harmless here, since
+// every function taking or returning a v8 is inlined.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+namespace normgrad::kernels {
+
+typedef float v8 __attribute__((vector_size(32)));
+
+NORMGRAD_INLINE v8 load(const float* p) {  // any alignment
+    v8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+NORMGRAD_INLINE void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+
+NORMGRAD_INLINE v8 splat(float s) { return v8{s, s, s, s, s, s, s, s}; }
+
+// Lanes summed pairwise in a fixed order, so the result does not depend on the compiler.
+NORMGRAD_INLINE float horizontal_sum(v8 v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+}  // namespace normgrad::kernels
