@@ -116,8 +116,7 @@ int main(int argc, char** argv) {
     if (threads < 1) threads = 1;
     openblas_set_num_threads(threads);
 
-    const std::pair<const char*, std::vector<Product>> models[] = {{"mlp", mlp()},
-                                                                   {"cnn", cnn()}};
+    const std::pair<const char*, std::vector<Product>> models[] = {{"mlp", mlp()}, {"cnn", cnn()}};
     for (const auto& [model, products] : models) {
         double flops = 0.0, seconds = 0.0;
         for (const Product& p : products) {
@@ -136,7 +135,8 @@ int main(int argc, char** argv) {
         std::printf(
             "{\"type\":\"model\",\"model\":\"%s\",\"threads\":%d,\"batch\":%d,"
             "\"epoch_gflop\":%.3f,\"ceiling_seconds\":%.4f,\"ceiling_gflops\":%.2f}\n",
-            model, threads, kBatch, flops * batches / 1e9, seconds * batches, flops / seconds / 1e9);
+            model, threads, kBatch, flops * batches / 1e9, seconds * batches,
+            flops / seconds / 1e9);
         std::fflush(stdout);
     }
     return 0;

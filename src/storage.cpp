@@ -1,5 +1,7 @@
 #include "normgrad/storage.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -12,11 +14,46 @@ namespace normgrad {
 namespace {
 
 constexpr size_t kAlignment = 64;  // a cache line; also what AVX-512 loads like
+// Buffers from this size on are mapped from the operating system directly (mmap) and unmapped
+// when released, so that their memory really goes back: the heap would keep it.
+constexpr size_t kMapBytes = size_t{1} << 20;
 
+// The pool's policy:
+//  - a buffer of exactly the size asked for, when one is free, is reused (a hit);
+//  - otherwise (a miss) every free buffer is released before a new one is allocated. In the
+//    steady state of training every size is a hit, so a miss means the shapes changed (the last,
+//    smaller batch of an epoch, evaluation with another batch size): the buffers kept for the
+//    old shapes would only add to the memory in use, and the new shapes will be reused instead.
 struct Pool {
     std::mutex mutex;
     std::unordered_map<size_t, std::vector<float*>> free_lists;  // keyed by element count
-    size_t reserved_bytes = 0;
+    size_t reserved_bytes = 0;                                   // in use or free
+    size_t free_bytes = 0;
+
+    static size_t bytes_for(size_t n) {
+        return (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
+    }
+
+    static float* allocate(size_t n) {
+        const size_t bytes = bytes_for(n);
+        void* p = nullptr;
+        if (bytes >= kMapBytes) {
+            p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) throw std::bad_alloc();
+        } else {
+            p = std::aligned_alloc(kAlignment, bytes);
+            if (!p) throw std::bad_alloc();
+        }
+        return static_cast<float*>(p);
+    }
+
+    static void deallocate(float* p, size_t n) {
+        const size_t bytes = bytes_for(n);
+        if (bytes >= kMapBytes)
+            munmap(p, bytes);
+        else
+            std::free(p);
+    }
 
     float* acquire(size_t n) {
         {
@@ -25,28 +62,34 @@ struct Pool {
             if (it != free_lists.end() && !it->second.empty()) {
                 float* p = it->second.back();
                 it->second.pop_back();
+                free_bytes -= n * sizeof(float);
                 return p;
             }
+            release_locked();
             reserved_bytes += n * sizeof(float);
         }
-        size_t bytes = (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
-        void* p = std::aligned_alloc(kAlignment, bytes);
-        if (!p) throw std::bad_alloc();
-        return static_cast<float*>(p);
+        return allocate(n);
     }
 
     void give_back(float* p, size_t n) {
         std::lock_guard lock(mutex);
         free_lists[n].push_back(p);
+        free_bytes += n * sizeof(float);
+    }
+
+    void release_locked() {
+        if (free_bytes == 0) return;
+        for (auto& [n, list] : free_lists) {
+            for (float* p : list) deallocate(p, n);
+            reserved_bytes -= n * sizeof(float) * list.size();
+            list.clear();
+        }
+        free_bytes = 0;
     }
 
     void release_cached() {
         std::lock_guard lock(mutex);
-        for (auto& [n, list] : free_lists) {
-            for (float* p : list) std::free(p);
-            reserved_bytes -= n * sizeof(float) * list.size();
-            list.clear();
-        }
+        release_locked();
     }
 
     ~Pool() { release_cached(); }

@@ -34,7 +34,8 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
     if (M == 0 || N == 0) return;
     if (K == 0) {  // op(A) op(B) is all zeros: C = beta * C (and beta = 0 must not read C)
         for (int64_t i = 0; i < M; ++i)
-            for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+            for (int64_t j = 0; j < N; ++j)
+                C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
         return;
     }
     openblas_single_threaded();
@@ -62,7 +63,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
         return;
     }
     const int64_t blocks = (side + block - 1) / block;
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(blocks))
+#pragma omp parallel for schedule(static) num_threads(static_cast <int>(blocks))
     for (int64_t i = 0; i < blocks; ++i) {
         const int64_t first = i * block, size = std::min(block, side - first);
         if (split_columns) {
@@ -90,6 +91,8 @@ void set_num_threads(int n) {
     omp_set_num_threads(n);
 }
 
-int num_threads() { return omp_get_max_threads(); }
+int num_threads() {
+    return omp_get_max_threads();
+}
 
 }  // namespace normgrad

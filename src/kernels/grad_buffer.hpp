@@ -37,12 +37,14 @@ template <class F>
 inline void write_grad(GradBuffer g, int64_t n, F value) {
     float* d = g.data;
     if (g.accumulate) {
-#pragma omp parallel for simd schedule(static) firstprivate(value) \
-    if (parallel : n >= kernels::kMinParallelElements)
+#pragma omp parallel for simd schedule(static) \
+    firstprivate(value) if (parallel           \
+                            : n >= kernels::kMinParallelElements)
         for (int64_t i = 0; i < n; ++i) d[i] += value(i);
     } else {
-#pragma omp parallel for simd schedule(static) firstprivate(value) \
-    if (parallel : n >= kernels::kMinParallelElements)
+#pragma omp parallel for simd schedule(static) \
+    firstprivate(value) if (parallel           \
+                            : n >= kernels::kMinParallelElements)
         for (int64_t i = 0; i < n; ++i) d[i] = value(i);
     }
 }

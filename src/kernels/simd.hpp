@@ -36,9 +36,13 @@ NORMGRAD_INLINE v8 load(const float* p) {  // any alignment
     return v;
 }
 
-NORMGRAD_INLINE void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+NORMGRAD_INLINE void store(float* p, v8 v) {
+    std::memcpy(p, &v, sizeof v);
+}
 
-NORMGRAD_INLINE v8 splat(float s) { return v8{s, s, s, s, s, s, s, s}; }
+NORMGRAD_INLINE v8 splat(float s) {
+    return v8{s, s, s, s, s, s, s, s};
+}
 
 // Lanes summed pairwise in a fixed order, so the result does not depend on the compiler.
 NORMGRAD_INLINE float horizontal_sum(v8 v) {

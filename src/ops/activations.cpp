@@ -66,8 +66,7 @@ Tensor sigmoid(const Tensor& x) {
         // y = 1 / (1 + e^-x): dy/dx = y (1 - y).
         autograd::record("sigmoid", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_grad(grad_buffer(x), n,
-                       [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
+            write_grad(grad_buffer(x), n, [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
         });
     }
     return y;

@@ -44,6 +44,7 @@
 // and the backward two (the sums, then dx). For 2-D input the channels are the columns, so the
 // loops run along the rows and keep one double accumulator per channel.
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <cmath>
 #include <memory>
@@ -79,7 +80,8 @@ Layout check_input(const char* op, const Tensor& x, const Tensor& gamma, const T
 
 // Count, mean and M2 (sum of squared deviations from the mean) of a growing set of values.
 // merge() adds a group with its own count, mean and M2 (Chan, Golub and LeVeque):
-//   delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,  M2 = M2_a + M2_b + delta^2 n_a n_b / n
+//   delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,  M2 = M2_a + M2_b + delta^2 n_a n_b /
+//   n
 struct Moments {
     double count = 0.0, mean = 0.0, m2 = 0.0;
     void merge(double n_b, double mean_b, double m2_b) {
@@ -117,17 +119,30 @@ void channel_moments(const Layout& L, const float* x, std::vector<float>& mean,
         }
         return;
     }
+    // [N, C, inner]: the rows in memory order (each thread a range of n with its own
+    // accumulators), then the threads' accumulators merged per channel in a fixed order.
     const auto inner = static_cast<float>(L.inner);
-#pragma omp parallel for schedule(static) if (L.parallel())
+    const int threads = L.parallel() ? omp_get_max_threads() : 1;
+    std::vector<Moments> parts(size_t(threads * L.C));
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        Moments* acc = parts.data() + t * L.C;
+        for (int64_t n = L.N * t / nt; n < L.N * (t + 1) / nt; ++n)
+            for (int64_t c = 0; c < L.C; ++c) {
+                const float* p = x + (n * L.C + c) * L.inner;
+                const float row_mean = row_sum(p, L.inner) / inner;
+                float q = 0.f;
+#pragma omp simd reduction(+ : q)
+                for (int64_t i = 0; i < L.inner; ++i) q += (p[i] - row_mean) * (p[i] - row_mean);
+                acc[c].merge(double(L.inner), row_mean, q);
+            }
+    }
     for (int64_t c = 0; c < L.C; ++c) {
         Moments acc;
-        for (int64_t n = 0; n < L.N; ++n) {
-            const float* p = x + (n * L.C + c) * L.inner;
-            const float row_mean = row_sum(p, L.inner) / inner;
-            float q = 0.f;
-#pragma omp simd reduction(+ : q)
-            for (int64_t i = 0; i < L.inner; ++i) q += (p[i] - row_mean) * (p[i] - row_mean);
-            acc.merge(L.inner, row_mean, q);
+        for (int t = 0; t < threads; ++t) {
+            const Moments& part = parts[size_t(t * L.C + c)];
+            if (part.count > 0) acc.merge(part.count, part.mean, part.m2);
         }
         mean[size_t(c)] = static_cast<float>(acc.mean);
         var[size_t(c)] = static_cast<float>(acc.m2 / m);
@@ -172,25 +187,32 @@ void channel_sums(const Layout& L, const float* x, const float* g, const float* 
                 sum_g[size_t(c)] += g[j];
                 sum_gx[size_t(c)] += static_cast<double>(g[j]) * (x[j] - mean[c]);
             }
-    } else {
-#pragma omp parallel for schedule(static) if (L.parallel())
-        for (int64_t c = 0; c < L.C; ++c) {
-            double sg = 0.0, sgx = 0.0;
-            const float mu = mean[c];
-            for (int64_t n = 0; n < L.N; ++n) {
-                const int64_t off = (n * L.C + c) * L.inner;
-                float rg = 0.f, rgx = 0.f;
+    } else {  // in memory order, as in channel_moments
+        const int threads = L.parallel() ? omp_get_max_threads() : 1;
+        std::vector<double> parts(size_t(2 * threads * L.C), 0.0);
+#pragma omp parallel num_threads(threads)
+        {
+            const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            double *sg = parts.data() + 2 * t * L.C, *sgx = sg + L.C;
+            for (int64_t n = L.N * t / nt; n < L.N * (t + 1) / nt; ++n)
+                for (int64_t c = 0; c < L.C; ++c) {
+                    const int64_t off = (n * L.C + c) * L.inner;
+                    const float mu = mean[c];
+                    float rg = 0.f, rgx = 0.f;
 #pragma omp simd reduction(+ : rg, rgx)
-                for (int64_t i = 0; i < L.inner; ++i) {
-                    rg += g[off + i];
-                    rgx += g[off + i] * (x[off + i] - mu);
+                    for (int64_t i = 0; i < L.inner; ++i) {
+                        rg += g[off + i];
+                        rgx += g[off + i] * (x[off + i] - mu);
+                    }
+                    sg[c] += rg;
+                    sgx[c] += rgx;
                 }
-                sg += rg;
-                sgx += rgx;
-            }
-            sum_g[size_t(c)] = sg;
-            sum_gx[size_t(c)] = sgx;
         }
+        for (int t = 0; t < threads; ++t)
+            for (int64_t c = 0; c < L.C; ++c) {
+                sum_g[size_t(c)] += parts[size_t(2 * t * L.C + c)];
+                sum_gx[size_t(c)] += parts[size_t((2 * t + 1) * L.C + c)];
+            }
     }
     for (int64_t c = 0; c < L.C; ++c) sum_gx[size_t(c)] *= invstd[c];
 }

@@ -1,5 +1,6 @@
 // 2-D convolution (cross-correlation, as in every framework): by im2col and a matrix product per
-// image, or by Winograd's F(2x2, 3x3) for 3x3 kernels with stride 1 (src/kernels/winograd.hpp).
+// image, or by Winograd's F(2x2, 3x3) or F(4x4, 3x3) for 3x3 kernels with stride 1
+// (src/kernels/winograd.hpp).
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -53,14 +54,21 @@ bool use_winograd(const ConvGeometry& g, ConvAlgorithm a) {
         return true;
     }
     // With few input channels the im2col matrix is short (C * 9 rows) and its product is done
-    // by the small-matrix kernel, faster than Winograd's 16 very thin products.
+    // by the small-matrix kernel, faster than Winograd's 16 or 36 very thin products.
     return a == ConvAlgorithm::Auto && kernels::winograd_supports(g) &&
            g.rows() > kernels::kSmallGemmMaxK;
 }
 
+float row_sum(const float* p, int64_t n) {
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += p[i];
+    return s;
+}
+
 int threads_for(int64_t images) {
-    return static_cast<int>(
-        std::min<int64_t>(omp_in_parallel() ? 1 : omp_get_max_threads(), std::max<int64_t>(1, images)));
+    return static_cast<int>(std::min<int64_t>(omp_in_parallel() ? 1 : omp_get_max_threads(),
+                                              std::max<int64_t>(1, images)));
 }
 
 // ---- im2col, one image at a time ----
@@ -92,11 +100,12 @@ void im2col_forward(const ConvGeometry& g, int64_t O, const float* x, const floa
 }
 
 // With dy[n] [O, P] the output gradient of image n:
-//   y[n] = w cols         =>  dL/dw += dy[n] cols^T   ([O, P] x [P, K]), summed over images
+//   y[n] = w cols + b     =>  dL/dw += dy[n] cols^T   ([O, P] x [P, K]), summed over images
+//                             dL/db[o] += sum of dy[n, o, :]
 //                             dL/dcols = w^T dy[n]    ([K, O] x [O, P])
 //   cols = im2col(x[n])   =>  dL/dx[n] = col2im(dL/dcols)  (each pixel sums the columns it fed)
 void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                     const float* dy, GradBuffer dw, GradBuffer dx) {
+                     const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx) {
     const int64_t K = g.rows(), P = g.OH * g.OW, image = g.C * g.H * g.W;
     ConvGeometry one = g;
     one.N = 1;
@@ -104,6 +113,7 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
     // Per thread: cols [K, P], dcols [K, P], and its share of dw [O, K].
     const int64_t per_thread = 2 * K * P + O * K;
     const auto work = Storage::make(size_t(threads * per_thread));
+    std::vector<double> db_shares(size_t(threads * O), 0.0);
 #pragma omp parallel num_threads(threads)
     {
         float* cols = work->data() + omp_get_thread_num() * per_thread;
@@ -118,8 +128,12 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
                 if (K <= kernels::kSmallGemmMaxK)
                     kernels::gemm_dot_small(O, K, P, dyn, cols, dw_share, true);
                 else
-                    kernels::gemm_serial(false, true, O, K, P, 1.f, dyn, P, cols, P, 1.f,
-                                         dw_share, K);
+                    kernels::gemm_serial(false, true, O, K, P, 1.f, dyn, P, cols, P, 1.f, dw_share,
+                                         K);
+            }
+            if (db.data) {  // dy[n] was just read, so it is still in cache
+                double* db_share = db_shares.data() + omp_get_thread_num() * O;
+                for (int64_t o = 0; o < O; ++o) db_share[o] += row_sum(dyn + o * P, P);
             }
             if (dx.data) {
                 kernels::gemm_serial(true, false, K, P, O, 1.f, w, K, dyn, P, 0.f, dcols, P);
@@ -129,6 +143,13 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
             }
         }
     }
+    if (db.data)  // the threads' shares, summed in a fixed order
+        for (int64_t o = 0; o < O; ++o) {
+            double sum = 0.0;
+            for (int t = 0; t < threads; ++t) sum += db_shares[size_t(t * O + o)];
+            const auto v = static_cast<float>(sum);
+            db.data[o] = db.accumulate ? db.data[o] + v : v;
+        }
     if (!dw.data) return;
     // The threads' shares, summed in a fixed order.
     for (int64_t i = 0; i < O * K; ++i) {
@@ -138,32 +159,17 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
     }
 }
 
-// dL/db[o] = sum of dy over images and pixels (y[n, o, :] += b[o]).
-void bias_grad(int64_t N, int64_t O, int64_t P, const float* dy, GradBuffer db) {
-#pragma omp parallel for schedule(static) if (N * O * P >= kernels::kMinParallelElements)
-    for (int64_t o = 0; o < O; ++o) {
-        double s = 0.0;
-        for (int64_t n = 0; n < N; ++n) {
-            const float* row = dy + (n * O + o) * P;
-            float r = 0.f;
-#pragma omp simd reduction(+ : r)
-            for (int64_t i = 0; i < P; ++i) r += row[i];
-            s += r;
-        }
-        db.data[o] = db.accumulate ? db.data[o] + static_cast<float>(s) : static_cast<float>(s);
-    }
-}
-
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p) {
     const ConvGeometry g = geometry(x, w, b, p);
     const int64_t O = w.dim(0);
     const bool winograd = use_winograd(g, p.algorithm);
+    const kernels::WinogradTile tile = kernels::winograd_tile(g);
     Tensor y = Tensor::empty({g.N, O, g.OH, g.OW});
     const float* bp = b.defined() ? b.data() : nullptr;
     if (winograd)
-        kernels::winograd_forward(g, O, x.data(), w.data(), bp, y.data());
+        kernels::winograd_forward(g, O, x.data(), w.data(), bp, y.data(), tile);
     else
         im2col_forward(g, O, x.data(), w.data(), bp, y.data());
 
@@ -171,16 +177,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p)
         // The backward math of each algorithm is beside its code: im2col_backward above,
         // src/kernels/winograd.hpp for Winograd. Both compute exactly the gradients of the
         // convolution (up to rounding); the bias gradient is the sum of dy either way.
-        autograd::record("conv2d", {x, w, b}, y, [x, w, b, y, g, O, winograd] {
+        autograd::record("conv2d", {x, w, b}, y, [x, w, b, y, g, O, winograd, tile] {
             const float* dy = y.grad();
-            if (b.requires_grad()) bias_grad(g.N, O, g.OH * g.OW, dy, grad_buffer(b));
             const GradBuffer none{nullptr, false};
             const GradBuffer dw = w.requires_grad() ? grad_buffer(w) : none;
+            const GradBuffer db = b.requires_grad() ? grad_buffer(b) : none;
             const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : none;
             if (winograd)
-                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, dx);
+                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx, tile);
             else
-                im2col_backward(g, O, x.data(), w.data(), dy, dw, dx);
+                im2col_backward(g, O, x.data(), w.data(), dy, dw, db, dx);
         });
     }
     return y;

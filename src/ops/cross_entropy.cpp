@@ -46,16 +46,16 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels) {
         // L = (1/N) sum_n [lse(z_n) - z_n,label].  d lse/dz_k = softmax_k, so
         //   dL/dz_{n,k} = (softmax(z_n)_k - [k == label_n]) / N.
         std::vector<int32_t> saved(labels.begin(), labels.end());
-        autograd::record(
-            "cross_entropy", {logits}, loss, [logits, loss, probs, saved = std::move(saved), N, K] {
-                const float g = loss.grad()[0] / static_cast<float>(N);
-                const float* pr = probs.data();
-                const int32_t* label = saved.data();
-                write_grad(grad_buffer(logits), N * K, [=](int64_t i) {
-                    const int64_t n = i / K, k = i % K;
-                    return g * (pr[i] - (k == label[n] ? 1.f : 0.f));
-                });
-            });
+        autograd::record("cross_entropy", {logits}, loss,
+                         [logits, loss, probs, saved = std::move(saved), N, K] {
+                             const float g = loss.grad()[0] / static_cast<float>(N);
+                             const float* pr = probs.data();
+                             const int32_t* label = saved.data();
+                             write_grad(grad_buffer(logits), N * K, [=](int64_t i) {
+                                 const int64_t n = i / K, k = i % K;
+                                 return g * (pr[i] - (k == label[n] ? 1.f : 0.f));
+                             });
+                         });
     }
     return loss;
 }

@@ -21,7 +21,9 @@ namespace {
 // A value replaces the window's current maximum when it is strictly greater, or NaN.
 // (Written with `|` and `x != x` rather than `||` and std::isnan, so that the 2x2 loops below
 // become compares and masks instead of branches, and vectorise.)
-inline bool better(float v, float best) { return (v > best) | (v != v); }
+inline bool better(float v, float best) {
+    return (v > best) | (v != v);
+}
 
 // One output row of 2x2 / stride 2 pooling (the common case) over input rows r0 and r1: each
 // window scanned in row-major order, top row then bottom row.
@@ -41,8 +43,8 @@ inline void pool_2x2_row(const float* r0, const float* r1, int64_t OW, float* ou
 // carrying dy along with the current maximum (h_i = dy at the current winner, 0 elsewhere), so
 // that its four inputs get dy at the winner and 0 elsewhere (with Accumulate, added).
 template <bool Accumulate>
-inline void unpool_2x2_row(const float* r0, const float* r1, const float* dy, int64_t OW,
-                           float* d0, float* d1) {
+inline void unpool_2x2_row(const float* r0, const float* r1, const float* dy, int64_t OW, float* d0,
+                           float* d1) {
 #pragma omp simd
     for (int64_t ow = 0; ow < OW; ++ow) {
         const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
