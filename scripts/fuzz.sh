@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
             [ -e "$f" ] || continue
             echo "fuzz_$t: FAILED (exit $rc); input saved to $f"
             echo "  reproduce: $bin $f"
-            echo "  keep as a regression test: cp $f $root/fuzz/regressions/$t/"
+            echo "  keep as a regression test: mkdir -p $root/fuzz/regressions/$t && cp $f $root/fuzz/regressions/$t/"
         done
         [ -n "$(ls -A "$run/artifacts")" ] || echo "fuzz_$t: FAILED (exit $rc), no input saved"
     fi
