@@ -17,7 +17,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 
 # Bounded fuzzing of the IDX reader, the checkpoint reader and the command-line parser
 # (FUZZ_SECONDS per target; FUZZ_SECONDS=0 skips it for a quick local run).
-fuzz_seconds="${FUZZ_SECONDS:-60}"
+fuzz_seconds="${FUZZ_SECONDS:-30}"
 if [ "$fuzz_seconds" != 0 ]; then
     echo "== Fuzzing, $fuzz_seconds s per target"
     "$root/scripts/fuzz.sh" "$fuzz_seconds"
