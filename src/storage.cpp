@@ -20,10 +20,13 @@ constexpr size_t kMapBytes = size_t{1} << 20;
 
 // The pool's policy:
 //  - a buffer of exactly the size asked for, when one is free, is reused (a hit);
-//  - otherwise (a miss) every free buffer is released before a new one is allocated. In the
-//    steady state of training every size is a hit, so a miss means the shapes changed (the last,
-//    smaller batch of an epoch, evaluation with another batch size): the buffers kept for the
-//    old shapes would only add to the memory in use, and the new shapes will be reused instead.
+//  - otherwise (a miss) a new one is allocated; but first, when the free buffers hold more
+//    memory than the buffers in use, all free buffers are released. In the steady state of
+//    training every size is a hit. A miss while most of the pool sits unused means the shapes
+//    changed (the last, smaller batch of an epoch, evaluation with another batch size): the
+//    buffers kept for the old shapes would only add to the memory in use. (Misses in a step
+//    that still holds its activations, such as the very first one, release nothing, so the
+//    buffers the next step will ask for are all kept.)
 struct Pool {
     std::mutex mutex;
     std::unordered_map<size_t, std::vector<float*>> free_lists;  // keyed by element count
@@ -65,7 +68,7 @@ struct Pool {
                 free_bytes -= n * sizeof(float);
                 return p;
             }
-            release_locked();
+            if (free_bytes > reserved_bytes - free_bytes) release_locked();
             reserved_bytes += n * sizeof(float);
         }
         return allocate(n);

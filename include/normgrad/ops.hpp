@@ -43,8 +43,7 @@ Tensor mean(const Tensor& x);
 // --- convolution and pooling (src/ops/conv2d.cpp, src/ops/max_pool2d.cpp) ---
 // How conv2d computes (all give the same result up to float rounding):
 //   Im2col:   one matrix product per image over its receptive fields (any kernel, stride, padding)
-//   Winograd: F(2x2, 3x3) or F(4x4, 3x3), 2.25x to 4x fewer multiplications (3x3 kernels with
-//             stride 1 only)
+//   Winograd: F(2x2, 3x3), 2.25x fewer multiplications (3x3 kernels with stride 1 only)
 //   Auto:     Winograd where it applies and the layer has more than a few input channels
 enum class ConvAlgorithm { Auto, Im2col, Winograd };
 struct Conv2dParams {

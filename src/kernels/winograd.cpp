@@ -3,10 +3,10 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <utility>
 #include <vector>
 
 #include "kernels/gemm.hpp"
+#include "kernels/simd.hpp"
 #include "normgrad/storage.hpp"
 
 // ---- How the tile transforms are computed ----
@@ -21,105 +21,62 @@
 // The output transform and the two backward transforms are the same passes in reverse.
 // Positions xi = alpha i + j of a transformed tile: i along the height, j along the width.
 
+// The loops over tiles hold short loops over a tile's values. NORMGRAD_UNROLL asks for those to
+// be written out (so their indices become constants), and NORMGRAD_IVDEP tells the compiler that
+// the iterations of the loop over tiles are independent, so that it vectorises that loop.
+#if defined(__clang__)
+#define NORMGRAD_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#define NORMGRAD_UNROLL _Pragma("unroll")
+#else
+#define NORMGRAD_IVDEP _Pragma("GCC ivdep")
+#define NORMGRAD_UNROLL _Pragma("GCC unroll 8")
+#endif
+
 namespace normgrad::kernels {
 
 namespace {
 
-// ---- The two algorithms: the 1-D transforms of F(m, 3) and their transposes ----
+// ---- The algorithm, F(m, 3): its 1-D transforms and their transposes ----
 // input:  v = B^T d     (alpha -> alpha)      input_t:  d = B v     (its transpose)
 // weight: u = G g       (3 -> alpha)          weight_t: g = G^T u
 // output: y = A^T m     (alpha -> m)          output_t: m = A y
 
 struct F2 {  // F(2, 3): 4 inputs, 2 outputs (see winograd.hpp)
     static constexpr int m = 2, alpha = 4;
-    static void input(const float* d, float* v) {
+    NORMGRAD_INLINE static void input(const float* d, float* v) {
         v[0] = d[0] - d[2];
         v[1] = d[1] + d[2];
         v[2] = d[2] - d[1];
         v[3] = d[1] - d[3];
     }
-    static void input_t(const float* v, float* d) {
+    NORMGRAD_INLINE static void input_t(const float* v, float* d) {
         d[0] = v[0];
         d[1] = v[1] - v[2] + v[3];
         d[2] = v[1] + v[2] - v[0];
         d[3] = -v[3];
     }
-    static void weight(const float* g, float* u) {
+    NORMGRAD_INLINE static void weight(const float* g, float* u) {
         u[0] = g[0];
         u[1] = 0.5f * (g[0] + g[1] + g[2]);
         u[2] = 0.5f * (g[0] - g[1] + g[2]);
         u[3] = g[2];
     }
-    static void weight_t(const float* u, float* g) {
+    NORMGRAD_INLINE static void weight_t(const float* u, float* g) {
         g[0] = u[0] + 0.5f * (u[1] + u[2]);
         g[1] = 0.5f * (u[1] - u[2]);
         g[2] = 0.5f * (u[1] + u[2]) + u[3];
     }
-    static void output(const float* mm, float* y) {
+    NORMGRAD_INLINE static void output(const float* mm, float* y) {
         y[0] = mm[0] + mm[1] + mm[2];
         y[1] = mm[1] - mm[2] - mm[3];
     }
-    static void output_t(const float* y, float* mm) {
+    NORMGRAD_INLINE static void output_t(const float* y, float* mm) {
         mm[0] = y[0];
         mm[1] = y[0] + y[1];
         mm[2] = y[0] - y[1];
         mm[3] = -y[1];
     }
 };
-
-struct F4 {  // F(4, 3): 6 inputs, 4 outputs (see winograd.hpp)
-    static constexpr int m = 4, alpha = 6;
-    static void input(const float* d, float* v) {
-        v[0] = 4.f * d[0] - 5.f * d[2] + d[4];
-        v[1] = -4.f * (d[1] + d[2]) + d[3] + d[4];
-        v[2] = 4.f * (d[1] - d[2]) - d[3] + d[4];
-        v[3] = 2.f * (d[3] - d[1]) - d[2] + d[4];
-        v[4] = 2.f * (d[1] - d[3]) - d[2] + d[4];
-        v[5] = 4.f * d[1] - 5.f * d[3] + d[5];
-    }
-    static void input_t(const float* v, float* d) {
-        d[0] = 4.f * v[0];
-        d[1] = 4.f * (v[2] - v[1] + v[5]) + 2.f * (v[4] - v[3]);
-        d[2] = -5.f * v[0] - 4.f * (v[1] + v[2]) - v[3] - v[4];
-        d[3] = v[1] - v[2] + 2.f * (v[3] - v[4]) - 5.f * v[5];
-        d[4] = v[0] + v[1] + v[2] + v[3] + v[4];
-        d[5] = v[5];
-    }
-    static void weight(const float* g, float* u) {
-        u[0] = g[0] / 4.f;
-        u[1] = -(g[0] + g[1] + g[2]) / 6.f;
-        u[2] = -(g[0] - g[1] + g[2]) / 6.f;
-        u[3] = g[0] / 24.f + g[1] / 12.f + g[2] / 6.f;
-        u[4] = g[0] / 24.f - g[1] / 12.f + g[2] / 6.f;
-        u[5] = g[2];
-    }
-    static void weight_t(const float* u, float* g) {
-        g[0] = u[0] / 4.f - (u[1] + u[2]) / 6.f + (u[3] + u[4]) / 24.f;
-        g[1] = (u[2] - u[1]) / 6.f + (u[3] - u[4]) / 12.f;
-        g[2] = (u[3] + u[4] - u[1] - u[2]) / 6.f + u[5];
-    }
-    static void output(const float* mm, float* y) {
-        y[0] = mm[0] + mm[1] + mm[2] + mm[3] + mm[4];
-        y[1] = mm[1] - mm[2] + 2.f * (mm[3] - mm[4]);
-        y[2] = mm[1] + mm[2] + 4.f * (mm[3] + mm[4]);
-        y[3] = mm[1] - mm[2] + 8.f * (mm[3] - mm[4]) + mm[5];
-    }
-    static void output_t(const float* y, float* mm) {
-        mm[0] = y[0];
-        mm[1] = y[0] + y[1] + y[2] + y[3];
-        mm[2] = y[0] - y[1] + y[2] - y[3];
-        mm[3] = y[0] + 2.f * y[1] + 4.f * y[2] + 8.f * y[3];
-        mm[4] = y[0] - 2.f * y[1] + 4.f * y[2] - 8.f * y[3];
-        mm[5] = y[3];
-    }
-};
-
-// Multiplications per output: alpha^2 per tile of m^2 outputs, counting the tiles that stick out
-// of the image. F(4, 3) does fewer (36 / 16 against 16 / 4) unless its bigger tiles waste more.
-template <class F>
-int64_t multiplications(const ConvGeometry& g) {
-    return int64_t{F::alpha} * F::alpha * ((g.OH + F::m - 1) / F::m) * ((g.OW + F::m - 1) / F::m);
-}
 
 struct Tiling {
     int64_t TH, TW;  // output tiles per image: rows, columns (m x m outputs each)
@@ -130,9 +87,9 @@ struct Tiling {
     int64_t first_image(int64_t block, int64_t N) const { return N * block / blocks; }
 };
 
-// About this many tiles of F(2, 3) per block (fewer for F(4, 3), whose tiles are bigger): the
-// block's transformed tiles and products then take a few megabytes at most and stay in cache
-// between the transforms and the GEMMs.
+// About this many transformed values per block (256 tiles of F(2, 3)): the block's transformed
+// tiles and products then take a few megabytes at most and stay in cache between the transforms
+// and the GEMMs.
 constexpr int64_t kValuesPerBlock = 256 * 16;
 
 template <class F>
@@ -174,25 +131,15 @@ struct Scratch {
 };
 
 // Plain loops for short rows (a call to memmove or memset would cost more than the work).
-inline void copy_row(const float* src, int64_t n, float* dst) {
+NORMGRAD_INLINE void copy_row(const float* src, int64_t n, float* dst) {
 #pragma omp simd
     for (int64_t k = 0; k < n; ++k) dst[k] = src[k];
 }
-inline void zero_row(float* dst, int64_t n) {
+NORMGRAD_INLINE void zero_row(float* dst, int64_t n) {
 #pragma omp simd
     for (int64_t k = 0; k < n; ++k) dst[k] = 0.f;
 }
-// fn(0), fn(1), ..., fn(N - 1), written out by the compiler: each index is a constant, so the
-// short loops over a tile's values vanish from the loops over tiles, which can then be vectorised.
-template <int N, class Fn>
-inline void unrolled(Fn&& fn) {
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-        (fn(I), ...);
-    }
-    (std::make_integer_sequence<int, N>{});
-}
-
-inline float plane_sum(const float* p, int64_t n) {
+NORMGRAD_INLINE float plane_sum(const float* p, int64_t n) {
     float s = 0.f;
 #pragma omp simd reduction(+ : s)
     for (int64_t k = 0; k < n; ++k) s += p[k];
@@ -241,10 +188,10 @@ void transform_weights_transpose(const ConvGeometry& g, int64_t O, const float* 
 
 // V = B^T d B for all the tiles of one input plane x [H, W], into V[xi][t] at v + xi * stride.
 template <class F>
-void input_transform(const ConvGeometry& g, const Tiling& T, const float* x, float* v,
-                     int64_t stride, const Scratch<F>& s) {
+NORMGRAD_INLINE void input_transform(const ConvGeometry& g, const Tiling& T, const float* x,
+                                     float* v, int64_t stride, const Scratch<F>& s) {
     constexpr int m = F::m, A = F::alpha;
-    const int64_t TW = T.TW;
+    const int64_t TW = T.TW, TI = T.tiles();
     float* p = s.row;
     const int64_t output_stride = m * s.rows * TW;  // from width-pass output r to r + 1
     for (int64_t i = 0; i < T.PH; ++i) {            // along the width, padded row i = ih + padding
@@ -257,27 +204,32 @@ void input_transform(const ConvGeometry& g, const Tiling& T, const float* x, flo
         zero_row(p, g.padding);
         copy_row(x + ih * g.W, g.W, p + g.padding);
         zero_row(p + g.padding + g.W, T.PW - g.padding - g.W);
-#pragma omp simd
+        NORMGRAD_IVDEP
         for (int64_t tw = 0; tw < TW; ++tw) {
             float d[A], out[A];
-            unrolled<A>([&](int c) { d[c] = p[m * tw + c]; });
+            NORMGRAD_UNROLL
+            for (int c = 0; c < A; ++c) d[c] = p[m * tw + c];
             F::input(d, out);
-            unrolled<A>([&](int r) { h[r * output_stride + tw] = out[r]; });
+            NORMGRAD_UNROLL
+            for (int r = 0; r < A; ++r) h[r * output_stride + tw] = out[r];
         }
     }
-    // (Indexing from one base pointer with constant offsets, rather than through arrays of
-    // pointers, lets the compiler see that the loops' loads and stores are independent.)
     const int64_t phase = s.rows * TW;  // from one phase's rows to the next
     for (int j = 0; j < A; ++j) {       // along the height, all tiles at once
-        const float* h =
-            s.h_rows(j, 0);           // row m th + c of tile t: h[(c % m) phase + (c / m) TW + t]
-        float* out = v + j * stride;  // position (i, j): out[i A stride + t]
-#pragma omp simd
-        for (int64_t t = 0; t < T.tiles(); ++t) {
+        // Row m th + c of tile t: h[c phase + t] for c < m; the rows m .. alpha - 1 below
+        // are the first rows of the next tile row: next[(c - m) phase + t], next = h + TW.
+        const float* h = s.h_rows(j, 0);
+        const float* next = h + TW;
+        NORMGRAD_IVDEP
+        for (int64_t t = 0; t < TI; ++t) {
             float d[A], o[A];
-            unrolled<A>([&](int c) { d[c] = h[(c % m) * phase + (c / m) * TW + t]; });
+            NORMGRAD_UNROLL
+            for (int c = 0; c < m; ++c) d[c] = h[c * phase + t];  // rows m th + c
+            NORMGRAD_UNROLL
+            for (int c = 0; c < A - m; ++c) d[m + c] = next[c * phase + t];  // next tile row
             F::input(d, o);
-            unrolled<A>([&](int i) { out[i * A * stride + t] = o[i]; });
+            NORMGRAD_UNROLL
+            for (int i = 0; i < A; ++i) v[(i * A + j) * stride + t] = o[i];
         }
     }
 }
@@ -287,29 +239,33 @@ void input_transform(const ConvGeometry& g, const Tiling& T, const float* x, flo
 // tile row (column) by alpha - m; those parts are added in a second loop, so that no loop adds
 // twice to the same place.
 template <class F>
-void input_transform_transpose(const ConvGeometry& g, const Tiling& T, const float* dv,
-                               int64_t stride, float* dx, bool accumulate, const Scratch<F>& s) {
+NORMGRAD_INLINE void input_transform_transpose(const ConvGeometry& g, const Tiling& T,
+                                               const float* dv, int64_t stride, float* dx,
+                                               bool accumulate, const Scratch<F>& s) {
     constexpr int m = F::m, A = F::alpha;
-    const int64_t TW = T.TW;
+    const int64_t TW = T.TW, TI = T.tiles();
     zero_row(s.h, A * m * s.rows * TW);
     const int64_t phase = s.rows * TW, output_stride = m * phase;
     for (int j = 0; j < A; ++j) {  // along the height
         float* h = s.h_rows(j, 0);
-        const float* in = dv + j * stride;
         // Rows m th .. m th + m - 1 of each tile first, then the rows below them.
-#pragma omp simd
-        for (int64_t t = 0; t < T.tiles(); ++t) {
+        NORMGRAD_IVDEP
+        for (int64_t t = 0; t < TI; ++t) {
             float vv[A], d[A];
-            unrolled<A>([&](int i) { vv[i] = in[i * A * stride + t]; });
+            NORMGRAD_UNROLL
+            for (int i = 0; i < A; ++i) vv[i] = dv[(i * A + j) * stride + t];
             F::input_t(vv, d);
-            unrolled<m>([&](int c) { h[c * phase + t] += d[c]; });
+            NORMGRAD_UNROLL
+            for (int c = 0; c < m; ++c) h[c * phase + t] += d[c];
         }
-#pragma omp simd
-        for (int64_t t = 0; t < T.tiles(); ++t) {
+        NORMGRAD_IVDEP
+        for (int64_t t = 0; t < TI; ++t) {
             float vv[A], d[A];
-            unrolled<A>([&](int i) { vv[i] = in[i * A * stride + t]; });
+            NORMGRAD_UNROLL
+            for (int i = 0; i < A; ++i) vv[i] = dv[(i * A + j) * stride + t];
             F::input_t(vv, d);
-            unrolled<A - m>([&](int c) { h[c * phase + TW + t] += d[m + c]; });
+            NORMGRAD_UNROLL
+            for (int c = 0; c < A - m; ++c) h[c * phase + TW + t] += d[m + c];
         }
     }
     float* p = s.row;
@@ -318,19 +274,23 @@ void input_transform_transpose(const ConvGeometry& g, const Tiling& T, const flo
         const float* h = s.h_row(0, i);
         zero_row(p, T.PW);
         // Columns m tw .. m tw + m - 1 of each tile first, then the columns right of them.
-#pragma omp simd
+        NORMGRAD_IVDEP
         for (int64_t tw = 0; tw < TW; ++tw) {
             float vv[A], d[A];
-            unrolled<A>([&](int r) { vv[r] = h[r * output_stride + tw]; });
+            NORMGRAD_UNROLL
+            for (int r = 0; r < A; ++r) vv[r] = h[r * output_stride + tw];
             F::input_t(vv, d);
-            unrolled<m>([&](int c) { p[m * tw + c] += d[c]; });
+            NORMGRAD_UNROLL
+            for (int c = 0; c < m; ++c) p[m * tw + c] += d[c];
         }
-#pragma omp simd
+        NORMGRAD_IVDEP
         for (int64_t tw = 0; tw < TW; ++tw) {
             float vv[A], d[A];
-            unrolled<A>([&](int r) { vv[r] = h[r * output_stride + tw]; });
+            NORMGRAD_UNROLL
+            for (int r = 0; r < A; ++r) vv[r] = h[r * output_stride + tw];
             F::input_t(vv, d);
-            unrolled<A - m>([&](int c) { p[m * tw + m + c] += d[m + c]; });
+            NORMGRAD_UNROLL
+            for (int c = 0; c < A - m; ++c) p[m * tw + m + c] += d[m + c];
         }
         const float* src = p + g.padding;  // padding columns are dropped
         float* d = dx + ih * g.W;
@@ -345,23 +305,28 @@ void input_transform_transpose(const ConvGeometry& g, const Tiling& T, const flo
 
 // y = A^T M A + bias for all the tiles of one output plane; M[xi][t] at mm + xi * stride.
 template <class F>
-void output_transform(const ConvGeometry& g, const Tiling& T, const float* mm, int64_t stride,
-                      float bias, float* y, const Scratch<F>& s) {
+NORMGRAD_INLINE void output_transform(const ConvGeometry& g, const Tiling& T, const float* mm,
+                                      int64_t stride, float bias, float* y, const Scratch<F>& s) {
     constexpr int m = F::m, A = F::alpha;
     const int64_t TW = T.TW, TI = T.tiles();
     float* Y = s.y;  // output (a, b) of tile t at Y[(a m + b) TI + t]
-#pragma omp simd
+    NORMGRAD_IVDEP
     for (int64_t t = 0; t < TI; ++t) {
         float z[m][A], col[A], out[m];
-        unrolled<A>([&](int j) {  // along the height
-            unrolled<A>([&](int i) { col[i] = mm[(i * A + j) * stride + t]; });
+        NORMGRAD_UNROLL
+        for (int j = 0; j < A; ++j) {  // along the height
+            NORMGRAD_UNROLL
+            for (int i = 0; i < A; ++i) col[i] = mm[(i * A + j) * stride + t];
             F::output(col, out);
-            unrolled<m>([&](int a) { z[a][j] = out[a]; });
-        });
-        unrolled<m>([&](int a) {  // along the width
+            NORMGRAD_UNROLL
+            for (int a = 0; a < m; ++a) z[a][j] = out[a];
+        }
+        NORMGRAD_UNROLL
+        for (int a = 0; a < m; ++a) {  // along the width
             F::output(z[a], out);
-            unrolled<m>([&](int b) { Y[(a * m + b) * TI + t] = out[b] + bias; });
-        });
+            NORMGRAD_UNROLL
+            for (int b = 0; b < m; ++b) Y[(a * m + b) * TI + t] = out[b] + bias;
+        }
     }
     // Interleave each tile row's m output columns into the image rows, dropping the outputs
     // beyond the image.
@@ -369,9 +334,9 @@ void output_transform(const ConvGeometry& g, const Tiling& T, const float* mm, i
     for (int64_t oh = 0; oh < g.OH; ++oh) {
         const float* ya = Y + (oh % m) * m * TI + (oh / m) * TW;  // output (a, b): ya[b TI + tw]
         float* row = y + oh * g.OW;
-#pragma omp simd
-        for (int64_t tw = 0; tw < full; ++tw)
-            unrolled<m>([&](int b) { row[m * tw + b] = ya[b * TI + tw]; });
+        NORMGRAD_IVDEP
+        for (int64_t tw = 0; tw < full; ++tw) NORMGRAD_UNROLL
+        for (int b = 0; b < m; ++b) row[m * tw + b] = ya[b * TI + tw];
         for (int64_t ow = full * m; ow < g.OW; ++ow) row[ow] = ya[(ow % m) * TI + full];
     }
 }
@@ -379,8 +344,9 @@ void output_transform(const ConvGeometry& g, const Tiling& T, const float* mm, i
 // dM = A dY A^T for all the tiles of one output-gradient plane dy, into dm + xi * stride
 // (dY = 0 for the outputs beyond the image): output_transform's passes transposed.
 template <class F>
-void output_transform_transpose(const ConvGeometry& g, const Tiling& T, const float* dy, float* dm,
-                                int64_t stride, const Scratch<F>& s) {
+NORMGRAD_INLINE void output_transform_transpose(const ConvGeometry& g, const Tiling& T,
+                                                const float* dy, float* dm, int64_t stride,
+                                                const Scratch<F>& s) {
     constexpr int m = F::m, A = F::alpha;
     const int64_t TW = T.TW, TI = T.tiles();
     float* Y = s.y;  // output gradient (a, b) of tile t at Y[(a m + b) TI + t]
@@ -392,31 +358,118 @@ void output_transform_transpose(const ConvGeometry& g, const Tiling& T, const fl
             continue;
         }
         const float* row = dy + oh * g.OW;
-#pragma omp simd
-        for (int64_t tw = 0; tw < full; ++tw)
-            unrolled<m>([&](int b) { ya[b * TI + tw] = row[m * tw + b]; });
+        NORMGRAD_IVDEP
+        for (int64_t tw = 0; tw < full; ++tw) NORMGRAD_UNROLL
+        for (int b = 0; b < m; ++b) ya[b * TI + tw] = row[m * tw + b];
         if (full < TW)
             for (int b = 0; b < m; ++b)
                 ya[b * TI + full] = full * m + b < g.OW ? row[full * m + b] : 0.f;
     }
-#pragma omp simd
+    NORMGRAD_IVDEP
     for (int64_t t = 0; t < TI; ++t) {
         float z[m][A], in[m], out[A];
-        unrolled<m>([&](int a) {  // along the width
-            unrolled<m>([&](int b) { in[b] = Y[(a * m + b) * TI + t]; });
+        NORMGRAD_UNROLL
+        for (int a = 0; a < m; ++a) {  // along the width
+            NORMGRAD_UNROLL
+            for (int b = 0; b < m; ++b) in[b] = Y[(a * m + b) * TI + t];
             F::output_t(in, z[a]);
-        });
-        unrolled<A>([&](int j) {  // along the height
-            unrolled<m>([&](int a) { in[a] = z[a][j]; });
+        }
+        NORMGRAD_UNROLL
+        for (int j = 0; j < A; ++j) {  // along the height
+            NORMGRAD_UNROLL
+            for (int a = 0; a < m; ++a) in[a] = z[a][j];
             F::output_t(in, out);
-            unrolled<A>([&](int i) { dm[(i * A + j) * stride + t] = out[i]; });
-        });
+            NORMGRAD_UNROLL
+            for (int i = 0; i < A; ++i) dm[(i * A + j) * stride + t] = out[i];
+        }
     }
 }
 
+// ---- The transforms of a block of images, for both tile sizes ----
+// The transforms are most of the work besides the GEMMs, so they are compiled for AVX2 as well
+// as for the baseline (NORMGRAD_SIMD_CLONES, see simd.hpp): the functions below are the entry
+// points into which everything above is inlined. Images [n0, n1); the block's tile t of image
+// n is column (n - n0) * TI + t of its GEMM operands, whose rows are ld apart.
+struct BlockPlanes {
+    const ConvGeometry& g;
+    const Tiling& T;
+    int64_t n0, n1, ld;
+    float* scratch;
+};
+
 template <class F>
+NORMGRAD_INLINE void input_transforms(const BlockPlanes& b, const float* x, float* V) {
+    const Scratch<F> s(b.T, b.scratch);
+    const int64_t C = b.g.C, TI = b.T.tiles(), plane = b.g.H * b.g.W;
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            input_transform<F>(b.g, b.T, x + (n * C + c) * plane, V + c * b.ld + (n - b.n0) * TI,
+                               C * b.ld, s);
+}
+
+template <class F>
+NORMGRAD_INLINE void input_transposes(const BlockPlanes& b, const float* dV, GradBuffer dx) {
+    const Scratch<F> s(b.T, b.scratch);
+    const int64_t C = b.g.C, TI = b.T.tiles(), plane = b.g.H * b.g.W;
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            input_transform_transpose<F>(b.g, b.T, dV + c * b.ld + (n - b.n0) * TI, C * b.ld,
+                                         dx.data + (n * C + c) * plane, dx.accumulate, s);
+}
+
+template <class F>
+NORMGRAD_INLINE void output_transforms(const BlockPlanes& b, int64_t O, const float* M,
+                                       const float* bias, float* y) {
+    const Scratch<F> s(b.T, b.scratch);
+    const int64_t TI = b.T.tiles(), plane = b.g.OH * b.g.OW;
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t o = 0; o < O; ++o)
+            output_transform<F>(b.g, b.T, M + o * b.ld + (n - b.n0) * TI, O * b.ld,
+                                bias ? bias[o] : 0.f, y + (n * O + o) * plane, s);
+}
+
+// Also adds each plane of dy to db_share[o] (null: not wanted), while it is in cache.
+template <class F>
+NORMGRAD_INLINE void output_transposes(const BlockPlanes& b, int64_t O, const float* dy, float* dM,
+                                       double* db_share) {
+    const Scratch<F> s(b.T, b.scratch);
+    const int64_t TI = b.T.tiles(), plane = b.g.OH * b.g.OW;
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t o = 0; o < O; ++o) {
+            const float* dyo = dy + (n * O + o) * plane;
+            output_transform_transpose<F>(b.g, b.T, dyo, dM + o * b.ld + (n - b.n0) * TI, O * b.ld,
+                                          s);
+            if (db_share) db_share[o] += plane_sum(dyo, plane);
+        }
+}
+
+// The algorithm used: F(2x2, 3x3). The passes above work for any F(m x m, 3 x 3) given its 1-D
+// transforms; F(4x4, 3x3) (4x fewer multiplications instead of 2.25x) was measured slower on
+// the benchmark's 14x14 images, its bigger transforms costing more than the products it saves.
+using Algorithm = F2;
+
+NORMGRAD_SIMD_CLONES
+void run_input_transforms(const BlockPlanes& b, const float* x, float* V) {
+    input_transforms<Algorithm>(b, x, V);
+}
+NORMGRAD_SIMD_CLONES
+void run_input_transposes(const BlockPlanes& b, const float* dV, GradBuffer dx) {
+    input_transposes<Algorithm>(b, dV, dx);
+}
+NORMGRAD_SIMD_CLONES
+void run_output_transforms(const BlockPlanes& b, int64_t O, const float* M, const float* bias,
+                           float* y) {
+    output_transforms<Algorithm>(b, O, M, bias, y);
+}
+NORMGRAD_SIMD_CLONES
+void run_output_transposes(const BlockPlanes& b, int64_t O, const float* dy, float* dM,
+                           double* db_share) {
+    output_transposes<Algorithm>(b, O, dy, dM, db_share);
+}
+
 void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* bias,
              float* y) {
+    using F = Algorithm;
     constexpr int XI = F::alpha * F::alpha;  // the positions of a transformed tile
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     const Tiling T = tiling<F>(g, threads);
@@ -431,30 +484,24 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
     {
         float* V = work->data() + omp_get_thread_num() * per_thread;
         float* M = V + XI * C * ld_max;
-        const Scratch<F> scratch(T, M + XI * O * ld_max);
+        float* scratch = M + XI * O * ld_max;
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;  // the block's tiles
-            for (int64_t n = n0; n < n1; ++n)
-                for (int64_t c = 0; c < C; ++c)
-                    input_transform<F>(g, T, x + (n * C + c) * g.H * g.W,
-                                       V + c * ld + (n - n0) * TI, C * ld, scratch);
+            const BlockPlanes b{g, T, n0, n1, ld, scratch};
+            run_input_transforms(b, x, V);
             for (int xi = 0; xi < XI; ++xi)  // M_xi = U_xi V_xi
                 gemm_serial(false, false, O, ld, C, 1.f, U.data() + xi * O * C, C, V + xi * C * ld,
                             ld, 0.f, M + xi * O * ld, ld);
-            for (int64_t n = n0; n < n1; ++n)
-                for (int64_t o = 0; o < O; ++o)
-                    output_transform<F>(g, T, M + o * ld + (n - n0) * TI, O * ld,
-                                        bias ? bias[o] : 0.f, y + (n * O + o) * g.OH * g.OW,
-                                        scratch);
+            run_output_transforms(b, O, M, bias, y);
         }
     }
 }
 
-template <class F>
 void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* dy,
               GradBuffer dw, GradBuffer db, GradBuffer dx) {
+    using F = Algorithm;
     constexpr int XI = F::alpha * F::alpha;
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     const Tiling T = tiling<F>(g, threads);
@@ -475,25 +522,17 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
         float* V = work->data() + omp_get_thread_num() * per_thread;
         float* dM = V + XI * C * ld_max;
         float* dU = share(omp_get_thread_num());
-        const Scratch<F> scratch(T, dU + XI * O * C);
+        float* scratch = dU + XI * O * C;
         std::fill(dU, dU + XI * O * C, 0.f);
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;
-            double* db_share = db_shares.data() + omp_get_thread_num() * O;
-            for (int64_t n = n0; n < n1; ++n)
-                for (int64_t o = 0; o < O; ++o) {
-                    const float* dyo = dy + (n * O + o) * g.OH * g.OW;
-                    output_transform_transpose<F>(g, T, dyo, dM + o * ld + (n - n0) * TI, O * ld,
-                                                  scratch);
-                    if (db.data) db_share[o] += plane_sum(dyo, g.OH * g.OW);  // still in cache
-                }
+            const BlockPlanes b{g, T, n0, n1, ld, scratch};
+            run_output_transposes(b, O, dy, dM,
+                                  db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr);
             if (dw.data) {  // dU_xi += dM_xi V_xi^T, V recomputed from x
-                for (int64_t n = n0; n < n1; ++n)
-                    for (int64_t c = 0; c < C; ++c)
-                        input_transform<F>(g, T, x + (n * C + c) * g.H * g.W,
-                                           V + c * ld + (n - n0) * TI, C * ld, scratch);
+                run_input_transforms(b, x, V);
                 for (int xi = 0; xi < XI; ++xi)
                     gemm_serial(false, true, O, C, ld, 1.f, dM + xi * O * ld, ld, V + xi * C * ld,
                                 ld, 1.f, dU + xi * O * C, C);
@@ -503,11 +542,7 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
                 for (int xi = 0; xi < XI; ++xi)
                     gemm_serial(true, false, C, ld, O, 1.f, U.data() + xi * O * C, C,
                                 dM + xi * O * ld, ld, 0.f, dV + xi * C * ld, ld);
-                for (int64_t n = n0; n < n1; ++n)
-                    for (int64_t c = 0; c < C; ++c)
-                        input_transform_transpose<F>(g, T, dV + c * ld + (n - n0) * TI, C * ld,
-                                                     dx.data + (n * C + c) * g.H * g.W,
-                                                     dx.accumulate, scratch);
+                run_input_transposes(b, dV, dx);
             }
         }
     }
@@ -534,27 +569,14 @@ bool winograd_supports(const ConvGeometry& g) {
     return g.kH == 3 && g.kW == 3 && g.stride == 1 && g.OH > 0 && g.OW > 0;
 }
 
-WinogradTile winograd_tile(const ConvGeometry& g) {
-    return multiplications<F4>(g) < multiplications<F2>(g) ? WinogradTile::F4x4
-                                                           : WinogradTile::F2x2;
-}
-
 void winograd_forward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                      const float* b, float* y, WinogradTile tile) {
-    if (tile == WinogradTile::F4x4)
-        forward<F4>(g, O, x, w, b, y);
-    else
-        forward<F2>(g, O, x, w, b, y);
+                      const float* b, float* y) {
+    forward(g, O, x, w, b, y);
 }
 
 void winograd_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
-                       WinogradTile tile) {
-    if (!dw.data && !db.data && !dx.data) return;
-    if (tile == WinogradTile::F4x4)
-        backward<F4>(g, O, x, w, dy, dw, db, dx);
-    else
-        backward<F2>(g, O, x, w, dy, dw, db, dx);
+                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx) {
+    if (dw.data || db.data || dx.data) backward(g, O, x, w, dy, dw, db, dx);
 }
 
 }  // namespace normgrad::kernels

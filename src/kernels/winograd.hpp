@@ -1,5 +1,4 @@
-// 3x3 convolution with stride 1 by Winograd's minimal filtering algorithms F(2x2, 3x3) and
-// F(4x4, 3x3)
+// 3x3 convolution with stride 1 by Winograd's minimal filtering algorithm F(2x2, 3x3)
 // (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016).
 //
 // ---- The idea in one dimension: F(2, 3) ----
@@ -40,22 +39,6 @@
 //                                               as im2col's columns do in col2im)
 // Outputs beyond the image (odd output sizes) are computed and dropped; their dY is 0.
 //
-// ---- Bigger tiles: F(4x4, 3x3) ----
-// The same construction gives 4 outputs from 6 inputs with 6 multiplications, F(4, 3), with
-//   B^T = [4  0 -5  0  1  0]     G = [ 1/4     0     0 ]     A^T = [1  1  1  1  1  0]
-//         [0 -4 -4  1  1  0]         [-1/6  -1/6  -1/6 ]           [0  1 -1  2 -2  0]
-//         [0  4 -4 -1  1  0]         [-1/6   1/6  -1/6 ]           [0  1  1  4  4  0]
-//         [0 -2 -1  2  1  0]         [1/24  1/12   1/6 ]           [0  1 -1  8 -8  1]
-//         [0  2 -1 -2  1  0]         [1/24 -1/12   1/6 ]
-//         [0  4  0 -5  0  1]         [  0     0     1  ]
-// (the interpolation points 0, 1, -1, 2, -2 and infinity), so a 6x6 input tile gives a 4x4
-// output tile with 36 multiplications instead of 144: 4x fewer, in 36 GEMMs. Its larger
-// coefficients cost some accuracy (about 1e-6 relative in float against 1e-7), which training
-// does not notice. A layer uses whichever tile size needs fewer multiplications for its image
-// (winograd_tile): tiles that stick out of the image are computed in full and partly wasted, so
-// a 14x14 image takes 16 tiles of 4x4 (36 * 16 = 576 products per channel pair) rather than
-// 49 tiles of 2x2 (16 * 49 = 784).
-//
 // The batch is processed in blocks of whole images (a few hundred tiles), each block's
 // transforms and GEMMs staying in cache; blocks are shared among the threads.
 #pragma once
@@ -70,19 +53,14 @@ namespace normgrad::kernels {
 // 3x3 kernel, stride 1 (any padding).
 bool winograd_supports(const ConvGeometry& g);
 
-enum class WinogradTile { F2x2, F4x4 };
-// The tile size with fewer multiplications for this layer's output size.
-WinogradTile winograd_tile(const ConvGeometry& g);
-
 // y [N, O, OH, OW] = conv(x [N, C, H, W], w [O, C, 3, 3]) + b [O] (b may be null).
 void winograd_forward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                      const float* b, float* y, WinogradTile tile);
+                      const float* b, float* y);
 
 // From dy [N, O, OH, OW]: dw [O, C, 3, 3], db [O] (the sum of dy over images and pixels) and
 // dx [N, C, H, W], each written or added as its GradBuffer asks (data == nullptr: that gradient
 // is not wanted).
 void winograd_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
-                       WinogradTile tile);
+                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx);
 
 }  // namespace normgrad::kernels

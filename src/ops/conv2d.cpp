@@ -1,6 +1,5 @@
 // 2-D convolution (cross-correlation, as in every framework): by im2col and a matrix product per
-// image, or by Winograd's F(2x2, 3x3) or F(4x4, 3x3) for 3x3 kernels with stride 1
-// (src/kernels/winograd.hpp).
+// image, or by Winograd's F(2x2, 3x3) for 3x3 kernels with stride 1 (src/kernels/winograd.hpp).
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -54,7 +53,7 @@ bool use_winograd(const ConvGeometry& g, ConvAlgorithm a) {
         return true;
     }
     // With few input channels the im2col matrix is short (C * 9 rows) and its product is done
-    // by the small-matrix kernel, faster than Winograd's 16 or 36 very thin products.
+    // by the small-matrix kernel, faster than Winograd's 16 very thin products.
     return a == ConvAlgorithm::Auto && kernels::winograd_supports(g) &&
            g.rows() > kernels::kSmallGemmMaxK;
 }
@@ -165,11 +164,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p)
     const ConvGeometry g = geometry(x, w, b, p);
     const int64_t O = w.dim(0);
     const bool winograd = use_winograd(g, p.algorithm);
-    const kernels::WinogradTile tile = kernels::winograd_tile(g);
     Tensor y = Tensor::empty({g.N, O, g.OH, g.OW});
     const float* bp = b.defined() ? b.data() : nullptr;
     if (winograd)
-        kernels::winograd_forward(g, O, x.data(), w.data(), bp, y.data(), tile);
+        kernels::winograd_forward(g, O, x.data(), w.data(), bp, y.data());
     else
         im2col_forward(g, O, x.data(), w.data(), bp, y.data());
 
@@ -177,14 +175,14 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p)
         // The backward math of each algorithm is beside its code: im2col_backward above,
         // src/kernels/winograd.hpp for Winograd. Both compute exactly the gradients of the
         // convolution (up to rounding); the bias gradient is the sum of dy either way.
-        autograd::record("conv2d", {x, w, b}, y, [x, w, b, y, g, O, winograd, tile] {
+        autograd::record("conv2d", {x, w, b}, y, [x, w, b, y, g, O, winograd] {
             const float* dy = y.grad();
             const GradBuffer none{nullptr, false};
             const GradBuffer dw = w.requires_grad() ? grad_buffer(w) : none;
             const GradBuffer db = b.requires_grad() ? grad_buffer(b) : none;
             const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : none;
             if (winograd)
-                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx, tile);
+                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx);
             else
                 im2col_backward(g, O, x.data(), w.data(), dy, dw, db, dx);
         });
