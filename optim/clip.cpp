@@ -4,18 +4,19 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "normgrad/norms.hpp"
 #include "normgrad/optim.hpp"
 
 namespace normgrad {
 
 double global_grad_norm(const std::vector<Parameter>& params) {
-    // norm = sqrt(sum over all parameters and elements of g^2), accumulated in double.
+    // norm = sqrt(sum over all parameters and elements of g^2), each parameter's sum from
+    // sum_of_squares (float blocks added in double), the parameters' sums added in double.
     double sum = 0.0;
     for (const Parameter& param : params) {
         const float* g = param.tensor.grad();
         if (g == nullptr) continue;
-        const int64_t n = param.tensor.numel();
-        for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(g[i]) * g[i];
+        sum += sum_of_squares(g, param.tensor.numel());
     }
     return std::sqrt(sum);
 }

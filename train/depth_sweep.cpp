@@ -1,6 +1,7 @@
 #include "normgrad/train/depth_sweep.hpp"
 
 #include "normgrad/autograd.hpp"
+#include "normgrad/norms.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/train/batches.hpp"
 #include "normgrad/train/grad_stats.hpp"

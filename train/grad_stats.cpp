@@ -7,29 +7,10 @@
 #include <functional>
 
 #include "normgrad/layers.hpp"
+#include "normgrad/norms.hpp"
 #include "normgrad/train/jsonl_log.hpp"
 
 namespace normgrad::train {
-
-namespace {
-
-// Sums of squares in blocks: each block in float, vectorised (omp simd lets the compiler reorder
-// the additions), the blocks added up in double, so the statistics cost a fraction of a step.
-constexpr int64_t kBlock = 4096;
-
-}  // namespace
-
-double l2_norm(const float* v, int64_t n) {
-    double total = 0.0;
-    for (int64_t b = 0; b < n; b += kBlock) {
-        const int64_t e = std::min(n, b + kBlock);
-        float s = 0.f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t i = b; i < e; ++i) s += v[i] * v[i];
-        total += s;
-    }
-    return std::sqrt(total);
-}
 
 const ParamStats* LayerStats::param(const std::string& n) const {
     for (const auto& p : params)
@@ -37,12 +18,12 @@ const ParamStats* LayerStats::param(const std::string& n) const {
     return nullptr;
 }
 
-GradStats::GradStats(const Module& model) {
+GradStats::GradStats(const Module& model, Optimizer& optimizer) : optimizer_(optimizer) {
     // Watch every leaf module (a layer without children), named by its path in the model.
     std::function<void(const Module&, const std::string&)> visit = [&](const Module& m,
                                                                        const std::string& path) {
         if (m.children().empty()) {
-            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}};
+            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}, {}};
             index_[&m] = layers_.size();
             layers_.push_back(std::move(w));
             return;
@@ -51,6 +32,19 @@ GradStats::GradStats(const Module& model) {
             visit(*child, path.empty() ? name : path + "." + name);
     };
     visit(model, "");
+    // The optimizer's entry for each watched parameter: the one holding the same values.
+    const std::vector<Parameter>& optimized = optimizer_.params();
+    for (auto& w : layers_)
+        for (const auto& p : w.params) {
+            int64_t slot = -1;
+            for (size_t k = 0; k < optimized.size(); ++k)
+                if (optimized[k].tensor.data() == p.tensor.data()) slot = int64_t(k);
+            w.slot.push_back(slot);
+        }
+    optimizer_.record_update_norms(true);
+    size_t watched = 0;
+    for (const auto& w : layers_) watched += w.params.size();
+    if (watched != model.parameters().size()) unwatched_ = model.parameters();
     for (const auto& w : layers_) {
         LayerStats l;
         l.layer = w.name;
@@ -63,6 +57,7 @@ GradStats::GradStats(const Module& model) {
 
 GradStats::~GradStats() {
     set_forward_observer(nullptr);
+    optimizer_.record_update_norms(false);
 }
 
 void GradStats::begin_step() {
@@ -89,9 +84,9 @@ void GradStats::after_backward() {
         w.output = Tensor{};
         for (size_t j = 0; j < w.params.size(); ++j) {
             const Tensor& t = w.params[j].tensor;
-            const double g = t.has_grad() ? l2_norm(t.grad(), t.numel()) : 0.0;
-            l.params[j].grad_norm = g;
-            global += g * g;
+            const double squares = t.has_grad() ? sum_of_squares(t.grad(), t.numel()) : 0.0;
+            l.params[j].grad_norm = std::sqrt(squares);
+            global += squares;  // in the order of model.parameters(), as global_grad_norm adds
         }
         if (l.is_batchnorm) {
             const BatchStats& s = static_cast<const BatchNorm*>(w.module)->last_batch_stats();
@@ -106,43 +101,26 @@ void GradStats::after_backward() {
             }
         }
     }
-    stats_.global_grad_norm = std::sqrt(global);
-}
-
-void GradStats::before_update() {
-    size_t k = 0;
-    for (const auto& w : layers_)
-        for (const auto& p : w.params) {
-            if (before_.size() <= k) before_.emplace_back();
-            before_[k++].assign(p.tensor.data(),
-                                p.tensor.data() + p.tensor.numel());  // reuses memory
-        }
+    // (A model with parameters outside its leaf modules: the global norm covers them too.)
+    stats_.global_grad_norm = unwatched_.empty() ? std::sqrt(global) : global_grad_norm(unwatched_);
 }
 
 void GradStats::after_update() {
-    size_t k = 0;
+    const std::vector<Optimizer::UpdateNorms>& updates = optimizer_.update_norms();
     for (size_t i = 0; i < layers_.size(); ++i)
-        for (size_t j = 0; j < layers_[i].params.size(); ++j, ++k) {
-            const Tensor& t = layers_[i].params[j].tensor;
-            const float* now = t.data();
-            const float* old = before_[k].data();
-            const int64_t n = t.numel();
-            double diff = 0.0, norm = 0.0;  // ||w_after - w_before||^2 and ||w_before||^2
-            for (int64_t b = 0; b < n; b += kBlock) {
-                const int64_t e = std::min(n, b + kBlock);
-                float sd = 0.f, sn = 0.f;
-#pragma omp simd reduction(+ : sd, sn)
-                for (int64_t x = b; x < e; ++x) {
-                    const float d = now[x] - old[x];
-                    sd += d * d;
-                    sn += old[x] * old[x];
-                }
-                diff += sd;
-                norm += sn;
-            }
+        for (size_t j = 0; j < layers_[i].params.size(); ++j) {
             ParamStats& ps = stats_.layers[i].params[j];
-            ps.weight_norm = l2_norm(now, n);
-            ps.update_ratio = norm > 0 ? std::sqrt(diff / norm) : kNoValue;
+            const int64_t slot = layers_[i].slot[j];
+            if (slot < 0 || !updates[size_t(slot)].updated) {
+                // Not updated this step (not optimized, or no gradient): the weights as they are.
+                const Tensor& t = layers_[i].params[j].tensor;
+                ps.weight_norm = l2_norm(t.data(), t.numel());
+                ps.update_ratio = 0.0;
+                continue;
+            }
+            const Optimizer::UpdateNorms& u = updates[size_t(slot)];
+            ps.weight_norm = u.after;
+            ps.update_ratio = u.before > 0 ? u.update / u.before : kNoValue;
         }
 }
 

@@ -113,7 +113,8 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
     const std::vector<Parameter> params = model.parameters();
     JsonlLog log(c.log_path);
     Rng data_rng(c.seed ^ 0x5eedda7aull);  // the data order has its own stream, apart from init
-    std::unique_ptr<GradStats> stats = c.grad_stats ? std::make_unique<GradStats>(model) : nullptr;
+    std::unique_ptr<GradStats> stats =
+        c.grad_stats ? std::make_unique<GradStats>(model, *opt) : nullptr;
     std::unique_ptr<AnomalyDetector> anomaly =
         c.detect_anomaly ? std::make_unique<AnomalyDetector>(model) : nullptr;
 
@@ -166,13 +167,15 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
                 throw;
             }
             if (stats) stats->after_backward();
-            norm = c.clip_norm > 0 ? clip_grad_norm(params, c.clip_norm) : global_grad_norm(params);
+            // (The statistics already hold the global norm: no second pass over the gradients.)
+            norm = c.clip_norm > 0 ? clip_grad_norm(params, c.clip_norm)
+                   : stats         ? stats->current().global_grad_norm
+                                   : global_grad_norm(params);
             if (!std::isfinite(norm))
                 throw DivergedError(fmt::format("the gradient norm became {} at step {} (epoch {}) "
                                                 "while the loss was {}: training diverged",
                                                 norm, step, epoch, loss_value),
                                     step);
-            if (stats) stats->before_update();
             opt->step();
             if (stats) stats->after_update();
 

@@ -5,12 +5,17 @@
 // and for BatchNorm layers summaries of the batch mean and variance; plus the global gradient
 // norm. Use it around the usual step:
 //
-//   GradStats stats(model);
+//   GradStats stats(model, opt);   // asks opt to measure its updates (Optimizer::UpdateNorms)
 //   stats.begin_step();            // before the forward pass
 //   loss = ...; backward(loss);
 //   stats.after_backward();        // gradient norms
-//   stats.before_update(); opt.step(); stats.after_update();   // weight norms, update ratios
+//   opt.step();
+//   stats.after_update();          // weight norms, update ratios
 //   use(stats.current());
+//
+// What it costs: one pass over every gradient (the global norm comes out of it, so a training
+// loop need not compute global_grad_norm again) and one over every layer's output gradient;
+// the weights' norms and updates are measured by the optimizer inside its own pass.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include <vector>
 
 #include "normgrad/module.hpp"
+#include "normgrad/optim.hpp"
 
 namespace normgrad::train {
 
@@ -53,15 +59,16 @@ struct StepStats {
 
 class GradStats {
   public:
-    explicit GradStats(const Module& model);
+    // Watches every leaf module of `model`; `optimizer` (which must outlive this object) is
+    // switched to recording its update norms, and back off by the destructor.
+    GradStats(const Module& model, Optimizer& optimizer);
     ~GradStats();
     GradStats(const GradStats&) = delete;
     GradStats& operator=(const GradStats&) = delete;
 
     void begin_step();      // watch the layers' outputs during the coming forward pass
     void after_backward();  // gradient norms; frees the outputs' gradients
-    void before_update();   // remember the weights
-    void after_update();    // weight norms and update ratios
+    void after_update();    // weight norms and update ratios (from the optimizer)
     const StepStats& current() const { return stats_; }
 
   private:
@@ -69,15 +76,15 @@ class GradStats {
         const Module* module;
         std::string name;
         std::vector<Parameter> params;  // the module's own parameters
+        std::vector<int64_t> slot;      // each one's index in optimizer.params(), or -1
         Tensor output;                  // this step's output, its gradient retained
     };
+    Optimizer& optimizer_;
+    // All of the model's parameters when some are not in a leaf module (else empty).
+    std::vector<Parameter> unwatched_;
     std::vector<Watched> layers_;
     std::unordered_map<const Module*, size_t> index_;
-    std::vector<std::vector<float>> before_;  // weights before the update, per parameter
     StepStats stats_;
 };
-
-// L2 norm of n floats, accumulated in double.
-double l2_norm(const float* v, int64_t n);
 
 }  // namespace normgrad::train
