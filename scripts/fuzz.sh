@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Bounded fuzzing: builds the libFuzzer targets of fuzz/ with clang++ in build-fuzz/ (configured
-# once, incremental afterwards) and runs each for N seconds (default 30) on a copy of its corpus.
+# Bounded fuzzing: builds the libFuzzer targets of fuzz/ in the sanitizer build build-asan/
+# (scripts/build.sh asan: clang++, ASan + UBSan + libFuzzer coverage) and runs each for N seconds
+# (default 30) on a copy of its corpus.
 # Usage: scripts/fuzz.sh [seconds-per-target] [target ...]   (targets: idx checkpoint cli)
 # Exits non-zero if any target crashes, leaks, times out (10 s per input) or exceeds 2 GB of
 # memory, printing where the input was saved. The committed corpora (fuzz/corpus/<target>/) are
-# never modified: new inputs stay in build-fuzz/fuzz-run/<target>/corpus/.
+# never modified: new inputs stay in build-asan/fuzz-run/<target>/corpus/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-30}"
@@ -15,19 +16,9 @@ case "$seconds" in
     '' | *[!0-9]*) echo "scripts/fuzz.sh: seconds must be a positive integer, got '$seconds'" >&2; exit 2 ;;
 esac
 
-# clang, libFuzzer (compiler-rt) and clang's OpenMP runtime.
-"$root/scripts/install-deps.sh" clang libclang-rt-dev libomp-dev
-
-dir="$root/build-fuzz"
-if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNORMGRAD_SANITIZE=ON -DNORMGRAD_FUZZ=ON \
-        -DBUILD_TESTING=OFF >/dev/null
-fi
-echo "== Fuzz build (clang++, libFuzzer + ASan + UBSan)"
-start=$(date +%s)
-cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target "${targets[@]/#/fuzz_}"
-echo "fuzz build: $(($(date +%s) - start)) s"
+dir="$root/build-asan"
+echo "== Fuzz targets (build-asan: clang++, libFuzzer + ASan + UBSan)"
+"$root/scripts/build.sh" asan "${targets[@]/#/fuzz_}"
 
 export ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 failed=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing packages, builds, runs every test in the Release build
-# and again under AddressSanitizer + UndefinedBehaviorSanitizer, then fuzzes each input parser
-# for a bounded time (scripts/fuzz.sh).
+# (g++ -O3) and again under AddressSanitizer + UndefinedBehaviorSanitizer (clang++), then fuzzes
+# each input parser for a bounded time with the fuzz targets of that same sanitizer build
+# (scripts/fuzz.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
@@ -11,13 +12,13 @@ echo "== Release build"
 (cd "$root/build" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
-"$root/scripts/build.sh" asan
+"$root/scripts/build.sh" asan normgrad_tests normgrad_cli custom_layer_example
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$root/build-asan" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")
 
 # Bounded fuzzing of the IDX reader, the checkpoint reader and the command-line parser
 # (FUZZ_SECONDS per target; FUZZ_SECONDS=0 skips it for a quick local run).
-fuzz_seconds="${FUZZ_SECONDS:-30}"
+fuzz_seconds="${FUZZ_SECONDS:-20}"
 if [ "$fuzz_seconds" != 0 ]; then
     echo "== Fuzzing, $fuzz_seconds s per target"
     "$root/scripts/fuzz.sh" "$fuzz_seconds"

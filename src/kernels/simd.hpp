@@ -20,9 +20,11 @@
 #endif
 #define NORMGRAD_INLINE [[gnu::always_inline]] inline
 
-#if defined(__GNUC__) && !defined(__clang__)
 // Passing a 32-byte vector by value without AVX has another ABI: true but harmless here, since
 // every function taking or returning a v8 is inlined.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 

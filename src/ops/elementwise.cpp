@@ -30,7 +30,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
     for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
     if (autograd::needs_grad({&a, &b})) {
         // y = a + b: dL/da = dy, dL/db = dy.
-        autograd::record("add", {a, b}, y, [a, b, y, n] {
+        autograd::record("add", {a, b}, y, [a, b, y] {
             if (a.requires_grad()) add_scaled_grad(a, 1.f, y.grad());
             if (b.requires_grad()) add_scaled_grad(b, 1.f, y.grad());
         });
@@ -47,7 +47,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
     for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] - bp[i];
     if (autograd::needs_grad({&a, &b})) {
         // y = a - b: dL/da = dy, dL/db = -dy.
-        autograd::record("sub", {a, b}, y, [a, b, y, n] {
+        autograd::record("sub", {a, b}, y, [a, b, y] {
             if (a.requires_grad()) add_scaled_grad(a, 1.f, y.grad());
             if (b.requires_grad()) add_scaled_grad(b, -1.f, y.grad());
         });
