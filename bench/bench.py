@@ -117,6 +117,14 @@ def measured_with_retries(run, args):
     return res
 
 
+def write_atomically(path, text):
+    """Writes to a temporary file beside `path`, then renames: never a half-written report."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def thread_env(threads):
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -336,7 +344,7 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
     report_targets = targets
 
     add("Cost of the per-layer gradient statistics (`normgrad train --grad-stats on` against "
-        "`off`, normgrad alone, alternating):")
+        f"`off`, normgrad alone, alternating, median of {args.grad_stats_runs} runs each):")
     add("")
     if instrumentation is None:
         add("Not measured: this normgrad has no `--grad-stats` flag.")
@@ -371,6 +379,8 @@ def main():
                     help="comma-separated, from " + ", ".join(MODELS))
     ap.add_argument("--grad-stats-threads", default="1",
                     help="thread counts for the instrumentation cost ('' to skip it)")
+    ap.add_argument("--grad-stats-runs", type=int, default=5,
+                    help="runs of each setting (on, off) for the instrumentation cost")
     ap.add_argument("--max-other", type=float, default=0.05,
                     help="rerun a run when other processes used more than this fraction of the "
                          "machine's CPU during it (and wait for such a quiet moment before each run)")
@@ -432,7 +442,7 @@ def main():
         for model in args.models:
             for t in [int(x) for x in args.grad_stats_threads.split(",") if x]:
                 times = {"off": [], "on": []}
-                for r in range(args.runs):
+                for r in range(args.grad_stats_runs):
                     for gs in (("off", "on") if r % 2 == 0 else ("on", "off")):
                         res = measured_with_retries(
                             lambda: run_normgrad(model, t, r, gs, True), args)
@@ -447,12 +457,11 @@ def main():
     main_runs = [r for r in runs if r["phase"] == "compare"]
     text = report(args, info, main_runs, ceilings, instrumentation, started, finished)
     print(text)
-    with open(args.out, "w") as f:
-        f.write(text + "\n")
+    write_atomically(args.out, text + "\n")
     raw_dir = os.path.join(ROOT, "runs", "bench")
     os.makedirs(raw_dir, exist_ok=True)
-    with open(os.path.join(raw_dir, "results.json"), "w") as f:
-        json.dump({"machine": info, "runs": runs, "sgemm": ceiling_rows}, f, indent=1)
+    write_atomically(os.path.join(raw_dir, "results.json"),
+                     json.dumps({"machine": info, "runs": runs, "sgemm": ceiling_rows}, indent=1))
     print(f"bench: wrote {args.out} and {os.path.join(raw_dir, 'results.json')}", file=sys.stderr)
 
 
