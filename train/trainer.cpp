@@ -209,7 +209,7 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
         }
         const double train_seconds = seconds_since(start);
         bar.finish();
-        const double accuracy = evaluate(model, test_set);
+        const double accuracy = evaluate(model, test_set, c.batch);
         const EpochInfo e{epoch, epoch_steps ? loss_sum / double(epoch_steps) : 0.0, accuracy,
                           train_seconds, epoch_steps};
         result.epochs.push_back(e);

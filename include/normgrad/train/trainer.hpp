@@ -85,8 +85,10 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
                   const Dataset& test_set,
                   const std::function<void(const StepInfo&)>& on_step = {});
 
-// Fraction of `data` classified correctly, in evaluation mode and without the tape.
-double evaluate(Module& model, const Dataset& data, int64_t batch = 1000);
+// Fraction of `data` classified correctly, in evaluation mode and without the tape. The batch
+// size changes nothing but memory: after training, the training batch size (the default, 128)
+// reuses the buffers training left in the pool instead of allocating larger ones.
+double evaluate(Module& model, const Dataset& data, int64_t batch = 128);
 
 // Checkpoints: model parameters and buffers plus the model description as metadata, so that
 // `normgrad eval` can rebuild the model without being told what it was. The optimizer's state,
