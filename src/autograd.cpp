@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <stdexcept>
+#include <utility>
 
 namespace normgrad::autograd {
 
@@ -99,11 +100,11 @@ size_t tape_size() {
     return tape.records.size();
 }
 
-void set_forward_hook(ForwardHook hook) {
-    forward_hook = std::move(hook);
+ForwardHook set_forward_hook(ForwardHook hook) {
+    return std::exchange(forward_hook, std::move(hook));
 }
-void set_backward_hook(BackwardHook hook) {
-    backward_hook = std::move(hook);
+BackwardHook set_backward_hook(BackwardHook hook) {
+    return std::exchange(backward_hook, std::move(hook));
 }
 
 }  // namespace normgrad::autograd

@@ -25,7 +25,8 @@ std::string where(const autograd::TapeRecord& r) {
 
 AnomalyDetector::AnomalyDetector(const Module& model) {
     for (Parameter& p : model.parameters()) p.tensor.set_name(p.name);
-    autograd::set_forward_hook([this](const autograd::TapeRecord& r) {
+    previous_forward_ = autograd::set_forward_hook([this](const autograd::TapeRecord& r) {
+        if (previous_forward_) previous_forward_(r);
         const int64_t i = first_non_finite(r.output.data(), r.output.numel());
         if (i >= 0)
             throw AnomalyError(fmt::format(
@@ -33,7 +34,8 @@ AnomalyDetector::AnomalyDetector(const Module& model) {
                 "element {}",
                 step_, where(r), r.op, r.output.shape().str(), r.output.data()[i], i));
     });
-    autograd::set_backward_hook([this](const autograd::TapeRecord& r) {
+    previous_backward_ = autograd::set_backward_hook([this](const autograd::TapeRecord& r) {
+        if (previous_backward_) previous_backward_(r);
         for (size_t k = 0; k < r.inputs.size(); ++k) {
             const Tensor& t = r.inputs[k];
             if (!t.defined() || !t.has_grad()) continue;
@@ -50,8 +52,8 @@ AnomalyDetector::AnomalyDetector(const Module& model) {
 }
 
 AnomalyDetector::~AnomalyDetector() {
-    autograd::set_forward_hook(nullptr);
-    autograd::set_backward_hook(nullptr);
+    autograd::set_forward_hook(std::move(previous_forward_));
+    autograd::set_backward_hook(std::move(previous_backward_));
 }
 
 }  // namespace normgrad::train

@@ -23,7 +23,7 @@ GradStats::GradStats(const Module& model, Optimizer& optimizer) : optimizer_(opt
     std::function<void(const Module&, const std::string&)> visit = [&](const Module& m,
                                                                        const std::string& path) {
         if (m.children().empty()) {
-            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}, {}};
+            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}};
             index_[&m] = layers_.size();
             layers_.push_back(std::move(w));
             return;
@@ -42,6 +42,10 @@ GradStats::GradStats(const Module& model, Optimizer& optimizer) : optimizer_(opt
             w.slot.push_back(slot);
         }
     optimizer_.record_update_norms(true);
+    previous_backward_ = autograd::set_backward_hook([this](const autograd::TapeRecord& r) {
+        if (previous_backward_) previous_backward_(r);
+        on_backward(r);
+    });
     size_t watched = 0;
     for (const auto& w : layers_) watched += w.params.size();
     if (watched != model.parameters().size()) unwatched_ = model.parameters();
@@ -57,31 +61,39 @@ GradStats::GradStats(const Module& model, Optimizer& optimizer) : optimizer_(opt
 
 GradStats::~GradStats() {
     set_forward_observer(nullptr);
+    autograd::set_backward_hook(std::move(previous_backward_));
     optimizer_.record_update_norms(false);
 }
 
 void GradStats::begin_step() {
-    for (auto& w : layers_) w.output = Tensor{};
+    for (auto& l : stats_.layers) l.output_grad_norm = kNoValue;
+    outputs_.clear();
+    // Which tensor each layer outputs in this step's forward pass.
     set_forward_observer([this](const Module& m, const Tensor& y) {
         auto it = index_.find(&m);
         if (it == index_.end() || !y.requires_grad()) return;
-        Tensor out = y;
-        out.retain_grad();
-        layers_[it->second].output = out;
+        outputs_.push_back({y, it->second});
     });
+}
+
+void GradStats::on_backward(const autograd::TapeRecord& r) {
+    // The operation that produced a layer's output has just run its backward: the gradient of
+    // that output is complete, still in cache, and about to be freed. Measure it now (rather
+    // than keeping every output's gradient until the end of the backward pass).
+    for (const Output& o : outputs_)
+        if (o.tensor.same_as(r.output) && r.output.has_grad()) {
+            stats_.layers[o.layer].output_grad_norm = l2_norm(r.output.grad(), r.output.numel());
+            return;
+        }
 }
 
 void GradStats::after_backward() {
     set_forward_observer(nullptr);
+    outputs_.clear();
     double global = 0.0;
     for (size_t i = 0; i < layers_.size(); ++i) {
         Watched& w = layers_[i];
         LayerStats& l = stats_.layers[i];
-        l.output_grad_norm = w.output.defined() && w.output.has_grad()
-                                 ? l2_norm(w.output.grad(), w.output.numel())
-                                 : kNoValue;
-        if (w.output.defined()) w.output.release_grad();
-        w.output = Tensor{};
         for (size_t j = 0; j < w.params.size(); ++j) {
             const Tensor& t = w.params[j].tensor;
             const double squares = t.has_grad() ? sum_of_squares(t.grad(), t.numel()) : 0.0;

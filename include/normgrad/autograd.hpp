@@ -71,10 +71,13 @@ void release_tape();
 size_t tape_size();
 
 // Called after each operation's forward and after each backward step when set (anomaly
-// detection and instrumentation hook in here); null by default, so costs nothing.
+// detection and the gradient statistics hook in here); null by default, so costs nothing. A
+// backward hook sees the record after its backward ran, while the gradient of its output is
+// still there. Each setter returns the hook it replaces, so that a user can chain to it and
+// put it back when done (users nest: the last to install is the first to restore).
 using ForwardHook = std::function<void(const TapeRecord&)>;
 using BackwardHook = std::function<void(const TapeRecord&)>;
-void set_forward_hook(ForwardHook hook);
-void set_backward_hook(BackwardHook hook);
+ForwardHook set_forward_hook(ForwardHook hook);
+BackwardHook set_backward_hook(BackwardHook hook);
 
 }  // namespace normgrad::autograd

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "normgrad/autograd.hpp"
 #include "normgrad/module.hpp"
 
 namespace normgrad::train {
@@ -27,6 +28,9 @@ class AnomalyDetector {
 
   private:
     int64_t step_ = 0;
+    // The hooks installed before this detector: called first, restored by the destructor.
+    autograd::ForwardHook previous_forward_;
+    autograd::BackwardHook previous_backward_;
 };
 
 }  // namespace normgrad::train

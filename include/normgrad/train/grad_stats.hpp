@@ -14,8 +14,11 @@
 //   use(stats.current());
 //
 // What it costs: one pass over every gradient (the global norm comes out of it, so a training
-// loop need not compute global_grad_norm again) and one over every layer's output gradient;
-// the weights' norms and updates are measured by the optimizer inside its own pass.
+// loop need not compute global_grad_norm again) and one over every layer's output gradient,
+// taken by a backward hook right after that gradient was used, before it is freed; the
+// weights' norms and updates are measured by the optimizer inside its own pass. It installs a
+// forward observer and a backward hook (chaining to the hook already installed, and putting it
+// back when destroyed), so construct it after, and destroy it before, hooks installed earlier.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "normgrad/autograd.hpp"
 #include "normgrad/module.hpp"
 #include "normgrad/optim.hpp"
 
@@ -77,13 +81,19 @@ class GradStats {
         std::string name;
         std::vector<Parameter> params;  // the module's own parameters
         std::vector<int64_t> slot;      // each one's index in optimizer.params(), or -1
-        Tensor output;                  // this step's output, its gradient retained
     };
+    struct Output {
+        Tensor tensor;  // a layer's output in this step's forward pass
+        size_t layer;   // index into layers_
+    };
+    void on_backward(const autograd::TapeRecord& r);
     Optimizer& optimizer_;
     // All of the model's parameters when some are not in a leaf module (else empty).
     std::vector<Parameter> unwatched_;
     std::vector<Watched> layers_;
     std::unordered_map<const Module*, size_t> index_;
+    std::vector<Output> outputs_;
+    autograd::BackwardHook previous_backward_;  // called first, restored by the destructor
     StepStats stats_;
 };
 
