@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "normgrad/module.hpp"
+#include "normgrad/norms.hpp"
 #include "normgrad/tensor.hpp"
 
 namespace normgrad {
@@ -121,26 +122,20 @@ void Optimizer::apply_update(size_t k, float* p, int64_t n, UpdateRange update) 
         return;
     }
     // The same update, a block of 4096 values at a time (16 KB, in L1 cache): keep the block's
-    // old values, update it, then take three sums of squares over the block while it is still
-    // in cache, in float (vectorised), the blocks added in double as normgrad::sum_of_squares
-    // does (norms.hpp). (Summing inside the update loop itself was 5x slower: with the
-    // reductions, the compiler no longer vectorised the update rules well.)
+    // old values (summing their squares on the way), update it, then take the two other sums
+    // of squares while the block is still in cache. The sums are vectorised float sums per
+    // block, added in double as normgrad::sum_of_squares does (norms.hpp). (Summing inside the
+    // update loop itself was 5x slower: with the reductions, the compiler no longer vectorised
+    // the update rules well.)
     constexpr int64_t kBlock = 4096;
     float old[kBlock];
     double before = 0.0, after = 0.0, change = 0.0;
     for (int64_t first = 0; first < n; first += kBlock) {
         const int64_t count = std::min(kBlock, n - first);
-        std::copy(p + first, p + first + count, old);
+        before += copy_sum_of_squares(p + first, old, count);
         update(first, first + count);
-        const float* now = p + first;
-        float sb = 0.f, sa = 0.f, sc = 0.f;
-#pragma omp simd reduction(+ : sb, sa, sc)
-        for (int64_t i = 0; i < count; ++i) {
-            sb += old[i] * old[i];
-            sa += now[i] * now[i];
-            sc += (now[i] - old[i]) * (now[i] - old[i]);
-        }
-        before += sb;
+        float sa = 0.f, sc = 0.f;
+        sums_of_squares_after_update(old, p + first, count, &sa, &sc);
         after += sa;
         change += sc;
     }
