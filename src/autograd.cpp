@@ -19,6 +19,7 @@ thread_local bool grad_mode = true;
 thread_local std::string scope;
 thread_local ForwardHook forward_hook;
 thread_local BackwardHook backward_hook;
+thread_local double* squares_request = nullptr;  // see output_grad_squares_request()
 
 }  // namespace
 
@@ -84,7 +85,14 @@ void backward(const Tensor& loss) {
         TapeRecord& r = tape.records[i];
         // No gradient reached this operation's output: it does not influence the loss.
         if (!r.output.has_grad()) continue;
-        r.backward();
+        squares_request = r.wants_output_grad_squares ? &r.output_grad_squares : nullptr;
+        try {
+            r.backward();
+        } catch (...) {
+            squares_request = nullptr;
+            throw;
+        }
+        squares_request = nullptr;
         if (backward_hook) backward_hook(r);
         if (!r.output.impl().retain_grad) r.output.release_grad();
     }
@@ -105,6 +113,17 @@ ForwardHook set_forward_hook(ForwardHook hook) {
 }
 BackwardHook set_backward_hook(BackwardHook hook) {
     return std::exchange(backward_hook, std::move(hook));
+}
+
+void request_output_grad_squares(const Tensor& output) {
+    const TensorImpl& o = output.impl();
+    if (o.is_leaf || o.tape_generation != tape.generation || o.tape_index >= tape.records.size())
+        return;
+    tape.records[o.tape_index].wants_output_grad_squares = true;
+}
+
+double* output_grad_squares_request() {
+    return squares_request;
 }
 
 }  // namespace normgrad::autograd

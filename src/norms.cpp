@@ -20,7 +20,7 @@ namespace {
 // 4096 floats (16 KB, in L1 cache): short enough that a float sum of squares loses nothing that
 // matters for a norm (relative error about 1e-7 * sqrt(4096) in the worst case), long enough
 // that the double additions between blocks are rare.
-constexpr int64_t kBlock = 4096;
+constexpr int64_t kBlock = kSumOfSquaresBlock;
 // From this many blocks on (1 MB of floats), the blocks are shared among the threads.
 constexpr int64_t kMinParallelBlocks = 64;
 

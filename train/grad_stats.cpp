@@ -73,6 +73,8 @@ void GradStats::begin_step() {
         auto it = index_.find(&m);
         if (it == index_.end() || !y.requires_grad()) return;
         outputs_.push_back({y, it->second});
+        // Let the operation that made y measure its gradient while reading it, if it can.
+        autograd::request_output_grad_squares(y);
     });
 }
 
@@ -82,7 +84,11 @@ void GradStats::on_backward(const autograd::TapeRecord& r) {
     // than keeping every output's gradient until the end of the backward pass).
     for (const Output& o : outputs_)
         if (o.tensor.same_as(r.output) && r.output.has_grad()) {
-            stats_.layers[o.layer].output_grad_norm = l2_norm(r.output.grad(), r.output.numel());
+            // Measured by the operation itself (see autograd::output_grad_squares_request), or
+            // else here, in a pass of our own.
+            stats_.layers[o.layer].output_grad_norm =
+                std::isnan(r.output_grad_squares) ? l2_norm(r.output.grad(), r.output.numel())
+                                                  : std::sqrt(r.output_grad_squares);
             return;
         }
 }

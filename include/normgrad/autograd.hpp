@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ struct TapeRecord {
     std::vector<Tensor> inputs;  // kept alive until the tape is released
     Tensor output;
     BackwardFn backward;
+    // Set by request_output_grad_squares(): someone (the gradient statistics) wants the sum of
+    // squares of this output's gradient. An operation whose backward reads that gradient anyway
+    // can add it up on the way (output_grad_squares_request()) and leaves it here; otherwise it
+    // stays NaN and the caller takes its own pass over the gradient.
+    bool wants_output_grad_squares = false;
+    double output_grad_squares = std::numeric_limits<double>::quiet_NaN();
 };
 
 // True while gradients are being recorded in this thread (the default).
@@ -79,5 +86,16 @@ using ForwardHook = std::function<void(const TapeRecord&)>;
 using BackwardHook = std::function<void(const TapeRecord&)>;
 ForwardHook set_forward_hook(ForwardHook hook);
 BackwardHook set_backward_hook(BackwardHook hook);
+
+// Measuring output gradients where they are read (for train::GradStats). A separate pass over a
+// large gradient after the backward reads it from memory a second time (tens of MB per step in
+// the CNN); the operation's own backward has each piece in cache already.
+// - request_output_grad_squares(y): y's producing record (on the current tape) gets
+//   wants_output_grad_squares; nothing happens for a leaf or a tensor from another tape.
+// - output_grad_squares_request(): inside a backward function, where to store the sum of squares
+//   of the output's gradient, or nullptr when nobody asked (the usual case). An operation that
+//   stores it must add the same values in an order that does not depend on the thread count.
+void request_output_grad_squares(const Tensor& output);
+double* output_grad_squares_request();
 
 }  // namespace normgrad::autograd

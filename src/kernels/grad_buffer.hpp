@@ -8,9 +8,12 @@
 // a GradBuffer with accumulate == false must therefore write every element.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/parallel.hpp"
+#include "normgrad/norms.hpp"
 #include "normgrad/tensor.hpp"
 
 namespace normgrad {
@@ -47,6 +50,36 @@ inline void write_grad(GradBuffer g, int64_t n, F value) {
                             : n >= kernels::kMinParallelElements)
         for (int64_t i = 0; i < n; ++i) d[i] = value(i);
     }
+}
+
+// write_grad, and also *squares = the sum of squares of source[0..n) (the output gradient the
+// values are computed from, for the gradient statistics: autograd::output_grad_squares_request),
+// bit for bit normgrad::sum_of_squares(source, n): the same blocks, each summed right after the
+// loop has read it, while it is still in L1 cache, instead of in a second pass from memory.
+template <class F>
+void write_grad_and_measure(GradBuffer g, int64_t n, F value, const float* source,
+                            double* squares) {
+    constexpr int64_t kBlock = kSumOfSquaresBlock;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    std::vector<double> sums(static_cast<size_t>(blocks));
+    float* d = g.data;
+    const bool accumulate = g.accumulate;
+#pragma omp parallel for schedule(static) \
+    firstprivate(value) if (n >= kernels::kMinParallelElements)
+    for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t first = b * kBlock, last = std::min(n, first + kBlock);
+        if (accumulate) {
+#pragma omp simd
+            for (int64_t i = first; i < last; ++i) d[i] += value(i);
+        } else {
+#pragma omp simd
+            for (int64_t i = first; i < last; ++i) d[i] = value(i);
+        }
+        sums[size_t(b)] = sum_of_squares(source + first, last - first);
+    }
+    double total = 0.0;
+    for (double s : sums) total += s;
+    *squares = total;
 }
 
 }  // namespace normgrad

@@ -7,6 +7,7 @@
 
 #include "kernels/gemm.hpp"
 #include "kernels/simd.hpp"
+#include "normgrad/norms.hpp"
 #include "normgrad/storage.hpp"
 
 // ---- How the tile transforms are computed ----
@@ -428,10 +429,11 @@ NORMGRAD_INLINE void output_transforms(const BlockPlanes& b, int64_t O, const fl
                                 bias ? bias[o] : 0.f, y + (n * O + o) * plane, s);
 }
 
-// Also adds each plane of dy to db_share[o] (null: not wanted), while it is in cache.
+// Also adds each plane of dy to db_share[o] and puts its sum of squares in plane_squares
+// (null: not wanted), while it is in cache.
 template <class F>
 NORMGRAD_INLINE void output_transposes(const BlockPlanes& b, int64_t O, const float* dy, float* dM,
-                                       double* db_share) {
+                                       double* db_share, double* plane_squares) {
     const Scratch<F> s(b.T, b.scratch);
     const int64_t TI = b.T.tiles(), plane = b.g.OH * b.g.OW;
     for (int64_t n = b.n0; n < b.n1; ++n)
@@ -440,6 +442,7 @@ NORMGRAD_INLINE void output_transposes(const BlockPlanes& b, int64_t O, const fl
             output_transform_transpose<F>(b.g, b.T, dyo, dM + o * b.ld + (n - b.n0) * TI, O * b.ld,
                                           s);
             if (db_share) db_share[o] += plane_sum(dyo, plane);
+            if (plane_squares) plane_squares[n * O + o] = sum_of_squares(dyo, plane);
         }
 }
 
@@ -463,8 +466,8 @@ void run_output_transforms(const BlockPlanes& b, int64_t O, const float* M, cons
 }
 NORMGRAD_SIMD_CLONES
 void run_output_transposes(const BlockPlanes& b, int64_t O, const float* dy, float* dM,
-                           double* db_share) {
-    output_transposes<Algorithm>(b, O, dy, dM, db_share);
+                           double* db_share, double* plane_squares) {
+    output_transposes<Algorithm>(b, O, dy, dM, db_share, plane_squares);
 }
 
 void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* bias,
@@ -500,7 +503,7 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
 }
 
 void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* dy,
-              GradBuffer dw, GradBuffer db, GradBuffer dx) {
+              GradBuffer dw, GradBuffer db, GradBuffer dx, double* plane_squares) {
     using F = Algorithm;
     constexpr int XI = F::alpha * F::alpha;
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -530,7 +533,8 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
             const int64_t ld = (n1 - n0) * TI;
             const BlockPlanes b{g, T, n0, n1, ld, scratch};
             run_output_transposes(b, O, dy, dM,
-                                  db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr);
+                                  db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr,
+                                  plane_squares);
             if (dw.data) {  // dU_xi += dM_xi V_xi^T, V recomputed from x
                 run_input_transforms(b, x, V);
                 for (int xi = 0; xi < XI; ++xi)
@@ -575,8 +579,10 @@ void winograd_forward(const ConvGeometry& g, int64_t O, const float* x, const fl
 }
 
 void winograd_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx) {
-    if (dw.data || db.data || dx.data) backward(g, O, x, w, dy, dw, db, dx);
+                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
+                       double* plane_squares) {
+    if (dw.data || db.data || dx.data || plane_squares)
+        backward(g, O, x, w, dy, dw, db, dx, plane_squares);
 }
 
 }  // namespace normgrad::kernels

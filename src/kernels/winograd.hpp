@@ -59,8 +59,10 @@ void winograd_forward(const ConvGeometry& g, int64_t O, const float* x, const fl
 
 // From dy [N, O, OH, OW]: dw [O, C, 3, 3], db [O] (the sum of dy over images and pixels) and
 // dx [N, C, H, W], each written or added as its GradBuffer asks (data == nullptr: that gradient
-// is not wanted).
+// is not wanted). plane_squares, when not null, receives sum_of_squares of each plane of dy
+// (N * O of them, in plane order), for the gradient statistics.
 void winograd_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx);
+                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
+                       double* plane_squares = nullptr);
 
 }  // namespace normgrad::kernels

@@ -12,6 +12,21 @@
 
 namespace normgrad {
 
+namespace {
+
+// dx = value(i) for the activation's input x, given its output gradient dy; when the gradient
+// statistics asked for ||dy|| (autograd::output_grad_squares_request), it is measured in the
+// same pass, while dy is read anyway.
+template <class F>
+void write_input_grad(const Tensor& x, int64_t n, const float* dy, F value) {
+    if (double* squares = autograd::output_grad_squares_request())
+        write_grad_and_measure(grad_buffer(x), n, value, dy, squares);
+    else
+        write_grad(grad_buffer(x), n, value);
+}
+
+}  // namespace
+
 using kernels::kMinParallelElements;
 
 Tensor relu(const Tensor& x) {
@@ -26,7 +41,7 @@ Tensor relu(const Tensor& x) {
         // y > 0 exactly where x > 0, so the output is all backward needs.
         autograd::record("relu", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_grad(grad_buffer(x), n, [=](int64_t i) {
+            write_input_grad(x, n, dy, [=](int64_t i) {
                 const float g = dy[i];
                 return yv[i] > 0.f ? g : 0.f;
             });
@@ -46,7 +61,7 @@ Tensor leaky_relu(const Tensor& x, float negative_slope) {
         // y = x for x > 0, s x otherwise: dy/dx = 1 or s.
         autograd::record("leaky_relu", {x}, y, [x, y, n, negative_slope] {
             const float *dy = y.grad(), *xv = x.data();
-            write_grad(grad_buffer(x), n, [=](int64_t i) {
+            write_input_grad(x, n, dy, [=](int64_t i) {
                 const float g = dy[i];
                 return xv[i] > 0.f ? g : negative_slope * g;
             });
@@ -66,7 +81,7 @@ Tensor sigmoid(const Tensor& x) {
         // y = 1 / (1 + e^-x): dy/dx = y (1 - y).
         autograd::record("sigmoid", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_grad(grad_buffer(x), n, [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
+            write_input_grad(x, n, dy, [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
         });
     }
     return y;
@@ -83,7 +98,7 @@ Tensor tanh(const Tensor& x) {
         // y = tanh x: dy/dx = 1 - y^2.
         autograd::record("tanh", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_grad(grad_buffer(x), n, [=](int64_t i) { return dy[i] * (1.f - yv[i] * yv[i]); });
+            write_input_grad(x, n, dy, [=](int64_t i) { return dy[i] * (1.f - yv[i] * yv[i]); });
         });
     }
     return y;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels/gemm.hpp"
 #include "kernels/grad_buffer.hpp"
@@ -104,7 +105,8 @@ void im2col_forward(const ConvGeometry& g, int64_t O, const float* x, const floa
 //                             dL/dcols = w^T dy[n]    ([K, O] x [O, P])
 //   cols = im2col(x[n])   =>  dL/dx[n] = col2im(dL/dcols)  (each pixel sums the columns it fed)
 void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                     const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx) {
+                     const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
+                     double* plane_squares) {
     const int64_t K = g.rows(), P = g.OH * g.OW, image = g.C * g.H * g.W;
     ConvGeometry one = g;
     one.N = 1;
@@ -134,6 +136,9 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
                 double* db_share = db_shares.data() + omp_get_thread_num() * O;
                 for (int64_t o = 0; o < O; ++o) db_share[o] += row_sum(dyn + o * P, P);
             }
+            if (plane_squares)  // for the gradient statistics, likewise while in cache
+                for (int64_t o = 0; o < O; ++o)
+                    plane_squares[n * O + o] = sum_of_squares(dyn + o * P, P);
             if (dx.data) {
                 kernels::gemm_serial(true, false, K, P, O, 1.f, w, K, dyn, P, 0.f, dcols, P);
                 float* dxn = dx.data + n * image;
@@ -181,10 +186,21 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p)
             const GradBuffer dw = w.requires_grad() ? grad_buffer(w) : none;
             const GradBuffer db = b.requires_grad() ? grad_buffer(b) : none;
             const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : none;
+            // The gradient statistics may ask for ||dy||^2: summed plane by plane where the
+            // backward reads each plane, then added in plane order (the same for any number of
+            // threads).
+            double* squares = autograd::output_grad_squares_request();
+            std::vector<double> planes(squares ? size_t(g.N * O) : 0);
+            double* p = squares ? planes.data() : nullptr;
             if (winograd)
-                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx);
+                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx, p);
             else
-                im2col_backward(g, O, x.data(), w.data(), dy, dw, db, dx);
+                im2col_backward(g, O, x.data(), w.data(), dy, dw, db, dx, p);
+            if (squares) {
+                double total = 0.0;
+                for (double v : planes) total += v;
+                *squares = total;
+            }
         });
     }
     return y;
