@@ -255,7 +255,8 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
 
     def pick(fw, model, threads, **kw):
         return [r for r in runs if r["framework"] == fw and r["model"] == model and
-                r["threads"] == threads and all(r.get(k) == v for k, v in kw.items())]
+                r["threads"] == threads and r["phase"] == "compare" and
+                all(r.get(k) == v for k, v in kw.items())]
 
     add("| model | threads | normgrad s | PyTorch s | normgrad / PyTorch | target | images/s "
         "normgrad | images/s PyTorch | GFLOP/s normgrad | GFLOP/s PyTorch | sgemm limit s "
@@ -293,13 +294,19 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
             add(f"| {model} | {fmt(ng1 / ngn)}x | {fmt(pt1 / ptn)}x | {tcol} | {fmt(best_ng)} | "
                 f"{fmt(best_pt)} | {fmt(best_ng / best_pt)} |")
         add("")
-    add("Memory (the largest peak over the runs) and test accuracy (mean over all the runs of the "
-        "model, each with its own seed, \u00b1 the standard error of that mean):")
+    extra = ""
+    if args.extra_accuracy_runs and args.extra_accuracy_models:
+        extra = (f"; for {', '.join(args.extra_accuracy_models)}, whose runs take seconds, "
+                 f"{args.extra_accuracy_runs} more runs per framework at 1 thread, seeds following "
+                 "the timed runs' and not timed, since one seed's accuracy after one epoch "
+                 "scatters by about 0.3 points")
+    add("Memory (the largest peak over the runs) and test accuracy (mean over the runs of the "
+        f"model, each with its own seed, \u00b1 the standard error of that mean{extra}):")
     add("")
     add("| model | peak RSS normgrad MB | peak RSS PyTorch MB | normgrad / PyTorch "
-        f"(target <= {MEMORY_TARGET}) | test accuracy normgrad | test accuracy PyTorch | "
+        f"(target <= {MEMORY_TARGET}) | seeds | test accuracy normgrad | test accuracy PyTorch | "
         f"difference (target <= {ACCURACY_TARGET} points) |")
-    add("|---|---|---|---|---|---|---|")
+    add("|---|---|---|---|---|---|---|---|")
 
     def mean_and_error(values):
         values = [100 * v for v in values]
@@ -320,7 +327,7 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
         accuracy_rows.append((f"{model}: test accuracy within {ACCURACY_TARGET} points of PyTorch's",
                               f"{diff:+.2f}", abs(diff) <= ACCURACY_TARGET))
         add(f"| {model} | {rss_ng:.0f} | {rss_pt:.0f} | {fmt(rss_ng / rss_pt)} "
-            f"{verdict(rss_ng / rss_pt <= MEMORY_TARGET)} | {acc_ng:.2f}% \u00b1 {err_ng:.2f} | "
+            f"{verdict(rss_ng / rss_pt <= MEMORY_TARGET)} | {len(ng)} | {acc_ng:.2f}% \u00b1 {err_ng:.2f} | "
             f"{acc_pt:.2f}% \u00b1 {err_pt:.2f} | {diff:+.2f} {verdict(abs(diff) <= ACCURACY_TARGET)} |")
     add("")
     targets = []  # (target, measured, met)
@@ -381,6 +388,11 @@ def main():
                     help="thread counts for the instrumentation cost ('' to skip it)")
     ap.add_argument("--grad-stats-runs", type=int, default=5,
                     help="runs of each setting (on, off) for the instrumentation cost")
+    ap.add_argument("--extra-accuracy-runs", type=int, default=14,
+                    help="untimed runs per framework, at 1 thread, added to the accuracy comparison "
+                         "of the models in --extra-accuracy-models")
+    ap.add_argument("--extra-accuracy-models", default="mlp,mlp-bn",
+                    help="models given the extra accuracy runs ('' for none)")
     ap.add_argument("--max-other", type=float, default=0.05,
                     help="rerun a run when other processes used more than this fraction of the "
                          "machine's CPU during it (and wait for such a quiet moment before each run)")
@@ -393,6 +405,8 @@ def main():
     args.argv = sys.argv[1:]
     args.threads = [int(t) for t in args.threads.split(",") if t]
     args.models = [m for m in args.models.split(",") if m]
+    args.extra_accuracy_models = [m for m in args.extra_accuracy_models.split(",")
+                                  if m and m in args.models]
     for m in args.models:
         if m not in MODELS:
             sys.exit(f"bench: unknown model {m} (expected {', '.join(MODELS)})")
@@ -436,6 +450,17 @@ def main():
                           f"{res['foreign_cpu_seconds'] / res['wall']:.2f} cores",
                           file=sys.stderr)
 
+    for model in args.extra_accuracy_models:
+        for r in range(args.extra_accuracy_runs):
+            seed = len(args.threads) * args.runs + r  # after the timed runs' seeds
+            for fw in (("normgrad", "pytorch") if r % 2 == 0 else ("pytorch", "normgrad")):
+                res = (run_normgrad(model, 1, seed, "off", supports) if fw == "normgrad"
+                       else run_torch(model, 1, seed))
+                res["phase"] = "accuracy"
+                runs.append(res)
+                print(f"bench: {model:6} accuracy run, seed {seed} {fw:8} "
+                      f"{100 * res['test_accuracy']:.2f}%", file=sys.stderr)
+
     instrumentation = None
     if supports:
         instrumentation = {}
@@ -454,7 +479,7 @@ def main():
                 instrumentation[(model, t)] = (median(times["off"]), median(times["on"]))
 
     finished = datetime.datetime.now(datetime.timezone.utc)
-    main_runs = [r for r in runs if r["phase"] == "compare"]
+    main_runs = [r for r in runs if r["phase"] in ("compare", "accuracy")]
     text = report(args, info, main_runs, ceilings, instrumentation, started, finished)
     print(text)
     write_atomically(args.out, text + "\n")
