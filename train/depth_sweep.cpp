@@ -16,7 +16,7 @@ double DepthPoint::first_over_last() const {
 std::vector<DepthPoint> depth_sweep(const ModelSpec& spec, const std::vector<int>& depths,
                                     const Dataset& data, int64_t batch, int batches,
                                     uint64_t seed) {
-    Rng order_rng(seed ^ 0x5eedda7aull);
+    Rng order_rng = data_order_rng(seed);
     const auto order = epoch_order(data.count, &order_rng);
     std::vector<DepthPoint> out;
     for (int depth : depths)

@@ -112,7 +112,7 @@ TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_
     const LrSchedule schedule = make_schedule(c, planned);
     const std::vector<Parameter> params = model.parameters();
     JsonlLog log(c.log_path);
-    Rng data_rng(c.seed ^ 0x5eedda7aull);  // the data order has its own stream, apart from init
+    Rng data_rng = data_order_rng(c.seed);
     std::unique_ptr<GradStats> stats =
         c.grad_stats ? std::make_unique<GradStats>(model, *opt) : nullptr;
     std::unique_ptr<AnomalyDetector> anomaly =

@@ -22,6 +22,12 @@ struct Batch {
     std::vector<int32_t> labels;  // B labels
 };
 
+// The random stream that orders a run's training images, apart from the one that initialises
+// its weights (Rng(seed)), so that changing the model does not change the data order.
+inline Rng data_order_rng(uint64_t seed) {
+    return Rng(seed ^ 0x5eedda7aull);
+}
+
 // The order of one epoch: a Fisher-Yates shuffle of 0..count-1 driven by `rng`
 // (or 0..count-1 in order when rng is null).
 std::vector<int64_t> epoch_order(int64_t count, Rng* rng);

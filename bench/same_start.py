@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""normgrad and PyTorch from the same start: the same initial weights, the same batches.
+
+    ./scripts/build.sh release normgrad_cli same_start
+    /usr/bin/python3 bench/same_start.py --model cnn --batchnorm on --seed 0 --steps 100
+
+build/bench/same_start writes the weights a `normgrad train` run with this seed starts from and
+its order of training images; PyTorch (bench/torch_train.py's model) loads those weights and
+trains on the same batches with the same SGD. The two losses are printed side by side. If the
+two frameworks compute the same functions and gradients, the losses agree to float rounding at
+first; any later drift is rounding amplified by training, and a real difference in the math
+(a wrong term, a different update rule) shows up at the first steps instead.
+One thread on both sides, so each side is deterministic.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+from check_safetensors_torch import load_normgrad_checkpoint  # noqa: E402
+from torch_train import build, evaluate, load  # noqa: E402
+
+NORMGRAD = os.path.join(ROOT, "build", "normgrad")
+SAME_START = os.path.join(ROOT, "build", "bench", "same_start")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--batchnorm", choices=["on", "off"], default="off")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=469, help="469 = one epoch (then test accuracy)")
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"))
+    args = ap.parse_args()
+    for tool in (NORMGRAD, SAME_START):
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"same_start.py: {tool} is missing; run "
+                     "./scripts/build.sh release normgrad_cli same_start")
+    torch.set_num_threads(1)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([SAME_START, args.model, args.batchnorm, str(args.seed), tmp], check=True)
+        log = os.path.join(tmp, "log.jsonl")
+        subprocess.run([NORMGRAD, "train", "--model", args.model, "--batchnorm", args.batchnorm,
+                        "--seed", str(args.seed), "--threads", "1", "--max-steps", str(args.steps),
+                        "--grad-stats", "off", "--no-progress", "--data", args.data, "--log", log],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        with open(log) as f:
+            lines = [json.loads(line) for line in f]
+        ng_losses = [r["loss"] for r in lines if r["type"] == "step"]
+        ng_accuracy = [r["test_accuracy"] for r in lines if r["type"] == "epoch"][-1]
+        init, _ = load_normgrad_checkpoint(os.path.join(tmp, "init.safetensors"))
+        with open(os.path.join(tmp, "order.txt")) as f:
+            order = torch.tensor([int(line) for line in f])
+
+    xtr, ytr = load(args.data, "train")
+    xte, yte = load(args.data, "t10k")
+    model = build(args.model, args.batchnorm == "on")
+    state = model.state_dict()
+    model.load_state_dict({k: init[k].reshape(v.shape).to(v.dtype) for k, v in state.items()})
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    pt_losses = []
+    for step in range(len(ng_losses)):
+        idx = order[step * 128:(step + 1) * 128]
+        loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        pt_losses.append(loss.item())
+
+    print(f"{args.model} BatchNorm {args.batchnorm}, seed {args.seed}: the same initial weights "
+          "and batches, SGD lr 0.05 momentum 0.9, batch 128, one thread")
+    print(f"{'step':>5} {'normgrad loss':>14} {'PyTorch loss':>14} {'relative difference':>20}")
+    shown = [s for s in (1, 2, 3, 5, 10, 20, 50, 100, 200, 300, 400, 469) if s <= len(ng_losses)]
+    for s in shown:
+        a, b = ng_losses[s - 1], pt_losses[s - 1]
+        print(f"{s:5d} {a:14.6f} {b:14.6f} {abs(a - b) / abs(b):20.1e}")
+    if len(ng_losses) == 469:
+        print(f"test accuracy after the epoch: normgrad {100 * ng_accuracy:.2f}%, PyTorch "
+              f"{100 * evaluate(model, xte, yte):.2f}%")
+
+
+if __name__ == "__main__":
+    main()
