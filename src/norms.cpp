@@ -10,11 +10,6 @@
 
 namespace normgrad {
 
-using kernels::horizontal_sum;
-using kernels::load;
-using kernels::store;
-using kernels::v8;
-
 namespace {
 
 // 4096 floats (16 KB, in L1 cache): short enough that a float sum of squares loses nothing that
@@ -24,23 +19,26 @@ constexpr int64_t kBlock = kSumOfSquaresBlock;
 // From this many blocks on (1 MB of floats), the blocks are shared among the threads.
 constexpr int64_t kMinParallelBlocks = 64;
 
-// Four vectors of eight partial sums: an addition into one accumulator has to wait for the
-// previous one (3 to 4 cycles), so a single accumulator would leave the loop waiting on that
-// chain; with four, four additions are in flight. The lanes are added in a fixed order at the
-// end, so the result does not depend on the instruction set the clone was compiled for (except
-// for the rounding of a fused multiply-add).
+// 32 partial sums, lane j adding v[j], v[j + 32], v[j + 64], ...: an addition into one
+// accumulator has to wait for the previous one (3 to 4 cycles), so a single running sum would
+// leave the loop waiting on that chain; the compiler keeps these 32 in four AVX registers (eight
+// SSE ones) and has four additions in flight. The partial sums are then added in a fixed order,
+// so the result is the same whichever instruction set the clone was compiled for (except for
+// the rounding of a fused multiply-add).
+constexpr int kLanes = 32;
+
+NORMGRAD_INLINE float add_lanes(const float* acc) {
+    float s = 0.f;
+    for (int j = 0; j < kLanes; ++j) s += acc[j];
+    return s;
+}
+
 NORMGRAD_SIMD_CLONES float block_sum_of_squares(const float* v, int64_t n) {
-    v8 a0{}, a1{}, a2{}, a3{};
+    float acc[kLanes] = {};
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const v8 x0 = load(v + i), x1 = load(v + i + 8), x2 = load(v + i + 16),
-                 x3 = load(v + i + 24);
-        a0 += x0 * x0;
-        a1 += x1 * x1;
-        a2 += x2 * x2;
-        a3 += x3 * x3;
-    }
-    float s = horizontal_sum((a0 + a1) + (a2 + a3));
+    for (; i + kLanes <= n; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) acc[j] += v[i + j] * v[i + j];
+    float s = add_lanes(acc);
     for (; i < n; ++i) s += v[i] * v[i];
     return s;
 }
@@ -70,16 +68,14 @@ double l2_norm(const float* v, int64_t n) {
 }
 
 NORMGRAD_SIMD_CLONES float copy_sum_of_squares(const float* v, float* out, int64_t n) {
-    v8 a0{}, a1{};
+    float acc[kLanes] = {};
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const v8 x0 = load(v + i), x1 = load(v + i + 8);
-        store(out + i, x0);
-        store(out + i + 8, x1);
-        a0 += x0 * x0;
-        a1 += x1 * x1;
-    }
-    float s = horizontal_sum(a0 + a1);
+    for (; i + kLanes <= n; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) {
+            out[i + j] = v[i + j];
+            acc[j] += v[i + j] * v[i + j];
+        }
+    float s = add_lanes(acc);
     for (; i < n; ++i) {
         out[i] = v[i];
         s += v[i] * v[i];
@@ -90,17 +86,15 @@ NORMGRAD_SIMD_CLONES float copy_sum_of_squares(const float* v, float* out, int64
 NORMGRAD_SIMD_CLONES void sums_of_squares_after_update(const float* old, const float* now,
                                                        int64_t n, float* now_sum,
                                                        float* change_sum) {
-    v8 a0{}, a1{}, c0{}, c1{};
+    float acc_now[kLanes] = {}, acc_change[kLanes] = {};
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const v8 x0 = load(now + i), x1 = load(now + i + 8);
-        const v8 d0 = x0 - load(old + i), d1 = x1 - load(old + i + 8);
-        a0 += x0 * x0;
-        a1 += x1 * x1;
-        c0 += d0 * d0;
-        c1 += d1 * d1;
-    }
-    float a = horizontal_sum(a0 + a1), c = horizontal_sum(c0 + c1);
+    for (; i + kLanes <= n; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) {
+            const float d = now[i + j] - old[i + j];
+            acc_now[j] += now[i + j] * now[i + j];
+            acc_change[j] += d * d;
+        }
+    float a = add_lanes(acc_now), c = add_lanes(acc_change);
     for (; i < n; ++i) {
         const float d = now[i] - old[i];
         a += now[i] * now[i];
