@@ -351,17 +351,19 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
     report_targets = targets
 
     add("Cost of the per-layer gradient statistics (`normgrad train --grad-stats on` against "
-        f"`off`, normgrad alone, alternating, median of {args.grad_stats_runs} runs each):")
+        f"`off`, normgrad alone, alternating, median of at least {args.grad_stats_runs} runs each, "
+        f"more until each setting has trained {args.grad_stats_seconds:.0f} s; the same seed for "
+        "the two runs of a pair):")
     add("")
     if instrumentation is None:
         add("Not measured: this normgrad has no `--grad-stats` flag.")
     else:
-        add(f"| model | threads | off s | on s | cost (target <= "
+        add(f"| model | threads | pairs of runs | off s | on s | cost (target <= "
             f"{100 * INSTRUMENTATION_TARGET:.0f}%) |")
-        add("|---|---|---|---|---|")
-        for (model, t), (off, on) in instrumentation.items():
+        add("|---|---|---|---|---|---|")
+        for (model, t), (off, on, pairs) in instrumentation.items():
             cost = on / off - 1
-            add(f"| {model} | {t} | {fmt(off)} | {fmt(on)} | {100 * cost:+.1f}% "
+            add(f"| {model} | {t} | {pairs} | {fmt(off)} | {fmt(on)} | {100 * cost:+.1f}% "
                 f"{verdict(cost <= INSTRUMENTATION_TARGET)} |")
             report_targets.append((f"{model}: gradient statistics cost <= "
                                    f"{100 * INSTRUMENTATION_TARGET:.0f}% ({t} thread{'s' if t > 1 else ''})",
@@ -388,6 +390,8 @@ def main():
                     help="thread counts for the instrumentation cost ('' to skip it)")
     ap.add_argument("--grad-stats-runs", type=int, default=5,
                     help="runs of each setting (on, off) for the instrumentation cost")
+    ap.add_argument("--grad-stats-seconds", type=float, default=30,
+                    help="and more runs, until each setting has trained this many seconds")
     ap.add_argument("--extra-accuracy-runs", type=int, default=14,
                     help="untimed runs per framework, at 1 thread, added to the accuracy comparison "
                          "of the models in --extra-accuracy-models")
@@ -467,7 +471,13 @@ def main():
         for model in args.models:
             for t in [int(x) for x in args.grad_stats_threads.split(",") if x]:
                 times = {"off": [], "on": []}
-                for r in range(args.grad_stats_runs):
+                # At least --grad-stats-runs pairs and --grad-stats-seconds of training per
+                # setting: a run moves by 5 to 10% from one to the next on a shared machine, so
+                # the one-second mlp runs need many more pairs than the cnn for a 5% question.
+                r = -1
+                while r + 1 < args.grad_stats_runs or (
+                        sum(times["off"]) < args.grad_stats_seconds and r + 1 < 60):
+                    r += 1
                     for gs in (("off", "on") if r % 2 == 0 else ("on", "off")):
                         res = measured_with_retries(
                             lambda: run_normgrad(model, t, r, gs, True), args)
@@ -476,7 +486,7 @@ def main():
                         times[gs].append(res["train_seconds"])
                         print(f"bench: {model:6} threads {t} seed {r} grad-stats {gs:3} "
                               f"{res['train_seconds']:7.2f} s", file=sys.stderr)
-                instrumentation[(model, t)] = (median(times["off"]), median(times["on"]))
+                instrumentation[(model, t)] = (median(times["off"]), median(times["on"]), r + 1)
 
     finished = datetime.datetime.now(datetime.timezone.utc)
     main_runs = [r for r in runs if r["phase"] in ("compare", "accuracy")]

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iterator>
+#include <string_view>
+#include <utility>
 
 #include "normgrad/layers.hpp"
 #include "normgrad/norms.hpp"
@@ -142,26 +145,56 @@ void GradStats::after_update() {
         }
 }
 
+namespace {
+
+// One number into the line, as json_number writes it (null when not finite), without a
+// temporary string per number: a step line holds about 60 of them.
+void put_number(fmt::memory_buffer& out, double v) {
+    if (std::isfinite(v))
+        fmt::format_to(std::back_inserter(out), "{:.9g}", v);
+    else
+        fmt::format_to(std::back_inserter(out), "null");
+}
+
+}  // namespace
+
 std::string StepStats::json() const {
-    std::string s = "{";
+    fmt::memory_buffer out;
+    auto put = [&out](std::string_view text) { out.append(text); };
+    put("{");
     for (size_t i = 0; i < layers.size(); ++i) {
         const LayerStats& l = layers[i];
-        if (i) s += ",";
-        s += fmt::format("{}:{{\"kind\":{},\"output_grad_norm\":{}", json_string(l.layer),
-                         json_string(l.kind), json_number(l.output_grad_norm));
-        for (const auto& p : l.params)
-            s += fmt::format(",\"{0}_grad_norm\":{1},\"{0}_norm\":{2},\"{0}_update_ratio\":{3}",
-                             p.name, json_number(p.grad_norm), json_number(p.weight_norm),
-                             json_number(p.update_ratio));
+        if (i) put(",");
+        put(json_string(l.layer));
+        put(":{\"kind\":");
+        put(json_string(l.kind));
+        put(",\"output_grad_norm\":");
+        put_number(out, l.output_grad_norm);
+        for (const auto& p : l.params) {
+            for (auto [suffix, value] :
+                 {std::pair{"_grad_norm", p.grad_norm}, std::pair{"_norm", p.weight_norm},
+                  std::pair{"_update_ratio", p.update_ratio}}) {
+                put(",\"");
+                put(p.name);
+                put(suffix);
+                put("\":");
+                put_number(out, value);
+            }
+        }
         if (l.is_batchnorm)
-            s += fmt::format(
-                ",\"batch_mean_abs\":{},\"batch_var_mean\":{},\"batch_var_min\":{},"
-                "\"batch_var_max\":{}",
-                json_number(l.batch_mean_abs), json_number(l.batch_var_mean),
-                json_number(l.batch_var_min), json_number(l.batch_var_max));
-        s += "}";
+            for (auto [key, value] : {std::pair{"batch_mean_abs", l.batch_mean_abs},
+                                      std::pair{"batch_var_mean", l.batch_var_mean},
+                                      std::pair{"batch_var_min", l.batch_var_min},
+                                      std::pair{"batch_var_max", l.batch_var_max}}) {
+                put(",\"");
+                put(key);
+                put("\":");
+                put_number(out, value);
+            }
+        put("}");
     }
-    return s + "}";
+    put("}");
+    return fmt::to_string(out);
 }
 
 }  // namespace normgrad::train

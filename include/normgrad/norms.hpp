@@ -22,7 +22,7 @@ double l2_norm(const float* v, int64_t n);
 
 // The pieces Optimizer::apply_update measures an update with, one block (at most 4096 values, in
 // L1 cache) at a time, each returning float sums for the caller to add up in double:
-// copies v[0..n) to out and returns the sum of v[i]^2 ...
+// copies v[0..n) to out (which must not overlap it) and returns the sum of v[i]^2 ...
 float copy_sum_of_squares(const float* v, float* out, int64_t n);
 // ... and, after the update, the sums of now[i]^2 and of (now[i] - old[i])^2.
 void sums_of_squares_after_update(const float* old, const float* now, int64_t n, float* now_sum,
