@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <iterator>
 #include <string_view>
 #include <utility>
 
@@ -145,19 +144,6 @@ void GradStats::after_update() {
         }
 }
 
-namespace {
-
-// One number into the line, as json_number writes it (null when not finite), without a
-// temporary string per number: a step line holds about 60 of them.
-void put_number(fmt::memory_buffer& out, double v) {
-    if (std::isfinite(v))
-        fmt::format_to(std::back_inserter(out), "{:.9g}", v);
-    else
-        fmt::format_to(std::back_inserter(out), "null");
-}
-
-}  // namespace
-
 std::string StepStats::json() const {
     fmt::memory_buffer out;
     auto put = [&out](std::string_view text) { out.append(text); };
@@ -169,7 +155,7 @@ std::string StepStats::json() const {
         put(":{\"kind\":");
         put(json_string(l.kind));
         put(",\"output_grad_norm\":");
-        put_number(out, l.output_grad_norm);
+        append_json_number(out, l.output_grad_norm);
         for (const auto& p : l.params) {
             for (auto [suffix, value] :
                  {std::pair{"_grad_norm", p.grad_norm}, std::pair{"_norm", p.weight_norm},
@@ -178,7 +164,7 @@ std::string StepStats::json() const {
                 put(p.name);
                 put(suffix);
                 put("\":");
-                put_number(out, value);
+                append_json_number(out, value);
             }
         }
         if (l.is_batchnorm)
@@ -189,7 +175,7 @@ std::string StepStats::json() const {
                 put(",\"");
                 put(key);
                 put("\":");
-                put_number(out, value);
+                append_json_number(out, value);
             }
         put("}");
     }

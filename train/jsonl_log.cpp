@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
+#include <string_view>
 
 namespace normgrad::train {
 
@@ -39,8 +41,16 @@ void JsonlLog::close() {
 }
 
 std::string json_number(double v) {
-    if (!std::isfinite(v)) return "null";
-    return fmt::format("{:.9g}", v);
+    fmt::memory_buffer out;
+    append_json_number(out, v);
+    return fmt::to_string(out);
+}
+
+void append_json_number(fmt::memory_buffer& out, double v) {
+    if (std::isfinite(v))
+        fmt::format_to(std::back_inserter(out), "{:.9g}", v);
+    else
+        out.append(std::string_view("null"));
 }
 
 std::string json_string(const std::string& s) {

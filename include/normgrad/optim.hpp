@@ -127,7 +127,7 @@ void Optimizer::apply_update(size_t k, float* p, int64_t n, UpdateRange update) 
     // block, added in double as normgrad::sum_of_squares does (norms.hpp). (Summing inside the
     // update loop itself was 5x slower: with the reductions, the compiler no longer vectorised
     // the update rules well.)
-    constexpr int64_t kBlock = 4096;
+    constexpr int64_t kBlock = kSumOfSquaresBlock;
     float old[kBlock];
     double before = 0.0, after = 0.0, change = 0.0;
     for (int64_t first = 0; first < n; first += kBlock) {

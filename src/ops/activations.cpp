@@ -19,10 +19,13 @@ namespace {
 // same pass, while dy is read anyway.
 template <class F>
 void write_input_grad(const Tensor& x, int64_t n, const float* dy, F value) {
-    if (double* squares = autograd::output_grad_squares_request())
-        write_grad_and_measure(grad_buffer(x), n, value, dy, squares);
-    else
+    OutputGradSquares squares(sum_of_squares_blocks(n));
+    if (double* block_sums = squares.parts()) {
+        write_grad_and_measure(grad_buffer(x), n, value, dy, block_sums);
+        squares.finish();
+    } else {
         write_grad(grad_buffer(x), n, value);
+    }
 }
 
 }  // namespace

@@ -178,7 +178,7 @@ void normalise(const Layout& L, const float* x, const float* mean, const float* 
 // Per channel: sum_i g_i and sum_i g_i xhat_i  (that is, dbeta and dgamma).
 void channel_sums(const Layout& L, const float* x, const float* g, const float* mean,
                   const float* invstd, std::vector<double>& sum_g, std::vector<double>& sum_gx,
-                  std::vector<double>* plane_squares = nullptr) {
+                  double* plane_squares = nullptr) {
     sum_g.assign(static_cast<size_t>(L.C), 0.0);
     sum_gx.assign(static_cast<size_t>(L.C), 0.0);
     if (L.inner == 1) {
@@ -209,7 +209,7 @@ void channel_sums(const Layout& L, const float* x, const float* g, const float* 
                     sgx[c] += rgx;
                     // (For the gradient statistics, when asked: ||g||^2 of this plane, in cache.)
                     if (plane_squares)
-                        (*plane_squares)[size_t(n * L.C + c)] = sum_of_squares(g + off, L.inner);
+                        plane_squares[n * L.C + c] = sum_of_squares(g + off, L.inner);
                 }
         }
         for (int t = 0; t < threads; ++t)
@@ -308,15 +308,9 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
             // The gradient statistics may ask for ||g||^2 (autograd::output_grad_squares_request):
             // for images (inner > 1) it is summed plane by plane in the pass below, then added in
             // plane order; for BatchNorm1d the statistics take their own pass.
-            double* squares = L.inner > 1 ? autograd::output_grad_squares_request() : nullptr;
-            std::vector<double> planes(squares ? size_t(L.N * L.C) : 0);
-            channel_sums(L, xv, g, mean->data(), invstd->data(), sum_g, sum_gx,
-                         squares ? &planes : nullptr);
-            if (squares) {
-                double total = 0.0;
-                for (double v : planes) total += v;
-                *squares = total;
-            }
+            OutputGradSquares squares(L.N * L.C, /*measurable=*/L.inner > 1);
+            channel_sums(L, xv, g, mean->data(), invstd->data(), sum_g, sum_gx, squares.parts());
+            squares.finish();
             add_affine_grads(L, gamma, beta, sum_g, sum_gx);
             if (!x.requires_grad()) return;
             // dx_j = (gamma / s) [ g_j - dbeta / m - xhat_j dgamma / m ]   (see the top of file)

@@ -189,18 +189,13 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p)
             // The gradient statistics may ask for ||dy||^2: summed plane by plane where the
             // backward reads each plane, then added in plane order (the same for any number of
             // threads).
-            double* squares = autograd::output_grad_squares_request();
-            std::vector<double> planes(squares ? size_t(g.N * O) : 0);
-            double* p = squares ? planes.data() : nullptr;
+            OutputGradSquares squares(g.N * O);
+            double* p = squares.parts();
             if (winograd)
                 kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx, p);
             else
                 im2col_backward(g, O, x.data(), w.data(), dy, dw, db, dx, p);
-            if (squares) {
-                double total = 0.0;
-                for (double v : planes) total += v;
-                *squares = total;
-            }
+            squares.finish();
         });
     }
     return y;

@@ -2,6 +2,8 @@
 // "<path>.tmp" and close() renames it to <path>.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <string>
 
@@ -26,6 +28,8 @@ class JsonlLog {
 
 // A JSON number: finite values with full float precision, non-finite ones as null.
 std::string json_number(double v);
+// The same, appended to `out` (no temporary string: a step line holds about 60 numbers).
+void append_json_number(fmt::memory_buffer& out, double v);
 // A JSON string literal, escaped.
 std::string json_string(const std::string& s);
 
