@@ -2,8 +2,9 @@
 // (bench/same_start.py): the initial model as a safetensors file under PyTorch's names, and the
 // order in which the first epoch visits the training images, one index per line.
 //
-//   same_start MODEL BATCHNORM SEED DIR     e.g. same_start cnn on 0 /tmp/start
-//   -> DIR/init.safetensors, DIR/order.txt
+//   same_start MODEL BATCHNORM SEED COUNT DIR     e.g. same_start cnn on 0 60000 /tmp/start
+//   -> DIR/init.safetensors, DIR/order.txt (a permutation of 0..COUNT-1, COUNT = the number of
+//      training images; same_start.py reads it from the data set)
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -17,8 +18,8 @@
 using namespace normgrad;
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        fmt::print(stderr, "usage: same_start {{mlp|cnn}} {{on|off}} SEED DIR\n");
+    if (argc != 6) {
+        fmt::print(stderr, "usage: same_start {{mlp|cnn}} {{on|off}} SEED COUNT DIR\n");
         return 2;
     }
     try {
@@ -26,13 +27,15 @@ int main(int argc, char** argv) {
         spec.kind = argv[1];
         spec.batchnorm = std::string(argv[2]) == "on";
         const uint64_t seed = std::stoull(argv[3]);
-        const std::string dir = argv[4];
+        const int64_t count = std::stoll(argv[4]);
+        if (count <= 0) throw std::invalid_argument("COUNT: expected a positive image count");
+        const std::string dir = argv[5];
         // As examples/cli/train_command.cpp and train/trainer.cpp draw them.
         Rng init_rng(seed);
         auto model = train::build_model(spec, init_rng);
         train::save_model(dir + "/init.safetensors", *model, spec);
         Rng order_rng = train::data_order_rng(seed);
-        const auto order = train::epoch_order(60000, &order_rng);
+        const auto order = train::epoch_order(count, &order_rng);
         const std::string path = dir + "/order.txt", tmp = path + ".tmp";
         std::FILE* f = std::fopen(tmp.c_str(), "w");
         if (!f) throw std::runtime_error(tmp + ": cannot open for writing");

@@ -37,7 +37,8 @@ def main():
     ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     ap.add_argument("--batchnorm", choices=["on", "off"], default="off")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=469, help="469 = one epoch (then test accuracy)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="training steps (default: one epoch, then the test accuracy)")
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"))
     args = ap.parse_args()
     for tool in (NORMGRAD, SAME_START):
@@ -47,11 +48,17 @@ def main():
     torch.set_num_threads(1)
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
+    xtr, ytr = load(args.data, "train")
+    xte, yte = load(args.data, "t10k")
+    epoch_steps = (xtr.shape[0] + 127) // 128
+    steps = epoch_steps if args.steps is None else min(args.steps, epoch_steps)
+
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([SAME_START, args.model, args.batchnorm, str(args.seed), tmp], check=True)
+        subprocess.run([SAME_START, args.model, args.batchnorm, str(args.seed),
+                        str(xtr.shape[0]), tmp], check=True)
         log = os.path.join(tmp, "log.jsonl")
         subprocess.run([NORMGRAD, "train", "--model", args.model, "--batchnorm", args.batchnorm,
-                        "--seed", str(args.seed), "--threads", "1", "--max-steps", str(args.steps),
+                        "--seed", str(args.seed), "--threads", "1", "--max-steps", str(steps),
                         "--grad-stats", "off", "--no-progress", "--data", args.data, "--log", log],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         with open(log) as f:
@@ -62,8 +69,6 @@ def main():
         with open(os.path.join(tmp, "order.txt")) as f:
             order = torch.tensor([int(line) for line in f])
 
-    xtr, ytr = load(args.data, "train")
-    xte, yte = load(args.data, "t10k")
     model = build(args.model, args.batchnorm == "on")
     state = model.state_dict()
     model.load_state_dict({k: init[k].reshape(v.shape).to(v.dtype) for k, v in state.items()})
@@ -81,11 +86,12 @@ def main():
     print(f"{args.model} BatchNorm {args.batchnorm}, seed {args.seed}: the same initial weights "
           "and batches, SGD lr 0.05 momentum 0.9, batch 128, one thread")
     print(f"{'step':>5} {'normgrad loss':>14} {'PyTorch loss':>14} {'relative difference':>20}")
-    shown = [s for s in (1, 2, 3, 5, 10, 20, 50, 100, 200, 300, 400, 469) if s <= len(ng_losses)]
+    shown = [s for s in (1, 2, 3, 5, 10, 20, 50, 100, 200, 300, 400) if s < len(ng_losses)]
+    shown.append(len(ng_losses))
     for s in shown:
         a, b = ng_losses[s - 1], pt_losses[s - 1]
         print(f"{s:5d} {a:14.6f} {b:14.6f} {abs(a - b) / abs(b):20.1e}")
-    if len(ng_losses) == 469:
+    if len(ng_losses) == epoch_steps:
         print(f"test accuracy after the epoch: normgrad {100 * ng_accuracy:.2f}%, PyTorch "
               f"{100 * evaluate(model, xte, yte):.2f}%")
 

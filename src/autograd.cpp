@@ -21,6 +21,15 @@ thread_local ForwardHook forward_hook;
 thread_local BackwardHook backward_hook;
 thread_local double* squares_request = nullptr;  // see output_grad_squares_request()
 
+// Sets the request for one record's backward and clears it when that backward ends, normally or
+// by an exception, so a later backward never writes into a stale record.
+struct SquaresRequestScope {
+    explicit SquaresRequestScope(double* slot) { squares_request = slot; }
+    ~SquaresRequestScope() { squares_request = nullptr; }
+    SquaresRequestScope(const SquaresRequestScope&) = delete;
+    SquaresRequestScope& operator=(const SquaresRequestScope&) = delete;
+};
+
 }  // namespace
 
 bool grad_enabled() {
