@@ -9,7 +9,8 @@ its order of training images; PyTorch (bench/torch_train.py's model) loads those
 trains on the same batches with the same SGD. The two losses are printed side by side. If the
 two frameworks compute the same functions and gradients, the losses agree to float rounding at
 first; any later drift is rounding amplified by training, and a real difference in the math
-(a wrong term, a different update rule) shows up at the first steps instead.
+(a wrong term, a different update rule) shows up at the first steps instead. --float64 measures
+that amplification: both float32 runs against PyTorch computing the same steps in float64.
 One thread on both sides, so each side is deterministic.
 """
 import argparse
@@ -39,6 +40,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=None,
                     help="training steps (default: one epoch, then the test accuracy)")
+    ap.add_argument("--float64", action="store_true",
+                    help="also train PyTorch in float64 from the same start: how far float32 "
+                         "rounding alone takes each framework from the exact trajectory")
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"))
     args = ap.parse_args()
     for tool in (NORMGRAD, SAME_START):
@@ -69,32 +73,46 @@ def main():
         with open(os.path.join(tmp, "order.txt")) as f:
             order = torch.tensor([int(line) for line in f])
 
-    model = build(args.model, args.batchnorm == "on")
-    state = model.state_dict()
-    model.load_state_dict({k: init[k].reshape(v.shape).to(v.dtype) for k, v in state.items()})
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model.train()
-    pt_losses = []
-    for step in range(len(ng_losses)):
-        idx = order[step * 128:(step + 1) * 128]
-        loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        pt_losses.append(loss.item())
+    def train_pytorch(dtype):
+        """PyTorch from normgrad's start, computing in dtype."""
+        model = build(args.model, args.batchnorm == "on")
+        state = model.state_dict()
+        model.load_state_dict({k: init[k].reshape(v.shape).to(v.dtype) for k, v in state.items()})
+        model.to(dtype)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        model.train()
+        losses = []
+        for step in range(len(ng_losses)):
+            idx = order[step * 128:(step + 1) * 128]
+            loss = F.cross_entropy(model(xtr[idx].to(dtype)), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return model, losses
+
+    model, pt_losses = train_pytorch(torch.float32)
+    if args.float64:
+        exact_model, exact_losses = train_pytorch(torch.float64)
 
     print(f"{args.model} BatchNorm {args.batchnorm}, seed {args.seed}: the same initial weights "
           "and batches, SGD lr 0.05 momentum 0.9, batch 128, one thread")
-    print(f"{'step':>5} {'normgrad loss':>14} {'PyTorch loss':>14} {'relative difference':>20}")
+    extra = f" {'normgrad vs float64':>20} {'PyTorch vs float64':>20}" if args.float64 else ""
+    print(f"{'step':>5} {'normgrad loss':>14} {'PyTorch loss':>14} {'relative difference':>20}{extra}")
     shown = [s for s in (1, 2, 3, 5, 10, 20, 50, 100, 200, 300, 400) if s < len(ng_losses)]
     shown.append(len(ng_losses))
     for s in shown:
         a, b = ng_losses[s - 1], pt_losses[s - 1]
-        print(f"{s:5d} {a:14.6f} {b:14.6f} {abs(a - b) / abs(b):20.1e}")
+        line = f"{s:5d} {a:14.6f} {b:14.6f} {abs(a - b) / abs(b):20.1e}"
+        if args.float64:
+            c = exact_losses[s - 1]
+            line += f" {abs(a - c) / abs(c):20.1e} {abs(b - c) / abs(c):20.1e}"
+        print(line)
     if len(ng_losses) == epoch_steps:
+        exact = (f", PyTorch in float64 {100 * evaluate(exact_model, xte.double(), yte):.2f}%"
+                 if args.float64 else "")
         print(f"test accuracy after the epoch: normgrad {100 * ng_accuracy:.2f}%, PyTorch "
-              f"{100 * evaluate(model, xte, yte):.2f}%")
-
+              f"{100 * evaluate(model, xte, yte):.2f}%{exact}")
 
 if __name__ == "__main__":
     main()
