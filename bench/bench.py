@@ -29,6 +29,7 @@ NORMGRAD = os.path.join(ROOT, "build", "normgrad")
 CEILING = os.path.join(ROOT, "build", "bench", "sgemm_ceiling")
 TORCH_SCRIPT = os.path.join(ROOT, "bench", "torch_train.py")
 PYTHON = "/usr/bin/python3"
+DATA = os.path.join(ROOT, "data", "mnist")
 EPOCH_IMAGES = 60000
 
 MODELS = {  # name: (--model, --batchnorm)
@@ -136,13 +137,14 @@ def normgrad_help():
     return subprocess.run([NORMGRAD, "train", "--help"], capture_output=True, text=True).stdout
 
 
-def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats):
+def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats, epochs=1, data=DATA):
     kind, bn = MODELS[model]
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "log.jsonl")
-        cmd = [NORMGRAD, "train", "--model", kind, "--batchnorm", bn, "--epochs", "1", "--batch",
-               "128", "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9", "--seed",
-               str(seed), "--threads", str(threads), "--no-progress", "--log", log]
+        cmd = [NORMGRAD, "train", "--model", kind, "--batchnorm", bn, "--epochs", str(epochs),
+               "--batch", "128", "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9",
+               "--seed", str(seed), "--threads", str(threads), "--no-progress", "--data", data,
+               "--log", log]
         if supports_grad_stats:
             cmd += ["--grad-stats", grad_stats]
         _, rss, own, foreign, wall = run_measured(cmd, thread_env(threads))
@@ -154,11 +156,11 @@ def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats):
             "peak_rss_mb": rss, "cpu_seconds": own, "foreign_cpu_seconds": foreign, "wall": wall}
 
 
-def run_torch(model, threads, seed):
+def run_torch(model, threads, seed, epochs=1, data=DATA):
     kind, bn = MODELS[model]
-    cmd = [PYTHON, TORCH_SCRIPT, "--model", kind, "--batchnorm", bn, "--epochs", "1", "--batch",
-           "128", "--lr", "0.05", "--momentum", "0.9", "--seed", str(seed), "--threads",
-           str(threads), "--data", os.path.join(ROOT, "data", "mnist")]
+    cmd = [PYTHON, TORCH_SCRIPT, "--model", kind, "--batchnorm", bn, "--epochs", str(epochs),
+           "--batch", "128", "--lr", "0.05", "--momentum", "0.9", "--seed", str(seed),
+           "--threads", str(threads), "--data", data]
     stdout, rss, own, foreign, wall = run_measured(cmd, thread_env(threads))
     result = json.loads(stdout.strip().splitlines()[-1])
     epoch = result["epochs"][-1]

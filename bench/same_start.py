@@ -114,5 +114,6 @@ def main():
         print(f"test accuracy after the epoch: normgrad {100 * ng_accuracy:.2f}%, PyTorch "
               f"{100 * evaluate(model, xte, yte):.2f}%{exact}")
 
+
 if __name__ == "__main__":
     main()

@@ -5,25 +5,20 @@
     /usr/bin/python3 bench/seed_spread.py --model cnn --batchnorm on --seeds 0-19 --target 98.4
 
 Each seed is one `normgrad train` run and one bench/torch_train.py run (batch 128, SGD lr 0.05
-momentum 0.9, one epoch unless --epochs says otherwise), every run a fresh process with
---threads threads; --jobs runs that many at once (each on its own core at the default of one
+momentum 0.9, one epoch unless --epochs says otherwise), started by bench.py's runners: every
+run a fresh process with --threads threads (OMP, MKL and OpenBLAS thread variables set to it); --jobs runs that many at once (each on its own core at the default of one
 thread and two jobs on a two-core machine). A seed means different initial weights and batches
 in the two frameworks, so the seeds are not paired: what compares is the two distributions.
 Prints a Markdown table of every seed, then each framework's mean, its standard error, the
 lowest and highest run, and how many runs fall below --target.
 """
 import argparse
-import json
-import math
 import os
-import subprocess
+import statistics
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NORMGRAD = os.path.join(ROOT, "build", "normgrad")
-TORCH_TRAIN = os.path.join(ROOT, "bench", "torch_train.py")
+from bench import DATA, MODELS, NORMGRAD, run_normgrad, run_torch  # the benchmark's runners
 
 
 def parse_seeds(text):
@@ -42,35 +37,21 @@ def parse_seeds(text):
     return seeds
 
 
-def normgrad_accuracy(args, seed, env):
-    with tempfile.TemporaryDirectory() as tmp:
-        log = os.path.join(tmp, "log.jsonl")
-        subprocess.run([NORMGRAD, "train", "--model", args.model, "--batchnorm", args.batchnorm,
-                        "--epochs", str(args.epochs), "--batch", "128", "--optimizer", "sgd",
-                        "--lr", "0.05", "--momentum", "0.9", "--seed", str(seed),
-                        "--threads", str(args.threads), "--grad-stats", "off", "--no-progress",
-                        "--data", args.data, "--log", log],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
-        with open(log) as f:
-            epochs = [json.loads(line) for line in f if '"type":"epoch"' in line]
-    return 100.0 * epochs[-1]["test_accuracy"]
+def normgrad_accuracy(model, seed, args):
+    return 100.0 * run_normgrad(model, args.threads, seed, "off", True, args.epochs,
+                                args.data)["test_accuracy"]
 
 
-def pytorch_accuracy(args, seed, env):
-    out = subprocess.run(["/usr/bin/python3", TORCH_TRAIN, "--model", args.model,
-                          "--batchnorm", args.batchnorm, "--epochs", str(args.epochs),
-                          "--seed", str(seed), "--threads", str(args.threads),
-                          "--data", args.data],
-                         check=True, env=env, capture_output=True, text=True).stdout
-    return 100.0 * json.loads(out)["epochs"][-1]["test_accuracy"]
+def pytorch_accuracy(model, seed, args):
+    return 100.0 * run_torch(model, args.threads, seed, args.epochs, args.data)["test_accuracy"]
 
 
 def summary(name, values, target):
     n = len(values)
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else float("nan")
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if n > 1 else float("nan")
     below = "" if target is None else f" | {sum(v < target for v in values)} of {n}"
-    return (f"| {name} | {n} | {mean:.2f}% ± {sd / math.sqrt(n):.2f} | {sd:.2f} | "
+    return (f"| {name} | {n} | {mean:.2f}% ± {sd / n ** 0.5:.2f} | {sd:.2f} | "
             f"{min(values):.2f}% | {max(values):.2f}%{below} |")
 
 
@@ -84,19 +65,18 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="runs at once")
     ap.add_argument("--target", type=float, default=None, help="count the runs below this (in %%)")
     ap.add_argument("--no-pytorch", action="store_true", help="normgrad alone")
-    ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"))
+    ap.add_argument("--data", default=DATA)
     args = ap.parse_args()
     if not os.access(NORMGRAD, os.X_OK):
         sys.exit(f"seed_spread.py: {NORMGRAD} is missing; run ./scripts/build.sh release normgrad_cli")
     seeds = parse_seeds(args.seeds)
-    t = str(args.threads)
-    env = dict(os.environ, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t)
+    model = next(name for name, flags in MODELS.items() if flags == (args.model, args.batchnorm))
 
     frameworks = [("normgrad", normgrad_accuracy)]
     if not args.no_pytorch:
         frameworks.append(("PyTorch", pytorch_accuracy))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {(name, s): pool.submit(fn, args, s, env)
+        futures = {(name, s): pool.submit(fn, model, s, args)
                    for s in seeds for name, fn in frameworks}
         acc = {key: f.result() for key, f in futures.items()}
 
