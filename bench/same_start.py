@@ -55,7 +55,9 @@ def main():
     xtr, ytr = load(args.data, "train")
     xte, yte = load(args.data, "t10k")
     epoch_steps = (xtr.shape[0] + 127) // 128
-    steps = epoch_steps if args.steps is None else min(args.steps, epoch_steps)
+    steps = epoch_steps if args.steps is None else args.steps
+    if not 1 <= steps <= epoch_steps:  # order.txt holds the first epoch's order only
+        sys.exit(f"same_start.py: --steps: expected 1 to {epoch_steps} (one epoch), got {steps}")
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([SAME_START, args.model, args.batchnorm, str(args.seed),
