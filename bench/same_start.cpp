@@ -12,6 +12,7 @@
 #include <string>
 
 #include "normgrad/train/batches.hpp"
+#include "normgrad/train/model_io.hpp"
 #include "normgrad/train/models.hpp"
 #include "normgrad/train/trainer.hpp"
 

@@ -1,5 +1,6 @@
 #include "normgrad/storage.hpp"
 
+#include <fmt/format.h>
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -10,6 +11,12 @@
 #include <vector>
 
 namespace normgrad {
+
+OutOfMemory::OutOfMemory(size_t bytes)
+    : bytes(bytes),
+      what_(bytes >= (size_t{1} << 30)
+                ? fmt::format("allocating {:.1f} GB for a tensor", double(bytes) / (1 << 30))
+                : fmt::format("allocating {:.1f} MB for a tensor", double(bytes) / (1 << 20))) {}
 
 namespace {
 
@@ -42,10 +49,10 @@ struct Pool {
         void* p = nullptr;
         if (bytes >= kMapBytes) {
             p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (p == MAP_FAILED) throw std::bad_alloc();
+            if (p == MAP_FAILED) throw OutOfMemory(bytes);
         } else {
             p = std::aligned_alloc(kAlignment, bytes);
-            if (!p) throw std::bad_alloc();
+            if (!p) throw OutOfMemory(bytes);
         }
         return static_cast<float*>(p);
     }
@@ -71,7 +78,13 @@ struct Pool {
             if (free_bytes > reserved_bytes - free_bytes) release_locked();
             reserved_bytes += n * sizeof(float);
         }
-        return allocate(n);
+        try {
+            return allocate(n);
+        } catch (...) {
+            std::lock_guard lock(mutex);
+            reserved_bytes -= n * sizeof(float);
+            throw;
+        }
     }
 
     void give_back(float* p, size_t n) {

@@ -10,10 +10,13 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "cli_helpers.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
+using Catch::Matchers::EndsWith;
 
 using namespace normgrad::testing;
 
@@ -23,15 +26,15 @@ TEST_CASE("cli: out-of-range flags give one line and exit status 2", "[cli]") {
         std::string args, expected;
     };
     for (const Case& c : std::vector<Case>{
-             {"train --batch 0", "--batch must be at least 1"},
-             {"train --lr -1", "--lr must be a positive number"},
-             {"train --epochs 0", "--epochs must be at least 1"},
-             {"train --momentum 1.5", "--momentum"},
-             {"train --threads 0", "--threads"},
+             {"train --batch 0", "--batch: 0 is not an integer in 1..1048576"},
+             {"train --lr -1", "--lr: -1 is not > 0"},
+             {"train --epochs 0", "--epochs: 0 is not an integer in 1..100000"},
+             {"train --momentum 1.5", "--momentum: 1.5 is not in [0, 1)"},
+             {"train --threads 0", "--threads: 0 is not an integer in 1..256"},
              {"train --model resnet", "--model"},
              {"train --batchnorm maybe", "--batchnorm"},
-             {"train --no-such-flag", "no-such-flag"},
-             {"train --batch abc", "--batch"},
+             {"train --no-such-flag", "unknown flag --no-such-flag"},
+             {"train --batch abc", "--batch: 'abc' is not an integer"},
          }) {
         Run r = run(c.args + d.data());
         INFO(c.args << " -> " << r.output);
@@ -66,10 +69,14 @@ TEST_CASE("cli: same seed and one thread give the same run, loss for loss", "[cl
     const std::string b = without_times(read_file(d.file("b.jsonl")));
     CHECK(!a.empty());
     CHECK(a == b);
-    CHECK(std::count(a.begin(), a.end(), '\n') == 2 * 8 + 2);  // 8 steps and 1 epoch line each
+    // The run's settings, 8 steps and 1 epoch line per epoch, and the end record.
+    CHECK(std::count(a.begin(), a.end(), '\n') == 1 + 2 * 8 + 2 + 1);
+    CHECK(a.rfind(R"({"type":"run","settings":{"--model":"mlp",)", 0) == 0);
     CHECK_THAT(a, Contains(R"("type":"step","epoch":1,"step":1,"loss":)"));
+    CHECK_THAT(a, EndsWith("{\"type\":\"end\",\"status\":\"completed\",\"step\":16}\n"));
     CHECK_THAT(a, Contains(R"("type":"epoch","epoch":2,"steps":8,"train_loss":)"));
-    CHECK_FALSE(fs::exists(d.file("a.jsonl.tmp")));
+    for (const auto& e : fs::directory_iterator(d.dir))  // no temporary left behind
+        CHECK(e.path().filename().string().find("normgrad-tmp") == std::string::npos);
     // Another seed gives another run.
     REQUIRE(run("train --model mlp --batchnorm on --batch 32 --epochs 2 --seed 4 --threads 1 "
                 "--no-progress --log " +
@@ -132,37 +139,45 @@ std::vector<std::string> step_lines(const std::string& log) {
 TEST_CASE("cli: a run stopped by SIGINT and resumed gives the same losses, step for step",
           "[cli][resume]") {
     TinyData d;
+    // Long enough (50 epochs of 8 steps) that the signal arrives while it trains.
     const std::string common =
-        "train --model cnn --batchnorm on --batch 32 --epochs 3 --seed 2 "
-        "--threads 1 --no-progress --optimizer adam --lr 0.01" +
+        "train --model mlp --batchnorm on --batch 32 --epochs 50 --seed 2 --threads 1 "
+        "--optimizer adam --lr 0.01 --grad-stats off" +
         d.data();
-    REQUIRE(run(common + " --log " + d.file("full.jsonl")).status == 0);
+    REQUIRE(run(common + " --no-progress --log " + d.file("full.jsonl")).status == 0);
 
-    // A real SIGINT after step 11 (of 24): the step completes, a checkpoint is written, exit 130.
-    setenv("NORMGRAD_TEST_SIGINT_AT_STEP", "11", 1);
-    Run stopped = run(common + " --checkpoint " + d.file("ck.safetensors") + " --log " +
-                      d.file("part1.jsonl"));
-    unsetenv("NORMGRAD_TEST_SIGINT_AT_STEP");
+    // A real SIGINT once the first progress line is out: the step in progress completes, a
+    // checkpoint is written, exit 130.
+    Child child(common + " --log-every 1 --checkpoint " + d.file("ck.safetensors") + " --log " +
+                d.file("log.jsonl"));
+    REQUIRE(child.wait_for("step 1/8"));
+    child.signal(SIGINT);
+    const Run stopped = child.finish();
     INFO(stopped.output);
     CHECK(stopped.status == 130);
-    CHECK_THAT(stopped.output, Contains("interrupted after step 11"));
+    const auto at = stopped.output.find("interrupted by SIGINT after step ");
+    REQUIRE(at != std::string::npos);
+    const int64_t k = std::stoll(stopped.output.substr(at + 33));
+    CHECK(k >= 1);
+    CHECK(k < 400);
     REQUIRE(fs::exists(d.file("ck.safetensors")));
+    const std::string part = read_file(d.file("log.jsonl"));
+    CHECK(step_lines(part).size() == size_t(k));
+    CHECK_THAT(part,
+               Contains(fmt::format(R"({{"type":"end","status":"interrupted","step":{},)", k)));
 
+    // Resumed with the same --log, the log is continued: it ends up equal to the uninterrupted
+    // run's, every step once, all but the timing fields.
     Run resumed =
-        run(common + " --resume " + d.file("ck.safetensors") + " --log " + d.file("part2.jsonl"));
+        run(common + " --no-progress --resume " + d.file("ck.safetensors") + " --checkpoint " +
+            d.file("ck.safetensors") + " --log " + d.file("log.jsonl"));
     INFO(resumed.output);
     REQUIRE(resumed.status == 0);
-    const auto full = step_lines(read_file(d.file("full.jsonl")));
-    auto joined = step_lines(read_file(d.file("part1.jsonl")));
-    const auto part2 = step_lines(read_file(d.file("part2.jsonl")));
-    CHECK(joined.size() == 11);
-    joined.insert(joined.end(), part2.begin(), part2.end());
-    REQUIRE(full.size() == 24);
-    CHECK(joined == full);  // every loss, gradient norm and per-layer statistic
-    // The final epoch summary (train loss, test accuracy) is the same too.
-    const std::string a = without_times(read_file(d.file("full.jsonl")));
-    const std::string b = without_times(read_file(d.file("part2.jsonl")));
-    CHECK(a.substr(a.rfind("{\"type\":\"epoch\"")) == b.substr(b.rfind("{\"type\":\"epoch\"")));
+    CHECK_THAT(resumed.output, Contains("continuing the log"));
+    const std::string full = without_times(read_file(d.file("full.jsonl")));
+    const std::string joined = without_times(read_file(d.file("log.jsonl")));
+    CHECK(step_lines(joined).size() == 400);
+    CHECK(joined == full);
 }
 
 TEST_CASE("cli: periodic checkpoints resume exactly; a checkpoint from another run is refused",
@@ -186,8 +201,8 @@ TEST_CASE("cli: periodic checkpoints resume exactly; a checkpoint from another r
 
     Run other = run("train --model mlp --batch 16 --epochs 2 --seed 5 --no-progress --resume " +
                     d.file("ck.safetensors") + d.data());
-    CHECK(other.status == 1);
+    CHECK(other.status == 2);
     CHECK_THAT(other.output,
-               Contains("another run") && Contains("batch=32") && Contains("batch=16"));
+               Contains("another run") && Contains("--batch is 32 in the checkpoint and 16 now"));
     CHECK(run(common + " --checkpoint-every -1").status == 2);
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 
 #include "normgrad/autograd.hpp"
 
@@ -49,6 +50,34 @@ AnomalyDetector::AnomalyDetector(const Module& model) {
                 step_, where(r), r.op, tensor, t.shape().str(), t.grad()[i], i));
         }
     });
+}
+
+void AnomalyDetector::explain_norm(const std::vector<Parameter>& params, double norm) const {
+    // The parameter with the largest gradient element: its square is what overflowed first.
+    const Parameter* worst = nullptr;
+    double worst_abs = 0.0;
+    for (const Parameter& p : params) {
+        const float* g = p.tensor.grad();
+        if (!g) continue;
+        for (int64_t i = 0; i < p.tensor.numel(); ++i) {
+            if (!std::isfinite(g[i]))
+                throw AnomalyError(fmt::format(
+                    "anomaly at step {}: the gradient of '{}' {} holds {} at element {}", step_,
+                    p.name, p.tensor.shape().str(), g[i], i));
+            if (std::fabs(double(g[i])) > worst_abs)
+                worst_abs = std::fabs(double(g[i])), worst = &p;
+        }
+    }
+    const std::string name = worst ? worst->name : "?";
+    const size_t dot = name.rfind('.');
+    throw AnomalyError(fmt::format(
+        "anomaly at step {}: every gradient is finite, but the global gradient norm is {}: the "
+        "squares of layer '{}''s {} gradient overflow float (its largest element is {:.3g}; "
+        "float squares overflow above {:.3g}), so the gradients have exploded; try a smaller "
+        "--lr, --clip, or BatchNorm",
+        step_, norm, dot == std::string::npos ? name : name.substr(0, dot),
+        dot == std::string::npos ? "parameter" : name.substr(dot + 1), worst_abs,
+        std::sqrt(double(std::numeric_limits<float>::max()))));
 }
 
 AnomalyDetector::~AnomalyDetector() {

@@ -4,11 +4,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
 
 #include "normgrad/autograd.hpp"
-#include "normgrad/train/jsonl_log.hpp"
+#include "normgrad/files.hpp"
+#include "normgrad/train/json_text.hpp"
 
 namespace normgrad::train {
 
@@ -20,6 +20,7 @@ RunRecord run_one(const CompareConfig& cc, bool batchnorm, const Dataset& train_
     c.model.batchnorm = batchnorm;
     c.grad_stats = true;
     c.save_path.clear();
+    c.progress_label = batchnorm ? "BatchNorm on" : "BatchNorm off";
     RunRecord rec;
     rec.label = batchnorm ? "BatchNorm on" : "BatchNorm off";
     rec.batchnorm = batchnorm;
@@ -31,28 +32,36 @@ RunRecord run_one(const CompareConfig& cc, bool batchnorm, const Dataset& train_
     if (c.max_steps > 0) total = std::min(total, c.max_steps);
     const int64_t eval_every = cc.eval_every > 0 ? cc.eval_every : std::max<int64_t>(1, total / 10);
 
+    // The layers with parameters, in forward order (a step without statistics, such as one
+    // whose loss was not finite, fills their columns with NaN).
+    for (const auto& [name, layer] : model->children())
+        if (!layer->parameters().empty()) rec.layers.push_back(name);
     auto on_step = [&](const StepInfo& s) {
-        if (rec.layers.empty())
-            for (const auto& l : s.stats->layers)
-                if (!l.params.empty()) rec.layers.push_back(l.layer);
         StepRow row{s.step, s.epoch, s.loss, s.grad_norm, {}, {}};
-        for (const auto& l : s.stats->layers) {
-            if (l.params.empty()) continue;
-            row.layer_grad.push_back(l.params.front().grad_norm);
-            row.layer_output_grad.push_back(l.output_grad_norm);
+        for (const auto& name : rec.layers) {
+            double g = NAN, o = NAN;
+            for (size_t k = 0; s.stats && k < s.stats->layers.size(); ++k)
+                if (const LayerStats& l = s.stats->layers[k]; l.layer == name && !l.params.empty())
+                    g = l.params.front().grad_norm, o = l.output_grad_norm;
+            row.layer_grad.push_back(g);
+            row.layer_output_grad.push_back(o);
         }
         rec.steps.push_back(std::move(row));
-        if (s.step % eval_every == 0 && s.step != total)
-            rec.evals.push_back({s.step, evaluate(*model, test_set)});
+        if (s.step % eval_every == 0 && s.step != total && std::isfinite(s.loss))
+            rec.evals.push_back({s.step, evaluate(*model, test_set).accuracy});
     };
     try {
         const TrainResult r = train(c, *model, train_set, test_set, on_step);
+        if (r.interrupted) {
+            rec.interrupted = true;
+            return rec;
+        }
         rec.test_accuracy = r.epochs.back().test_accuracy;
         rec.evals.push_back({rec.steps.empty() ? 0 : rec.steps.back().step, rec.test_accuracy});
     } catch (const DivergedError& e) {
         rec.diverged_step = e.step;
         rec.diverged_message = e.what();
-        rec.test_accuracy = evaluate(*model, test_set);
+        rec.test_accuracy = evaluate(*model, test_set).accuracy;
         rec.evals.push_back({e.step, rec.test_accuracy});
     }
     return rec;
@@ -82,7 +91,12 @@ CompareResult run_compare(const CompareConfig& config, const Dataset& train_set,
     CompareResult r;
     r.config = config;
     r.off = run_one(config, false, train_set, test_set);
+    if (r.off.interrupted) {
+        r.interrupted = true;
+        return r;
+    }
     r.on = run_one(config, true, train_set, test_set);
+    r.interrupted = r.on.interrupted;
     r.layers = r.on.layers;
     for (const auto& l : r.off.layers)
         if (std::find(r.layers.begin(), r.layers.end(), l) == r.layers.end()) r.layers.push_back(l);
@@ -117,23 +131,6 @@ std::string format_table(const CompareResult& r) {
                            run->label, 100.0 * run->test_accuracy,
                            run->diverged_step ? std::to_string(run->diverged_step) : "none");
     return out;
-}
-
-void write_file_atomically(const std::string& path, const std::string& content) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f << content;
-        f.flush();
-        if (!f) {
-            std::remove(tmp.c_str());
-            throw std::runtime_error(fmt::format("{}: cannot write", tmp));
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        throw std::runtime_error(fmt::format("{}: cannot rename {} into place", path, tmp));
-    }
 }
 
 void write_csv(const CompareResult& r, const std::string& path) {

@@ -10,7 +10,7 @@
 
 #include "normgrad/layers.hpp"
 #include "normgrad/norms.hpp"
-#include "normgrad/train/jsonl_log.hpp"
+#include "normgrad/train/json_text.hpp"
 
 namespace normgrad::train {
 

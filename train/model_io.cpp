@@ -1,22 +1,25 @@
-// Saving and loading a trained model: the safetensors checkpoint plus the model's description.
+// Saving and loading models and resumable checkpoints.
+#include "normgrad/train/model_io.hpp"
+
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
 #include "normgrad/safetensors.hpp"
-#include "normgrad/train/trainer.hpp"
 
 namespace normgrad::train {
 
 namespace {
 
+constexpr const char* kRunKey = "normgrad.resume.run";
+
 std::string meta(const Checkpoint& c, const std::string& path, const std::string& key) {
     auto it = c.metadata.find(key);
     if (it == c.metadata.end())
         throw CheckpointError(fmt::format(
-            "{}: metadata has no '{}' (expected a checkpoint written by normgrad train)", path,
-            key));
+            "{}: metadata has no '{}' (expected a model written by normgrad train)", path, key));
     return it->second;
 }
 
@@ -49,17 +52,6 @@ std::vector<NamedTensor> split_optimizer_state(const Checkpoint& c, Checkpoint* 
     return optimizer_state;
 }
 
-// What must not change between a run and its resumption.
-std::string run_fingerprint(const TrainConfig& c, const Optimizer& opt) {
-    return fmt::format(
-        "model={} batchnorm={} hidden={} depth={} activation={} batch={} seed={} "
-        "optimizer={}",
-        c.model.kind, c.model.batchnorm ? "on" : "off", c.model.hidden, c.model.depth,
-        to_string(c.model.activation), c.batch, c.seed, opt.kind());
-}
-
-}  // namespace
-
 // Model tensors, optimizer tensors and the model description.
 Checkpoint model_checkpoint(const Module& model, const ModelSpec& spec,
                             const Optimizer* optimizer) {
@@ -75,8 +67,32 @@ Checkpoint model_checkpoint(const Module& model, const ModelSpec& spec,
     c.metadata["normgrad.hidden"] = std::to_string(spec.hidden);
     c.metadata["normgrad.depth"] = std::to_string(spec.depth);
     c.metadata["normgrad.activation"] = to_string(spec.activation);
+    c.metadata["normgrad.image_rows"] = std::to_string(spec.image_rows);
+    c.metadata["normgrad.image_cols"] = std::to_string(spec.image_cols);
     return c;
 }
+
+// TODO(merge core-io): safetensors.hpp's check_finite replaces this.
+void check_finite(const Checkpoint& c, const std::string& path) {
+    for (const auto& t : c.tensors) {
+        const float* v = t.tensor.data();
+        for (int64_t i = 0; i < t.tensor.numel(); ++i)
+            if (!std::isfinite(v[i]))
+                throw CheckpointError(
+                    fmt::format("{}: tensor '{}' holds {} at element {}", path, t.name, v[i], i));
+    }
+}
+
+// A loaded file's values, finite, copied into `model`.
+void restore_model(const Checkpoint& c, const std::string& path, Module& model,
+                   std::vector<NamedTensor>* optimizer_state) {
+    check_finite(c, path);
+    Checkpoint model_part;
+    *optimizer_state = split_optimizer_state(c, &model_part);
+    copy_into(model_part, model.state(), path);
+}
+
+}  // namespace
 
 void save_model(const std::string& path, const Module& model, const ModelSpec& spec,
                 const Optimizer* optimizer) {
@@ -97,6 +113,12 @@ LoadedModel load_model(const std::string& path) {
     out.spec.batchnorm = bn == "on";
     out.spec.hidden = meta_int(c, path, "normgrad.hidden", 1, 1 << 20);
     out.spec.depth = static_cast<int>(meta_int(c, path, "normgrad.depth", 1, 1000));
+    out.spec.image_rows = meta_int(c, path, "normgrad.image_rows", 1, 1 << 16);
+    out.spec.image_cols = meta_int(c, path, "normgrad.image_cols", 1, 1 << 16);
+    if (const std::string why =
+            image_size_problem(out.spec, out.spec.image_rows, out.spec.image_cols);
+        !why.empty())
+        throw CheckpointError(fmt::format("{}: metadata: {}", path, why));
     try {
         out.spec.activation = parse_activation(meta(c, path, "normgrad.activation"));
     } catch (const std::invalid_argument& e) {
@@ -104,23 +126,18 @@ LoadedModel load_model(const std::string& path) {
     }
     Rng rng(0);
     out.model = build_model(out.spec, rng);
-    // Model tensors go into the model; "optimizer.*" tensors are handed back separately.
-    Checkpoint model_part;
-    out.optimizer_state = split_optimizer_state(c, &model_part);
-    copy_into(model_part, out.model->state(), path);
+    restore_model(c, path, *out.model, &out.optimizer_state);
     if (auto it = c.metadata.find("normgrad.optimizer"); it != c.metadata.end())
         out.optimizer_kind = it->second;
+    if (auto it = c.metadata.find("normgrad.checksum"); it != c.metadata.end())
+        out.checksum = it->second;
     return out;
 }
 
-}  // namespace normgrad::train
-
-namespace normgrad::train {
-
-void save_resume_point(const std::string& path, const TrainConfig& cfg, const Module& model,
-                       const Optimizer& opt, const ResumePoint& at) {
-    Checkpoint c = model_checkpoint(model, cfg.model, &opt);
-    c.metadata["normgrad.resume.run"] = run_fingerprint(cfg, opt);
+void save_resume_point(const std::string& path, const RunSettings& settings, const ModelSpec& spec,
+                       const Module& model, const Optimizer& opt, const ResumePoint& at) {
+    Checkpoint c = model_checkpoint(model, spec, &opt);
+    c.metadata[kRunKey] = to_json(settings);
     c.metadata["normgrad.resume.epoch"] = std::to_string(at.epoch);
     c.metadata["normgrad.resume.first"] = std::to_string(at.first);
     c.metadata["normgrad.resume.step"] = std::to_string(at.step);
@@ -130,18 +147,40 @@ void save_resume_point(const std::string& path, const TrainConfig& cfg, const Mo
     save_checkpoint(path, c);
 }
 
-ResumePoint load_resume_point(const std::string& path, const TrainConfig& cfg, Module& model,
+ResumePoint load_resume_point(const std::string& path, const RunSettings& settings, Module& model,
                               Optimizer& opt) {
     const Checkpoint c = load_checkpoint(path);
-    const std::string saved = meta(c, path, "normgrad.resume.run");
-    const std::string now = run_fingerprint(cfg, opt);
-    if (saved != now)
-        throw CheckpointError(fmt::format(
-            "{}: this checkpoint belongs to another run ({}); the flags given describe {}", path,
-            saved, now));
-    Checkpoint model_part;
-    const std::vector<NamedTensor> optimizer_state = split_optimizer_state(c, &model_part);
-    copy_into(model_part, model.state(), path);
+    const auto run = c.metadata.find(kRunKey);
+    if (run == c.metadata.end()) {
+        if (c.metadata.count("normgrad.model"))
+            throw std::invalid_argument(fmt::format(
+                "--resume {}: this is a model file (written by --save): it holds the weights but "
+                "not the training state (optimizer state, position in the data) needed to continue "
+                "a "
+                "run step for step. To train on from these weights, start a new run with "
+                "--init-from {}; to be able to resume, write checkpoints with --checkpoint FILE "
+                "(and --checkpoint-every N)",
+                path, path));
+        throw std::invalid_argument(fmt::format(
+            "--resume {}: not a normgrad checkpoint (its metadata has no '{}'; expected a file "
+            "written by normgrad train --checkpoint)",
+            path, kRunKey));
+    }
+    const RunSettings saved = settings_from_json(run->second);
+    if (saved.empty())
+        throw CheckpointError(
+            fmt::format("{}: metadata '{}' is not a JSON object of settings", path, kRunKey));
+    if (saved != settings) {
+        std::string why;
+        for (const auto& d : differences(saved, settings, "the checkpoint"))
+            why += (why.empty() ? "" : "; ") + d;
+        throw std::invalid_argument(fmt::format(
+            "--resume {}: the checkpoint belongs to another run: {} (resume with the settings "
+            "the checkpoint was written with, or start a new run without --resume)",
+            path, why));
+    }
+    std::vector<NamedTensor> optimizer_state;
+    restore_model(c, path, model, &optimizer_state);
     try {
         opt.load_state(optimizer_state);
     } catch (const std::exception& e) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace normgrad::train {
@@ -65,6 +67,44 @@ std::shared_ptr<Sequential> build_model(const ModelSpec& spec, Rng& rng) {
     }
     if (spec.kind == "cnn") return build_cnn(spec, rng);
     throw std::invalid_argument(fmt::format("unknown model '{}' (expected mlp or cnn)", spec.kind));
+}
+
+std::string image_size_problem(const ModelSpec& spec, int64_t rows, int64_t cols) {
+    if (spec.kind == "cnn" && (rows < 4 || cols < 4))
+        return fmt::format("the cnn needs images of at least 4x4 (two 2x2 max-poolings), not {}x{}",
+                           rows, cols);
+    return "";
+}
+
+MemoryEstimate estimate_training_memory(const ModelSpec& s, int64_t batch,
+                                        const std::string& optimizer, float momentum) {
+    // In double: the point is to notice sizes that do not fit, however absurd.
+    const double bn = s.batchnorm ? 1.0 : 0.0;
+    const double pixels = double(s.image_rows) * double(s.image_cols);
+    double params = 0.0, per_image = 0.0;  // trained values; activation floats per image
+    if (s.kind == "cnn") {
+        const double r = double(s.image_rows), c = double(s.image_cols);
+        const double flat = 64.0 * std::floor(r / 4) * std::floor(c / 4);
+        params = (9 * 1 * 32 + 32) + (9 * 32 * 64 + 64) + (flat * 128 + 128) + (128.0 * 10 + 10) +
+                 bn * 2 * (32 + 64 + 128);
+        // conv, [BN], act: each kept for the backward pass; then the pooled maps.
+        per_image = pixels + 32 * pixels * (2 + bn) + 32 * pixels / 4 + 64 * pixels / 4 * (2 + bn) +
+                    64 * pixels / 16 + 128 * (2 + bn) + 10;
+        per_image *= 1.5;  // im2col / Winograd work space
+    } else {
+        const double h = double(s.hidden), d = double(s.depth);
+        params = (pixels * h + h) + (d - 1) * (h * h + h) +
+                 (h * double(s.classes) + double(s.classes)) + bn * d * 2 * h;
+        per_image = pixels + d * h * (2 + bn) + double(s.classes);
+    }
+    MemoryEstimate e;
+    e.state_copies = 2 + (optimizer == "sgd" ? (momentum > 0.f ? 1 : 0) : 2);
+    const double cap = 1.8e19;  // stays within uint64
+    e.parameters = uint64_t(std::min(params, cap));
+    e.parameter_bytes = uint64_t(std::min(params * 4.0 * e.state_copies, cap));
+    // Activations and, during the backward pass, their gradients.
+    e.activation_bytes = uint64_t(std::min(double(batch) * per_image * 4.0 * 2.0, cap));
+    return e;
 }
 
 std::string to_string(Activation a) {

@@ -9,8 +9,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "normgrad/files.hpp"
 #include "normgrad/train/compare.hpp"
-#include "normgrad/train/jsonl_log.hpp"
+#include "normgrad/train/json_text.hpp"
 
 namespace normgrad::train {
 

@@ -1,12 +1,16 @@
 // normgrad compare: the same model trained with BatchNorm off and on, side by side.
 #include <fmt/format.h>
 
-#include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "commands.hpp"
+#include "flags.hpp"
+#include "normgrad/stop.hpp"
 #include "normgrad/train/compare.hpp"
+#include "run_files.hpp"
 #include "training_flags.hpp"
 
 namespace normgrad::cli {
@@ -62,6 +66,10 @@ struct CompareFlags {
 
 int run_compare(CompareFlags& f, CLI::App* sub) {
     std::string title = "normgrad compare";
+    // What the user gave, before the preset fills in the rest.
+    std::set<std::string> user_given;
+    for (const CLI::Option* o : sub->get_options())
+        if (o->count() > 0) user_given.insert(o->get_name());
     if (!f.preset.empty()) {
         const Preset& p = presets().at(f.preset);
         title = fmt::format("Preset '{}': {}", f.preset, p.title);
@@ -75,21 +83,38 @@ int run_compare(CompareFlags& f, CLI::App* sub) {
             }
         }
     }
-    finish_training_flags(f.training);
-    if (f.eval_every < 0)
-        throw UsageError(fmt::format("--eval-every must be >= 0, got {}", f.eval_every));
-    const auto [train_set, test_set] = load_splits(f.training.data_dir);
+    finish_training_flags(f.training, [&](const std::string& n) {
+        const CLI::Option* o = sub->get_option_no_throw(n);
+        return o && user_given.count(o->get_name()) > 0;
+    });
+    RunFiles files;
+    files.data_folder("--data", f.training.data_dir);
+    files.output_folder("--out", f.out_dir);
+    files.check_and_lock();
+    throw_if_stop_requested("starting: nothing was written");
+    const Splits data = load_splits(f.training.data_dir);
+    fit_model_to_data(f.training.config, data, f.training.data_dir);
 
     train::CompareConfig cc;
     cc.base = f.training.config;
     cc.base.log_path.clear();
+    cc.base.checkpoint_path.clear();  // a comparison is not resumable: a stop ends it
     cc.eval_every = f.eval_every;
     cc.at_steps = f.at_steps.empty() ? std::vector<int64_t>{10, 100} : f.at_steps;
     cc.title = title;
     fmt::print("{}\n", title);
-    const train::CompareResult r = train::run_compare(cc, train_set, test_set);
+    train::CompareResult r;
+    try {
+        r = train::run_compare(cc, data.train, data.test);
+    } catch (const train::SetupError& e) {
+        throw UsageError(e.what());
+    }
+    if (r.interrupted) {
+        fmt::print("interrupted by {}: the comparison is incomplete, nothing was written\n",
+                   stop_reason());
+        return 130;
+    }
 
-    std::filesystem::create_directories(f.out_dir);
     const std::string csv = f.out_dir + "/steps.csv", html = f.out_dir + "/report.html";
     train::write_csv(r, csv);
     train::write_html(r, html);
@@ -104,7 +129,10 @@ void add_compare(CLI::App& app, Command& command) {
     auto f = std::make_shared<CompareFlags>();
     CLI::App* sub = app.add_subcommand(
         "compare", "Train the same model with BatchNorm off and on and compare the gradients");
-    add_training_flags(sub, f->training, false);
+    FlagGroups groups;
+    groups.batchnorm = false;   // both runs
+    groups.grad_stats = false;  // the comparison is made of them
+    add_training_flags(sub, f->training, groups);
     std::vector<std::string> names;
     for (const auto& [name, p] : presets()) names.push_back(name);
     sub->add_option("--preset", f->preset,
@@ -113,11 +141,10 @@ void add_compare(CLI::App& app, Command& command) {
         ->check(CLI::IsMember(names));
     sub->add_option("--out", f->out_dir, "Folder for steps.csv, report.html and the charts")
         ->capture_default_str();
-    sub->add_option("--at", f->at_steps, "Steps shown in the table besides the first and last")
-        ->delimiter(',');
-    sub->add_option("--eval-every", f->eval_every,
-                    "Test accuracy every N steps for the chart (0: about ten points)")
-        ->capture_default_str();
+    add_int_list(sub, "--at", f->at_steps, 1, std::numeric_limits<int64_t>::max(),
+                 "Steps shown in the table besides the first and last");
+    add_int(sub, "--eval-every", f->eval_every, 0, std::numeric_limits<int64_t>::max(),
+            "Test accuracy every N steps for the chart (0: about ten points)");
     sub->callback([f, sub, &command] { command.run = [f, sub] { return run_compare(*f, sub); }; });
 }
 

@@ -1,11 +1,16 @@
 // normgrad eval: test accuracy of a saved model.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "commands.hpp"
+#include "flags.hpp"
+#include "normgrad/activity.hpp"
 #include "normgrad/idx.hpp"
 #include "normgrad/parallel.hpp"
+#include "normgrad/stop.hpp"
+#include "normgrad/train/model_io.hpp"
 #include "normgrad/train/trainer.hpp"
 
 namespace normgrad::cli {
@@ -19,19 +24,31 @@ struct EvalFlags {
 };
 
 int run_eval(const EvalFlags& f) {
-    if (f.threads < 1 || f.threads > 256)
-        throw UsageError(fmt::format("--threads must lie in 1..256, got {}", f.threads));
     set_num_threads(f.threads);
+    train::LoadedModel m;
+    {
+        Activity activity(fmt::format("loading the model {}", f.load_path));
+        m = train::load_model(f.load_path);
+    }
+    throw_if_stop_requested("loading the model");
     Dataset test_set;
     try {
+        Activity activity(fmt::format("loading the test set in {}", f.data_dir));
         test_set = load_mnist_split(f.data_dir, false);
     } catch (const DataError& e) {
         throw UsageError(e.what());
     }
-    train::LoadedModel m = train::load_model(f.load_path);
-    const double acc = train::evaluate(*m.model, test_set);
-    fmt::print("{}: {} with BatchNorm {}: test accuracy {:.2f}% on {} images\n", f.load_path,
-               m.spec.kind, m.spec.batchnorm ? "on" : "off", 100.0 * acc, test_set.count);
+    throw_if_stop_requested("loading the test set");
+    if (test_set.rows != m.spec.image_rows || test_set.cols != m.spec.image_cols)
+        throw UsageError(fmt::format(
+            "{}: the test images are {}x{}, but the model in {} was trained on {}x{} images",
+            (std::filesystem::path(f.data_dir) / "t10k-images-idx3-ubyte").string(), test_set.rows,
+            test_set.cols, f.load_path, m.spec.image_rows, m.spec.image_cols));
+    Activity activity("evaluating");
+    const train::Evaluation ev = train::evaluate(*m.model, test_set);
+    fmt::print("{}: {} with BatchNorm {}: test accuracy {:.2f}%, test loss {:.4f} on {} images\n",
+               f.load_path, m.spec.kind, m.spec.batchnorm ? "on" : "off", 100.0 * ev.accuracy,
+               ev.loss, test_set.count);
     return 0;
 }
 
@@ -40,11 +57,10 @@ int run_eval(const EvalFlags& f) {
 void add_eval(CLI::App& app, Command& command) {
     auto f = std::make_shared<EvalFlags>();
     CLI::App* sub = app.add_subcommand("eval", "Report the test accuracy of a saved model");
-    sub->add_option("--load", f->load_path, "A checkpoint written by normgrad train --save")
-        ->required();
+    sub->add_option("--load", f->load_path, "A model written by normgrad train --save")->required();
     sub->add_option("--data", f->data_dir, "Folder with the MNIST-format IDX files")
         ->capture_default_str();
-    sub->add_option("--threads", f->threads, "Threads")->capture_default_str();
+    add_int(sub, "--threads", f->threads, 1, 256, "Threads");
     sub->callback([f, &command] { command.run = [f] { return run_eval(*f); }; });
 }
 

@@ -5,7 +5,10 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "flags.hpp"
+#include "normgrad/stop.hpp"
 #include "normgrad/train/depth_sweep.hpp"
+#include "run_files.hpp"
 #include "training_flags.hpp"
 
 namespace normgrad::cli {
@@ -14,21 +17,27 @@ namespace {
 
 struct GradnormsFlags {
     TrainingFlags training;
-    std::vector<int> depths{2, 4, 8, 16, 32};
+    std::vector<int64_t> depths{2, 4, 8, 16, 32};
     int batches = 5;
+    CLI::App* sub = nullptr;
     bool per_layer = false;
 };
 
 int run_gradnorms(GradnormsFlags& f) {
-    finish_training_flags(f.training);
-    for (int d : f.depths)
-        if (d < 1 || d > 1000) throw UsageError(fmt::format("--depths: {} is outside 1..1000", d));
-    if (f.batches < 1)
-        throw UsageError(fmt::format("--batches must be at least 1, got {}", f.batches));
-    const auto& c = f.training.config;
+    finish_training_flags(f.training, [&](const std::string& n) { return given(f.sub, n); });
+    RunFiles files;
+    files.data_folder("--data", f.training.data_dir);
+    files.check_and_lock();
+    auto& c = f.training.config;
     const auto splits = load_splits(f.training.data_dir);
+    for (const int64_t d : f.depths) {
+        c.model.depth = static_cast<int>(d);  // the largest decides whether it fits
+        fit_model_to_data(c, splits, f.training.data_dir);
+    }
+    const std::vector<int> depths(f.depths.begin(), f.depths.end());
     const auto points =
-        train::depth_sweep(c.model, f.depths, splits.train, c.batch, f.batches, c.seed);
+        train::depth_sweep(c.model, depths, splits.train, c.batch, f.batches, c.seed);
+    throw_if_stop_requested("sweeping the depths");
 
     fmt::print(
         "MLP of width {}, activation {}, init {}, batch {}, mean over {} batches, at "
@@ -60,9 +69,18 @@ void add_gradnorms(CLI::App& app, Command& command) {
     CLI::App* sub = app.add_subcommand(
         "gradnorms",
         "Depth sweep at initialisation: gradient norm of the first layer over the last");
-    add_training_flags(sub, f->training, false);
-    sub->add_option("--depths", f->depths, "Hidden-layer counts to sweep")->delimiter(',');
-    sub->add_option("--batches", f->batches, "Batches to average over")->capture_default_str();
+    f->sub = sub;
+    FlagGroups groups;
+    groups.model_kind = false;  // the sweep is of MLPs
+    groups.batchnorm = false;   // with and without, side by side
+    groups.depth = false;       // --depths
+    groups.optimizer = false;   // nothing is trained
+    groups.schedule = false;
+    groups.grad_stats = false;
+    add_training_flags(sub, f->training, groups);
+    add_int_list(sub, "--depths", f->depths, 1, 1000, "Hidden-layer counts to sweep")
+        ->capture_default_str();
+    add_int(sub, "--batches", f->batches, 1, 1000, "Batches to average over");
     sub->add_flag("--per-layer", f->per_layer, "Also print every Dense layer's gradient norm");
     sub->callback([f, &command] { command.run = [f] { return run_gradnorms(*f); }; });
 }

@@ -1,57 +1,87 @@
 // normgrad train: train an MLP or a CNN on MNIST-format data.
 #include <fmt/format.h>
 
-#include <cmath>
-#include <csignal>
-#include <cstdlib>
-#include <filesystem>
+#include <limits>
 #include <memory>
 
 #include "commands.hpp"
-#include "normgrad/idx.hpp"
+#include "flags.hpp"
+#include "normgrad/activity.hpp"
+#include "normgrad/stop.hpp"
 #include "normgrad/train/trainer.hpp"
+#include "run_files.hpp"
 #include "training_flags.hpp"
 
 namespace normgrad::cli {
 
 namespace {
 
-int run_train(TrainingFlags& f) {
-    finish_training_flags(f);
+struct TrainFlags {
+    TrainingFlags training;
+    CLI::App* sub = nullptr;
+};
+
+int run_train(TrainFlags& tf) {
+    TrainingFlags& f = tf.training;
+    finish_training_flags(f, [&](const std::string& n) { return given(tf.sub, n); });
     auto& c = f.config;
-    if (c.checkpoint_every < 0)
+    // Every file the run reads or writes, checked and claimed before anything else.
+    RunFiles files;
+    files.data_folder("--data", f.data_dir);
+    files.input("--resume", c.resume_path);
+    files.input("--init-from", c.init_from);
+    files.output("--save", c.save_path);
+    files.output("--log", c.log_path);
+    files.output("--checkpoint", c.checkpoint_path,
+                 given(tf.sub, "--checkpoint") ? "" : "the default, written if the run is stopped");
+    files.allow_same("--checkpoint", "--resume");  // continue a run and keep checkpointing it
+    files.check_and_lock();
+    if (!c.resume_path.empty() && !c.init_from.empty())
         throw UsageError(
-            fmt::format("--checkpoint-every must be >= 0, got {}", c.checkpoint_every));
+            "--init-from and --resume exclude each other: a resumed run takes its "
+            "weights from the checkpoint");
+    throw_if_stop_requested("starting: nothing was written");
 
-    const auto [train_set, test_set] = load_splits(f.data_dir);
-    Rng init_rng(c.seed);
-    auto model = train::build_model(c.model, init_rng);
-    fmt::print("normgrad train: {} with BatchNorm {}, {} on {} training / {} test images\n",
-               c.model.kind, f.batchnorm, c.optimizer, train_set.count, test_set.count);
+    fmt::print("normgrad train: loading {}\n", f.data_dir);
+    std::fflush(stdout);
+    const Splits data = load_splits(f.data_dir);
+    fit_model_to_data(c, data, f.data_dir);
+    std::shared_ptr<Sequential> model;
+    {
+        Activity activity("building the model");
+        Rng init_rng(c.seed);
+        model = train::build_model(c.model, init_rng);
+    }
+    fmt::print(
+        "normgrad train: {} with BatchNorm {}, {} on {} training / {} test images of {}x{}\n",
+        c.model.kind, f.batchnorm, c.optimizer, data.train.count, data.test.count, data.train.rows,
+        data.train.cols);
     fmt::print("{}\n", model->describe());
+    c.on_note = [](const std::string& s) { fmt::print("note: {}\n", s); };
 
-    // SIGINT (Ctrl-C) finishes the current step, writes the checkpoint and stops.
-    std::signal(SIGINT, [](int) { train::request_stop(); });
-    // For tests: deliver a real SIGINT between two steps (NORMGRAD_TEST_SIGINT_AT_STEP=N).
-    const char* sigint_at = std::getenv("NORMGRAD_TEST_SIGINT_AT_STEP");
-    const int64_t sigint_step = sigint_at ? std::atoll(sigint_at) : 0;
-    auto on_step = [sigint_step](const train::StepInfo& s) {
-        if (s.step == sigint_step) std::raise(SIGINT);
-    };
-    const train::TrainResult r = train::train(c, *model, train_set, test_set, on_step);
-    std::signal(SIGINT, SIG_DFL);
+    train::TrainResult r;
+    {
+        Activity activity("training");
+        try {
+            r = train::train(c, *model, data.train, data.test);
+        } catch (const train::SetupError& e) {
+            throw UsageError(e.what());
+        }
+    }
     if (r.interrupted) {
         fmt::print(
-            "interrupted after step {}: checkpoint written to {}; continue with --resume {}\n",
-            r.last_step, c.checkpoint_path, c.checkpoint_path);
+            "interrupted by {} after step {}: checkpoint written to {}; continue with "
+            "--resume {}\n",
+            stop_reason(), r.last_step, c.checkpoint_path, c.checkpoint_path);
+        if (!c.log_path.empty()) fmt::print("log {}\n", c.log_path);
         return 130;
     }
     for (const auto& e : r.epochs)
         fmt::print(
-            "epoch {}: train loss {:.4f}  test accuracy {:.2f}%  train time {:.2f} s ({:.0f} "
-            "img/s)\n",
-            e.epoch, e.train_loss, 100.0 * e.test_accuracy, e.train_seconds,
-            double(std::min<int64_t>(e.steps * c.batch, train_set.count)) / e.train_seconds);
+            "epoch {}: train loss {:.4f}  test loss {:.4f}  test accuracy {:.2f}%  train time "
+            "{:.2f} s ({:.0f} img/s)\n",
+            e.epoch, e.train_loss, e.test_loss, 100.0 * e.test_accuracy, e.train_seconds,
+            double(std::min<int64_t>(e.steps * c.batch, data.train.count)) / e.train_seconds);
     if (!c.save_path.empty()) fmt::print("saved {}\n", c.save_path);
     if (!c.log_path.empty()) fmt::print("log {}\n", c.log_path);
     return 0;
@@ -60,22 +90,26 @@ int run_train(TrainingFlags& f) {
 }  // namespace
 
 void add_train(CLI::App& app, Command& command) {
-    auto f = std::make_shared<TrainingFlags>();
+    auto f = std::make_shared<TrainFlags>();
     CLI::App* sub = app.add_subcommand("train", "Train an MLP or a CNN on MNIST");
-    add_training_flags(sub, *f, true);
-    sub->add_option("--save", f->config.save_path,
-                    "Write the trained model to this safetensors file");
-    sub->add_option("--log", f->config.log_path,
-                    "Write one JSON line per step and per epoch to this file");
-    sub->add_option("--checkpoint-every", f->config.checkpoint_every,
-                    "Write a resumable checkpoint every N steps (0: only on Ctrl-C)")
-        ->capture_default_str();
-    sub->add_option("--checkpoint", f->config.checkpoint_path,
+    f->sub = sub;
+    auto& c = f->training.config;
+    add_training_flags(sub, f->training, FlagGroups{});
+    sub->add_option("--save", c.save_path, "Write the trained model to this safetensors file");
+    sub->add_option("--log", c.log_path,
+                    "Write the run's settings, one JSON line per step and per epoch, and how the "
+                    "run ended, to this file");
+    add_int(sub, "--checkpoint-every", c.checkpoint_every, 0, std::numeric_limits<int64_t>::max(),
+            "Write a resumable checkpoint every N steps (0: only when the run is stopped)");
+    sub->add_option("--checkpoint", c.checkpoint_path,
                     "Where resumable checkpoints go (model, optimizer, RNG state, position)")
         ->capture_default_str();
-    sub->add_option(
-        "--resume", f->config.resume_path,
-        "Continue the run saved in this checkpoint (same model, batch, optimizer, seed)");
+    sub->add_option("--resume", c.resume_path,
+                    "Continue the run saved in this checkpoint (the same settings; --epochs may "
+                    "grow)");
+    sub->add_option("--init-from", c.init_from,
+                    "Start a new run from the weights of this model file (written by --save; "
+                    "the optimizer starts afresh)");
     sub->callback([f, &command] { command.run = [f] { return run_train(*f); }; });
 }
 

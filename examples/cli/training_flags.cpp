@@ -1,103 +1,128 @@
-// The flags shared by `normgrad train` and `normgrad compare`.
+// The flags shared by `normgrad train`, `normgrad compare` and `normgrad gradnorms`.
 #include "training_flags.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
+#include <limits>
 
 #include "commands.hpp"
+#include "flags.hpp"
+#include "normgrad/activity.hpp"
+#include "normgrad/stop.hpp"
+#include "normgrad/system_memory.hpp"
 
 namespace normgrad::cli {
 
 namespace {
 
-// Checks that CLI11's type checks cannot express, each a one-line usage error.
-void validate(const TrainingFlags& f) {
-    const auto& c = f.config;
-    if (c.epochs < 1)
-        throw UsageError(fmt::format("--epochs must be at least 1, got {}", c.epochs));
-    if (c.batch < 1) throw UsageError(fmt::format("--batch must be at least 1, got {}", c.batch));
-    if (!(c.lr > 0.f) || !std::isfinite(c.lr))
-        throw UsageError(fmt::format("--lr must be a positive number, got {}", c.lr));
-    if (!(c.momentum >= 0.f && c.momentum < 1.f))
-        throw UsageError(fmt::format("--momentum must lie in [0, 1), got {}", c.momentum));
-    if (!(c.weight_decay >= 0.f))
-        throw UsageError(fmt::format("--weight-decay must be >= 0, got {}", c.weight_decay));
-    if (c.threads < 1 || c.threads > 256)
-        throw UsageError(fmt::format("--threads must lie in 1..256, got {}", c.threads));
-    if (f.init == "normal" && !(f.init_std > 0.f))
-        throw UsageError(fmt::format("--init-std must be positive, got {}", f.init_std));
-    if (c.clip_norm < 0) throw UsageError(fmt::format("--clip must be >= 0, got {}", c.clip_norm));
-    if (c.model.depth < 1 || c.model.depth > 1000)
-        throw UsageError(fmt::format("--depth must lie in 1..1000, got {}", c.model.depth));
-    if (c.model.hidden < 1 || c.model.hidden > 65536)
-        throw UsageError(fmt::format("--hidden must lie in 1..65536, got {}", c.model.hidden));
-}
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int64_t kNoMax = std::numeric_limits<int64_t>::max();
 
 }  // namespace
 
-void add_training_flags(CLI::App* sub, TrainingFlags& f, bool with_batchnorm) {
+void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& g) {
     auto& c = f.config;
-    sub->add_option("--model", c.model.kind, "mlp (784-256-256-10) or cnn")
-        ->check(CLI::IsMember({"mlp", "cnn"}))
-        ->capture_default_str();
-    if (with_batchnorm)
+    if (g.model_kind)
+        sub->add_option("--model", c.model.kind, "mlp (784-256-256-10 by default) or cnn")
+            ->check(CLI::IsMember({"mlp", "cnn"}))
+            ->capture_default_str();
+    if (g.batchnorm)
         sub->add_option("--batchnorm", f.batchnorm, "BatchNorm after every hidden layer: on or off")
             ->check(CLI::IsMember({"on", "off"}))
             ->capture_default_str();
-    sub->add_option("--epochs", c.epochs, "Passes over the training set")->capture_default_str();
-    sub->add_option("--batch", c.batch, "Images per step")->capture_default_str();
-    sub->add_option("--optimizer", c.optimizer, "sgd, adam or adamw")
-        ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
-        ->capture_default_str();
-    sub->add_option("--lr", c.lr, "Learning rate")->capture_default_str();
-    sub->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
-    sub->add_flag("--nesterov", c.nesterov, "Nesterov momentum (SGD)");
-    sub->add_option("--weight-decay", c.weight_decay,
-                    "Weight decay (L2 for sgd/adam, decoupled for adamw)")
-        ->capture_default_str();
-    sub->add_flag("!--decay-bias-norm,--no-decay-bias-norm", c.decay_bias_and_norm,
-                  "Exclude biases and BatchNorm gamma/beta from weight decay");
-    sub->add_option("--schedule", c.schedule, "Learning-rate schedule: constant, step or cosine")
-        ->check(CLI::IsMember({"constant", "step", "cosine"}))
-        ->capture_default_str();
-    sub->add_option("--warmup", c.warmup_steps, "Linear warm-up steps")->capture_default_str();
-    sub->add_option("--clip", c.clip_norm, "Clip the global gradient norm to this (0: off)")
-        ->capture_default_str();
-    sub->add_option("--seed", c.seed, "Seed for initialisation and data order")
-        ->capture_default_str();
-    sub->add_option("--threads", c.threads, "Threads for GEMM and normgrad's loops")
-        ->capture_default_str();
-    sub->add_option("--data", f.data_dir,
-                    "Folder with the four MNIST-format IDX files (raw or .gz)")
-        ->capture_default_str();
-    sub->add_option("--hidden", c.model.hidden, "MLP: width of the hidden layers")
-        ->capture_default_str();
-    sub->add_option("--depth", c.model.depth, "MLP: number of hidden layers")
-        ->capture_default_str();
+    add_int(sub, "--hidden", c.model.hidden, 1, 65536, "mlp: width of the hidden layers");
+    if (g.depth) add_int(sub, "--depth", c.model.depth, 1, 1000, "mlp: number of hidden layers");
     sub->add_option("--activation", f.activation, "relu, sigmoid or tanh")
         ->check(CLI::IsMember({"relu", "sigmoid", "tanh"}))
         ->capture_default_str();
-    sub->add_option("--init", f.init, "Weight initialisation: pytorch (default) or normal")
+    sub->add_option("--init", f.init,
+                    "Weight initialisation: pytorch (PyTorch's default) or normal (N(0, "
+                    "std^2) weights, zero biases)")
         ->check(CLI::IsMember({"pytorch", "normal"}))
         ->capture_default_str();
-    sub->add_option("--init-std", f.init_std, "Standard deviation for --init normal")
+    add_real(sub, "--init-std", f.init_std, {0, kInf, true},
+             "Standard deviation of the weights for --init normal");
+    add_int(sub, "--batch", c.batch, 1, 1 << 20, "Images per step");
+    add_uint64(sub, "--seed", c.seed, "Seed for initialisation and data order");
+    add_int(sub, "--threads", c.threads, 1, 256, "Threads for GEMM and normgrad's loops");
+    sub->add_option("--data", f.data_dir,
+                    "Folder with the four MNIST-format IDX files (raw or .gz)")
         ->capture_default_str();
-    sub->add_option("--max-steps", c.max_steps, "Stop after this many steps (0: no limit)")
-        ->capture_default_str();
-    sub->add_flag("!--no-progress", c.progress, "Do not draw the progress bar");
-    sub->add_option("--grad-stats", f.grad_stats,
-                    "Per-layer gradient statistics in the log: on or off")
-        ->check(CLI::IsMember({"on", "off"}))
-        ->capture_default_str();
-    sub->add_flag("--detect-anomaly", c.detect_anomaly,
-                  "Stop at the first non-finite value in the forward or backward pass and name "
-                  "the layer, operation, tensor, shape and step");
+    if (g.optimizer) {
+        sub->add_option("--optimizer", c.optimizer, "sgd, adam or adamw")
+            ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+            ->capture_default_str();
+        add_real(sub, "--lr", c.lr, {0, kInf, true}, "Learning rate");
+        add_real(sub, "--momentum", c.momentum, {0, 1, false, true}, "Momentum (sgd only)");
+        sub->add_flag("--nesterov", c.nesterov, "Nesterov momentum (sgd only)");
+        add_real(sub, "--weight-decay", c.weight_decay, {0, kInf},
+                 "Weight decay (L2 for sgd and adam, decoupled for adamw)");
+        sub->add_flag("--no-decay-bias-norm", f.no_decay_bias_norm,
+                      "Exclude biases and BatchNorm gamma/beta from weight decay");
+        sub->add_option("--schedule", c.schedule,
+                        "Learning rate over the run: constant; step (divided by 10 after each "
+                        "third of the run); cosine (cosine decay from --lr to 0 over the run)")
+            ->check(CLI::IsMember({"constant", "step", "cosine"}))
+            ->capture_default_str();
+        add_int(sub, "--warmup", c.warmup_steps, 0, kNoMax,
+                "Steps of linear warm-up from 0 to --lr before the schedule");
+        add_real(sub, "--clip", c.clip_norm, {0, kInf},
+                 "Clip the global gradient norm to this (0: off)");
+    }
+    if (g.schedule) {
+        add_int(sub, "--epochs", c.epochs, 1, 100000, "Passes over the training set");
+        add_int(sub, "--max-steps", c.max_steps, 0, kNoMax,
+                "Stop after this many steps in all (0: no limit)");
+        sub->add_flag("--drop-last", c.drop_last,
+                      "Drop the last batch of every epoch when it is smaller than --batch (as "
+                      "PyTorch's DataLoader drop_last)");
+        sub->add_flag("--no-progress", f.no_progress,
+                      "No progress bar, and no progress lines when the output is not a terminal");
+        add_int(sub, "--log-every", c.log_every, 0, kNoMax,
+                "When the output is not a terminal, a progress line every N steps (0: about "
+                "ten per epoch)");
+        sub->add_flag("--detect-anomaly", c.detect_anomaly,
+                      "Stop at the first non-finite value in the forward or backward pass and "
+                      "name the layer, operation, tensor, shape and step");
+    }
+    if (g.grad_stats)
+        sub->add_option("--grad-stats", f.grad_stats,
+                        "Per-layer gradient statistics in the log: on or off")
+            ->check(CLI::IsMember({"on", "off"}))
+            ->capture_default_str();
 }
 
-void finish_training_flags(TrainingFlags& f) {
-    validate(f);
+void finish_training_flags(TrainingFlags& f, const std::function<bool(const std::string&)>& given) {
     auto& c = f.config;
+    // A flag that would do nothing with the others given is a mistake worth saying.
+    if (given("--init-std") && f.init != "normal")
+        throw UsageError(fmt::format(
+            "--init-std applies only with --init normal (the {} initialisation sets its own "
+            "scale)",
+            f.init));
+    if (c.model.kind == "cnn")
+        for (const char* flag : {"--hidden", "--depth"})
+            if (given(flag))
+                throw UsageError(fmt::format(
+                    "{} applies only to --model mlp (the cnn's layers have fixed sizes)", flag));
+    if (c.optimizer != "sgd")
+        for (const char* flag : {"--momentum", "--nesterov"})
+            if (given(flag))
+                throw UsageError(fmt::format(
+                    "{} applies only to --optimizer sgd ({} keeps its own moment estimates)", flag,
+                    c.optimizer));
+    if (c.nesterov && !(c.momentum > 0.f))
+        throw UsageError(
+            "--nesterov needs a momentum above 0 (Nesterov's step looks ahead along "
+            "the momentum)");
+    if (f.no_decay_bias_norm && !(c.weight_decay > 0.f))
+        throw UsageError("--no-decay-bias-norm has no effect without --weight-decay above 0");
+    if (given("--log-every") && f.no_progress)
+        throw UsageError("--log-every sets the progress lines, which --no-progress turns off");
+    c.decay_bias_and_norm = !f.no_decay_bias_norm;
+    c.progress = !f.no_progress;
     c.model.batchnorm = f.batchnorm == "on";
     c.grad_stats = f.grad_stats == "on";
     c.model.activation = train::parse_activation(f.activation);
@@ -105,11 +130,47 @@ void finish_training_flags(TrainingFlags& f) {
 }
 
 Splits load_splits(const std::string& dir) {
+    Activity activity(fmt::format("loading the data set in {}", dir));
+    Splits s;
     try {
-        return {load_mnist_split(dir, true), load_mnist_split(dir, false)};
+        s.train = load_mnist_split(dir, true);
+        throw_if_stop_requested("loading the data: nothing was written");
+        s.test = load_mnist_split(dir, false);
     } catch (const DataError& e) {
         throw UsageError(e.what());
     }
+    throw_if_stop_requested("loading the data: nothing was written");
+    if (s.test.rows != s.train.rows || s.test.cols != s.train.cols)
+        throw UsageError(fmt::format(
+            "{}: the test images are {}x{}, but the training images (and so the model) are "
+            "{}x{} (expected test images of the training images' size)",
+            (std::filesystem::path(dir) / "t10k-images-idx3-ubyte").string(), s.test.rows,
+            s.test.cols, s.train.rows, s.train.cols));
+    return s;
+}
+
+void fit_model_to_data(train::TrainConfig& c, const Splits& data, const std::string& dir) {
+    c.model.image_rows = data.train.rows;
+    c.model.image_cols = data.train.cols;
+    if (const std::string why =
+            train::image_size_problem(c.model, data.train.rows, data.train.cols);
+        !why.empty())
+        throw UsageError(
+            fmt::format("{}: the training images are {}x{}, which the model cannot take: {}",
+                        (std::filesystem::path(dir) / "train-images-idx3-ubyte").string(),
+                        data.train.rows, data.train.cols, why));
+    const int64_t batch = std::min<int64_t>(c.batch, data.train.count);
+    const train::MemoryEstimate m =
+        train::estimate_training_memory(c.model, batch, c.optimizer, c.momentum);
+    const auto available = available_memory_bytes();
+    if (available && m.total() > *available)
+        throw UsageError(fmt::format(
+            "the model is too large for this machine: training it needs about {} ({} "
+            "parameters, {} copies of them (weights, gradients, optimizer state): {}; "
+            "activations of a batch of {}: {}), and {} of memory is available; use a smaller "
+            "--hidden, --depth or --batch",
+            format_bytes(m.total()), m.parameters, m.state_copies, format_bytes(m.parameter_bytes),
+            batch, format_bytes(m.activation_bytes), format_bytes(*available)));
 }
 
 }  // namespace normgrad::cli

@@ -1,7 +1,9 @@
-// The model and optimizer flags shared by `train` and `compare`.
+// The model, optimizer and run flags shared by `train`, `compare` and `gradnorms`; each
+// sub-command offers only the groups that do something in it.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 
 #include "normgrad/train/trainer.hpp"
@@ -16,17 +18,36 @@ struct TrainingFlags {
     float init_std = 0.01f;
     std::string data_dir = "data/mnist";
     std::string grad_stats = "on";
+    bool no_progress = false;
+    bool no_decay_bias_norm = false;
 };
 
-// Registers the flags on `sub` (with_batchnorm: whether --batchnorm is offered).
-void add_training_flags(CLI::App* sub, TrainingFlags& f, bool with_batchnorm);
-// Range checks CLI11 cannot express (UsageError), then fills config.model from the text flags.
-void finish_training_flags(TrainingFlags& f);
+// Which flags a sub-command offers.
+struct FlagGroups {
+    bool model_kind = true;  // --model (gradnorms sweeps MLPs only)
+    bool batchnorm = true;   // --batchnorm (compare and gradnorms run both)
+    bool depth = true;       // --depth (gradnorms sweeps --depths)
+    bool optimizer = true;   // --optimizer, --lr, --momentum, ..., --clip
+    bool schedule = true;    // --epochs, --max-steps, --drop-last, progress
+    bool grad_stats = true;  // --grad-stats (compare always records the statistics)
+};
 
-// The train and test splits of an MNIST-format folder; a missing or damaged file is a UsageError.
+void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& groups);
+
+// Checks across flags (a flag that would do nothing with the others given), then fills
+// config.model from the text flags. `given` says whether the user named a flag.
+void finish_training_flags(TrainingFlags& f, const std::function<bool(const std::string&)>& given);
+
+// The train and test splits of an MNIST-format folder, loaded under an Activity (so that running
+// out of memory says what was being loaded) and checked to hold images of one size. A missing
+// or damaged file is a UsageError naming it. A stop request during loading is honoured after it.
 struct Splits {
     Dataset train, test;
 };
 Splits load_splits(const std::string& dir);
+
+// The model to train for these images: the image size comes from the training images; images
+// the model cannot take and a model too large for the available memory are UsageErrors.
+void fit_model_to_data(train::TrainConfig& c, const Splits& data, const std::string& dir);
 
 }  // namespace normgrad::cli

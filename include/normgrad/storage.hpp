@@ -7,8 +7,21 @@
 
 #include <cstddef>
 #include <memory>
+#include <new>
+#include <string>
 
 namespace normgrad {
+
+// A tensor buffer the system would not give: says how large it was.
+class OutOfMemory : public std::bad_alloc {
+  public:
+    explicit OutOfMemory(size_t bytes);
+    const char* what() const noexcept override { return what_.c_str(); }
+    size_t bytes;
+
+  private:
+    std::string what_;
+};
 
 class Storage {
   public:

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include "normgrad/autograd.hpp"
 #include "normgrad/module.hpp"
@@ -25,6 +26,10 @@ class AnomalyDetector {
     AnomalyDetector(const AnomalyDetector&) = delete;
     AnomalyDetector& operator=(const AnomalyDetector&) = delete;
     void set_step(int64_t step) { step_ = step; }
+    // Called when the global gradient norm is not finite although the hooks found every value
+    // finite: the sum of squares overflowed float. Throws AnomalyError naming the parameter (and
+    // so the layer) whose gradient is too large to square.
+    [[noreturn]] void explain_norm(const std::vector<Parameter>& params, double norm) const;
 
   private:
     int64_t step_ = 0;

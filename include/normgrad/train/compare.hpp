@@ -16,9 +16,10 @@ struct StepRow {
     int epoch;
     double loss;
     double grad_norm;  // global, before clipping
-    std::vector<double>
-        layer_grad;  // per RunRecord::layers: L2 norm of the layer's weight gradient
-    std::vector<double> layer_output_grad;  // L2 norm of the gradient at the layer's output
+    // Per RunRecord::layers: L2 norm of the layer's weight gradient, and of the gradient at the
+    // layer's output (NaN where there is none: the step whose loss was not finite).
+    std::vector<double> layer_grad;
+    std::vector<double> layer_output_grad;
 };
 
 struct EvalPoint {
@@ -35,6 +36,7 @@ struct RunRecord {
     int64_t diverged_step = 0;     // first step with a non-finite loss or gradient (0: none)
     std::string diverged_message;
     double test_accuracy = 0.0;  // at the end (or when it diverged)
+    bool interrupted = false;
 };
 
 struct CompareConfig {
@@ -47,6 +49,7 @@ struct CompareConfig {
 struct CompareResult {
     CompareConfig config;
     RunRecord off, on;
+    bool interrupted = false;  // a stop request ended it (stop.hpp): the records are incomplete
     std::vector<std::string> layers;  // union of both runs' layers, in the BatchNorm-on order
 };
 
@@ -59,8 +62,5 @@ std::string format_table(const CompareResult& r);
 void write_csv(const CompareResult& r, const std::string& path);
 // A self-contained HTML page with SVG charts of both runs (train/report.cpp).
 void write_html(const CompareResult& r, const std::string& path);
-
-// Writes `content` to path + ".tmp", then renames it into place.
-void write_file_atomically(const std::string& path, const std::string& content);
 
 }  // namespace normgrad::train

@@ -29,6 +29,23 @@ struct ModelSpec {
 // weights in every shared layer.
 std::shared_ptr<Sequential> build_model(const ModelSpec& spec, Rng& rng);
 
+// Why images of rows x cols cannot go through the model ("" when they can): the cnn's two 2x2
+// poolings need at least 4x4.
+std::string image_size_problem(const ModelSpec& spec, int64_t rows, int64_t cols);
+
+// What training the model takes in memory, estimated from its shapes before anything is
+// allocated: weights, gradients and the optimizer's state, and one batch's activations and
+// their gradients (with a margin for the convolutions' work space).
+struct MemoryEstimate {
+    uint64_t parameters = 0;        // number of trained values
+    int state_copies = 0;           // weights, gradients, optimizer slots: 2 to 4 copies
+    uint64_t parameter_bytes = 0;   // parameters * state_copies * 4
+    uint64_t activation_bytes = 0;  // for a batch of the given size
+    uint64_t total() const { return parameter_bytes + activation_bytes; }
+};
+MemoryEstimate estimate_training_memory(const ModelSpec& spec, int64_t batch,
+                                        const std::string& optimizer, float momentum);
+
 // Text forms for the command line and the checkpoint metadata.
 std::string to_string(Activation a);
 Activation parse_activation(const std::string& s);  // throws std::invalid_argument

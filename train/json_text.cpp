@@ -1,44 +1,12 @@
-#include "normgrad/train/jsonl_log.hpp"
+#include "normgrad/train/json_text.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <iterator>
-#include <stdexcept>
 #include <string_view>
 
 namespace normgrad::train {
-
-JsonlLog::JsonlLog(const std::string& path) : path_(path), tmp_(path + ".tmp") {
-    if (path.empty()) return;
-    file_ = std::fopen(tmp_.c_str(), "w");
-    if (!file_)
-        throw std::runtime_error(
-            fmt::format("{}: cannot open the log for writing: {}", tmp_, std::strerror(errno)));
-}
-
-JsonlLog::~JsonlLog() {
-    if (file_) std::fclose(file_);
-}
-
-void JsonlLog::line(const std::string& json) {
-    if (!file_) return;
-    if (std::fputs(json.c_str(), file_) < 0 || std::fputc('\n', file_) == EOF)
-        throw std::runtime_error(fmt::format("{}: write failed: {}", tmp_, std::strerror(errno)));
-}
-
-void JsonlLog::close() {
-    if (!file_) return;
-    const bool ok = std::fflush(file_) == 0 && fsync(fileno(file_)) == 0;
-    std::fclose(file_);
-    file_ = nullptr;
-    if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0)
-        throw std::runtime_error(
-            fmt::format("{}: cannot finish the log: {}", path_, std::strerror(errno)));
-}
 
 std::string json_number(double v) {
     fmt::memory_buffer out;

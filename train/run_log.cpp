@@ -1,0 +1,146 @@
+#include "normgrad/train/run_log.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <vector>
+
+namespace normgrad::train {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string run_line(const RunSettings& settings) {
+    return fmt::format(R"({{"type":"run","settings":{}}})", to_json(settings));
+}
+
+// The lines of an earlier log of the same run that come before `at`; nullopt when the file is
+// not such a log. A last line without its newline (a writer killed mid-line) is left out.
+struct Earlier {
+    std::vector<std::string> lines;
+    int64_t steps = 0;
+    bool other_run = false;
+    std::vector<std::string> differences;
+};
+
+Earlier read_earlier(const std::string& path, const RunSettings& settings, const LogPosition& at,
+                     const std::string& where) {
+    Earlier e;
+    std::ifstream in(path, std::ios::binary);
+    std::string content{std::istreambuf_iterator<char>(in), {}};
+    if (const size_t end = content.rfind('\n'); end != std::string::npos)
+        content.resize(end + 1);
+    else
+        content.clear();
+    size_t pos = 0;
+    bool first = true;
+    while (pos < content.size()) {
+        const size_t nl = content.find('\n', pos);
+        const std::string line = content.substr(pos, nl - pos);
+        pos = nl + 1;
+        nlohmann::ordered_json j;
+        try {
+            j = nlohmann::ordered_json::parse(line);
+        } catch (const nlohmann::json::exception&) {
+            break;  // damaged from here on: keep what came before
+        }
+        const std::string type = j.is_object() ? j.value("type", "") : "";
+        if (first) {
+            first = false;
+            const RunSettings saved = type == "run" && j.contains("settings")
+                                          ? settings_from_json(j["settings"].dump())
+                                          : RunSettings{};
+            if (saved != settings) {
+                e.other_run = true;
+                e.differences = saved.empty()
+                                    ? std::vector<std::string>{"it does not begin with a run's "
+                                                               "settings"}
+                                    : differences(saved, settings, where);
+                return e;
+            }
+            e.lines.push_back(line);
+            continue;
+        }
+        if (type == "step" && j.value("step", int64_t{0}) <= at.step) {
+            e.lines.push_back(line);
+            ++e.steps;
+        } else if (type == "epoch" && j.value("epoch", 0) < at.epoch) {
+            e.lines.push_back(line);
+        }
+    }
+    if (first) e.other_run = true, e.differences = {"it is empty"};
+    return e;
+}
+
+}  // namespace
+
+RunLog::RunLog(const std::string& path, const RunSettings& settings,
+               const LogPosition* continue_at) {
+    if (path.empty()) return;
+    Earlier best;
+    if (continue_at) {
+        // The log itself, then the temporaries of writers that are gone (a kill -9).
+        const ResolvedPath r = resolve_path(path);
+        std::vector<std::string> sources;
+        if (r.exists && r.is_regular) sources.push_back(r.resolved);
+        std::error_code ec;
+        const fs::path dest(r.resolved);
+        const std::string prefix = dest.filename().string() + std::string(kTempSuffix);
+        for (fs::directory_iterator it(dest.parent_path(), ec), end; !ec && it != end;
+             it.increment(ec))
+            if (it->path().filename().string().rfind(prefix, 0) == 0)
+                sources.push_back(it->path().string());
+        bool found_own = false;
+        std::vector<std::string> refusal;
+        for (size_t i = 0; i < sources.size(); ++i) {
+            Earlier e = read_earlier(sources[i], settings, *continue_at, "the log");
+            if (e.other_run) {
+                if (i == 0 && r.exists) refusal = e.differences;
+                continue;
+            }
+            if (!found_own || e.steps > best.steps) {
+                best = std::move(e);
+                continued_from_ = sources[i];
+            }
+            found_own = true;
+        }
+        if (!found_own && !refusal.empty()) {
+            std::string why;
+            for (const auto& d : refusal) why += (why.empty() ? "" : "; ") + d;
+            throw std::invalid_argument(fmt::format(
+                "--log {}: the file holds the log of another run ({}); continuing the resumed "
+                "run there would mix two runs: give another --log, or move that file away",
+                path, why));
+        }
+    }
+    file_ = std::make_unique<AtomicFile>(path);
+    if (best.lines.empty()) {
+        line(run_line(settings));
+    } else {
+        for (const auto& l : best.lines) line(l);
+        continued_steps_ = best.steps;
+    }
+}
+
+void RunLog::line(std::string_view json) {
+    if (!file_) return;
+    file_->write(json);
+    file_->write("\n");
+}
+
+void RunLog::flush() {
+    if (file_) file_->flush();
+}
+
+void RunLog::finish(std::string_view end_json) {
+    if (!file_) return;
+    line(end_json);
+    file_->commit();
+    file_.reset();
+}
+
+}  // namespace normgrad::train
