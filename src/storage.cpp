@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -45,6 +46,7 @@ struct Pool {
     }
 
     static float* allocate(size_t n) {
+        if (n > (SIZE_MAX - kAlignment) / sizeof(float)) throw OutOfMemory(SIZE_MAX);
         const size_t bytes = bytes_for(n);
         void* p = nullptr;
         if (bytes >= kMapBytes) {

@@ -206,3 +206,19 @@ TEST_CASE("cli: periodic checkpoints resume exactly; a checkpoint from another r
                Contains("another run") && Contains("--batch is 32 in the checkpoint and 16 now"));
     CHECK(run(common + " --checkpoint-every -1").status == 2);
 }
+
+TEST_CASE("cli: on a terminal the progress bar shows the epoch and the time left", "[cli]") {
+    TinyData d;
+    // script(1) runs the program on a pseudo-terminal, as a user at a shell would.
+    const std::string cmd = "script -qfec '" + std::string(NORMGRAD_BINARY_DIR) +
+                            "/normgrad train --batch 32 --epochs 2" + d.data() + "' /dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    REQUIRE(decode_status(pclose(p)) == 0);
+    INFO(out);
+    CHECK_THAT(out, Contains("\repoch 2/2 [") && Contains(" left"));
+    CHECK_THAT(out, !Contains("epoch 1/2 step 1/8"));  // lines are for when it is not a terminal
+}

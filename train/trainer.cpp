@@ -288,7 +288,7 @@ TrainResult train(const TrainConfig& config, Sequential& model, const Dataset& t
                                     "diverged; try a smaller --lr, BatchNorm, --clip, or "
                                     "--detect-anomaly to see where it started",
                                     loss_value, step, epoch),
-                        step);
+                        step, "loss");
                 }
                 if (stats) stats->after_backward();
                 // (The statistics already hold the global norm: no second pass over the
@@ -304,7 +304,7 @@ TrainResult train(const TrainConfig& config, Sequential& model, const Dataset& t
                                     "the loss was {}: training diverged; --detect-anomaly "
                                     "names the layer",
                                     norm, step, epoch, loss_value),
-                        step);
+                        step, "grad_norm");
                 }
                 opt->step();
                 if (stats) stats->after_update();
@@ -355,7 +355,8 @@ TrainResult train(const TrainConfig& config, Sequential& model, const Dataset& t
         }
     } catch (const DivergedError& e) {
         finish_quietly(log, end_record("diverged", e.step,
-                                       fmt::format(R"(,"message":{})", json_string(e.what()))));
+                                       fmt::format(R"(,"value":"{}","message":{})", e.value,
+                                                   json_string(e.what()))));
         throw;
     } catch (const AnomalyError& e) {
         finish_quietly(log, end_record("anomaly", step,

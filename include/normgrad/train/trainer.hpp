@@ -82,8 +82,10 @@ void request_stop();
 // Thrown when the loss or the gradient norm stops being a finite number.
 class DivergedError : public std::runtime_error {
   public:
-    DivergedError(const std::string& what, int64_t step) : std::runtime_error(what), step(step) {}
+    DivergedError(const std::string& what, int64_t step, std::string value)
+        : std::runtime_error(what), step(step), value(std::move(value)) {}
     int64_t step;
+    std::string value;  // which stopped being finite: "loss" or "grad_norm"
 };
 
 // The run cannot start as configured (a batch the model cannot train on, a checkpoint of another
