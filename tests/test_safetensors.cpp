@@ -631,6 +631,49 @@ TEST_CASE("checkpoint: saving writes its own checksum key", "[checkpoint]") {
     CHECK(!fs::exists(other));
 }
 
+TEST_CASE("checkpoint: check_finite names the first tensor and element that is not finite",
+          "[checkpoint]") {
+    const std::string tail =
+        " (expected finite numbers: a model with NaN or infinity cannot be evaluated or trained)";
+    auto values = [](size_t n) {
+        std::vector<float> v(n);
+        for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i) - 3.f;
+        return v;
+    };
+    const float inf = std::numeric_limits<float>::infinity();
+    auto with = [&](std::vector<std::pair<size_t, float>> bad_in_second,
+                    std::vector<std::pair<size_t, float>> bad_in_first = {}) {
+        Checkpoint c;
+        std::vector<float> first = values(6), second = values(20);
+        for (auto [i, v] : bad_in_first) first[i] = v;
+        for (auto [i, v] : bad_in_second) second[i] = v;
+        c.tensors.push_back({"fc0.weight", Tensor::from(Shape{2, 3}, first)});
+        c.tensors.push_back({"fc1.weight", Tensor::from(Shape{4, 5}, second)});
+        return error_of([&] { normgrad::check_finite(c, "m.safetensors"); });
+    };
+    CHECK(with({{17, std::nanf("")}}) ==
+          "m.safetensors: tensor 'fc1.weight' holds nan at element 17" + tail);
+    CHECK(with({{17, inf}, {18, std::nanf("")}}) ==
+          "m.safetensors: tensor 'fc1.weight' holds inf at element 17" + tail);
+    CHECK(with({{0, -inf}}) == "m.safetensors: tensor 'fc1.weight' holds -inf at element 0" + tail);
+    CHECK(with({{19, from_bits(0xffc00000)}}) ==  // a NaN with the sign bit set
+          "m.safetensors: tensor 'fc1.weight' holds nan at element 19" + tail);
+    CHECK(with({{1, std::nanf("")}}, {{5, inf}}) ==
+          "m.safetensors: tensor 'fc0.weight' holds inf at element 5" + tail);
+    // Finite extremes, subnormals, negative zero, empty and rank-0 tensors pass.
+    CHECK(with({{0, std::numeric_limits<float>::max()},
+                {1, -std::numeric_limits<float>::max()},
+                {2, from_bits(0x00000001)},
+                {3, from_bits(0x80000000)}}) == "<no CheckpointError thrown>");
+    Checkpoint odd;
+    odd.tensors.push_back({"empty", Tensor::empty(Shape{0, 3})});
+    odd.tensors.push_back({"step", Tensor::scalar(inf)});
+    CHECK(error_of([&] { normgrad::check_finite(odd, "o"); }) ==
+          "o: tensor 'step' holds inf at element 0" + tail);
+    CHECK(error_of([&] { normgrad::check_finite(Checkpoint{}, "o"); }) ==
+          "<no CheckpointError thrown>");
+}
+
 TEST_CASE("checkpoint: random corruption never crashes", "[checkpoint]") {
     TempDir tmp;
     Checkpoint c = sample_checkpoint();

@@ -70,6 +70,12 @@ Checkpoint load_checkpoint(const std::string& path);
 // The same validation on a file's content in memory; errors name `name_for_errors`.
 Checkpoint parse_checkpoint(std::span<const uint8_t> bytes, const std::string& name_for_errors);
 
+// Throws CheckpointError "<name>: tensor 'fc1.weight' holds nan at element 17 (...)" for the first
+// tensor (in order) holding a NaN or an infinity ("inf", "-inf"); the element is the index into the
+// tensor's row-major values. A checkpoint can store such values; a model built from them cannot be
+// evaluated or trained, so model loading calls this.
+void check_finite(const Checkpoint& ckpt, const std::string& name_for_errors);
+
 // Copies the checkpoint's values into `destination` (e.g. Module::state()). Every destination
 // name must be in the checkpoint with the same shape, and the checkpoint may hold no other names
 // unless `allow_extra`. Nothing is copied unless everything matches; the error lists every

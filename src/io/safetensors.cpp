@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -673,6 +674,22 @@ Checkpoint load_checkpoint(const std::string& path) {
     if (std::fgetc(f.get()) != EOF)
         fail(path, "file grew while it was being read (expected it to stay unchanged)");
     return out;
+}
+
+void check_finite(const Checkpoint& ckpt, const std::string& name_for_errors) {
+    for (const NamedTensor& nt : ckpt.tensors) {
+        if (!nt.tensor.defined()) continue;
+        const float* p = nt.tensor.data();
+        const int64_t n = nt.tensor.numel();
+        for (int64_t i = 0; i < n; ++i) {
+            if (std::isfinite(p[i])) continue;
+            const char* what = std::isnan(p[i]) ? "nan" : p[i] > 0 ? "inf" : "-inf";
+            fail(name_for_errors,
+                 fmt::format("tensor '{}' holds {} at element {} (expected finite numbers: a "
+                             "model with NaN or infinity cannot be evaluated or trained)",
+                             nt.name, what, i));
+        }
+    }
 }
 
 void copy_into(const Checkpoint& ckpt, const std::vector<NamedTensor>& destination,
