@@ -91,6 +91,10 @@ void write_idx(const fs::path& dir) {
     write(dir, "bad-truncated-data", Bytes(images.begin(), images.end() - 1));
     write(dir, "bad-trailing-byte", concat(labels, {9}));
     write(dir, "bad-over-limit", idx({0x10000, 0x10000}, 0));
+    // 2 GiB declared, 1 MiB of zeros present: refused from the header, before inflating.
+    Bytes over = idx({0x8000, 0x10000}, 0);
+    over.resize(over.size() + (1 << 20), 0);
+    write(dir, "bad-over-limit.gz", gzip(over));
     write(dir, "bad-overflow", idx({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, 0));
     const Bytes gz = gzip(images);
     write(dir, "bad-truncated.gz", Bytes(gz.begin(), gz.end() - 5));
