@@ -1,7 +1,11 @@
 // IDX reader: malformed inputs (each with the error it must give) and round trips on tiny
 // generated fixtures, raw and gzip, written into a fresh temporary directory.
 #include <fmt/format.h>
+#include <grp.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
@@ -422,4 +426,105 @@ TEST_CASE("IDX: reading a large file needs about its size in memory (no old and 
         INFO("lying header: peak resident size grew by " << lying_growth / (1 << 20) << " MiB");
         CHECK(lying_growth < (uint64_t{40} << 20));
     }
+}
+
+namespace {
+
+// Runs `f` in a child process as the unprivileged user "nobody" when this process is root (whom
+// permissions do not stop), else in this process; returns what `f` returned, or nullopt where
+// the user cannot be changed.
+template <class F>
+std::optional<std::string> as_unprivileged(F&& f) {
+    if (geteuid() != 0) return f();
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        std::string out = "<cannot become nobody>";
+        if (setgroups(0, nullptr) == 0 && setgid(65534) == 0 && setuid(65534) == 0) out = f();
+        const ssize_t n = write(fds[1], out.data(), out.size());
+        _exit(n == static_cast<ssize_t>(out.size()) ? 0 : 1);
+    }
+    close(fds[1]);
+    std::string got;
+    char buf[4096];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+        got.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    if (got == "<cannot become nobody>") return std::nullopt;
+    return got;
+}
+
+}  // namespace
+
+TEST_CASE("IDX: load_mnist_split tells apart what is wrong with the folder", "[idx]") {
+    TempDir tmp;
+    const std::string expected = " (expected a folder holding the four MNIST-format IDX files)";
+
+    const std::string missing = tmp.file("absent");
+    CHECK(error_of([&] { normgrad::load_mnist_split(missing, true); }) ==
+          missing + ": MNIST directory not found (run data/fetch_mnist.sh to download it)");
+
+    const std::string file = tmp.file("a-file");
+    write_file(file, {1, 2, 3});
+    CHECK(error_of([&] { normgrad::load_mnist_split(file, true); }) ==
+          file + ": is a regular file" + expected);
+
+    const std::string loop = tmp.file("loop"), a = tmp.file("a"), b = tmp.file("b");
+    fs::create_symlink(loop, loop);  // points at itself
+    fs::create_symlink(b, a);        // a -> b -> a
+    fs::create_symlink(a, b);
+    for (const std::string& dir : {loop, a, fs::path(loop).append("sub").string()}) {
+        INFO("folder " << dir);
+        CHECK(error_of([&] { normgrad::load_mnist_split(dir, true); }) ==
+              dir + ": symbolic link loop (too many levels of symbolic links)");
+    }
+
+    // A symlink loop in place of one of the four files (raw, or .gz when the raw name is absent).
+    const std::string data = tmp.file("mnist");
+    fs::create_directory(data);
+    write_file(data + "/train-images-idx3-ubyte", idx({1, 2, 2}, iota_bytes(4)));
+    const std::string labels = data + "/train-labels-idx1-ubyte";
+    fs::create_symlink(labels, labels);
+    CHECK(error_of([&] { normgrad::load_mnist_split(data, true); }) ==
+          labels + ": symbolic link loop (too many levels of symbolic links)");
+    fs::remove(labels);
+    fs::create_symlink(labels + ".gz", labels + ".gz");
+    CHECK(error_of([&] { normgrad::load_mnist_split(data, true); }) ==
+          labels + ".gz: symbolic link loop (too many levels of symbolic links)");
+    fs::remove(labels + ".gz");
+    write_file(labels, idx({1}, {7}));
+    CHECK(normgrad::load_mnist_split(data, true).labels == Bytes{7});
+
+    // Permission denied: for the folder (its parent may not be searched), and for the files (the
+    // folder itself may not be searched).
+    const std::string locked = tmp.file("locked"), inside = locked + "/mnist";
+    fs::create_directories(inside);
+    fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_write);
+    fs::permissions(data, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                              fs::perms::others_read);
+    const std::optional<std::string> denied = as_unprivileged([&] {
+        return error_of([&] { normgrad::load_mnist_split(inside, true); }) + "\n" +
+               error_of([&] { normgrad::load_mnist_split(data, true); });
+    });
+    fs::permissions(locked, fs::perms::owner_all);
+    fs::permissions(data, fs::perms::owner_all);
+    if (!denied) {
+        WARN("cannot drop root privileges; permission errors not checked");
+        return;
+    }
+    CHECK(*denied == inside +
+                         ": cannot open the MNIST folder: Permission denied (expected a "
+                         "folder holding the four MNIST-format IDX files that this user may "
+                         "open)\n" +
+                         data +
+                         "/train-images-idx3-ubyte: cannot open the MNIST file: "
+                         "Permission denied (expected a folder and files that this user "
+                         "may open)");
 }

@@ -48,7 +48,9 @@ struct Dataset {
 Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path);
 
 // Loads the train ("train-*") or test ("t10k-*") pair from `dir`, each file either raw or
-// with ".gz" appended (raw preferred).
+// with ".gz" appended (raw preferred). A `dir` that is missing, a regular file, a symbolic link
+// loop or not accessible, and a file in it that is a symbolic link loop or not accessible, each
+// get their own one-line error.
 Dataset load_mnist_split(const std::string& dir, bool train);
 
 }  // namespace normgrad

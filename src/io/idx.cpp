@@ -433,14 +433,35 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
 }
 
 Dataset load_mnist_split(const std::string& dir, bool train) {
+    constexpr std::string_view kExpected =
+        "expected a folder holding the four MNIST-format IDX files";
     std::error_code ec;
-    if (!fs::is_directory(dir, ec))
+    const fs::file_status st = fs::status(dir, ec);
+    if (st.type() == fs::file_type::not_found)
         fail(dir, "MNIST directory not found (run data/fetch_mnist.sh to download it)");
+    if (ec.value() == ELOOP) fail(dir, "symbolic link loop (too many levels of symbolic links)");
+    if (ec.value() == EACCES)
+        fail(dir, fmt::format("cannot open the MNIST folder: {} ({} that this user may open)",
+                              std::strerror(EACCES), kExpected));
+    if (ec)
+        fail(dir, fmt::format("cannot access the MNIST folder: {} ({})", ec.message(), kExpected));
+    if (fs::is_regular_file(st)) fail(dir, fmt::format("is a regular file ({})", kExpected));
+    if (!fs::is_directory(st)) fail(dir, fmt::format("is not a folder ({})", kExpected));
+
     const std::string prefix = train ? "train" : "t10k";
     auto find = [&](const std::string& base) {
         for (const std::string& name : {base, base + ".gz"}) {
-            const fs::path p = fs::path(dir) / name;
-            if (fs::exists(p, ec)) return p.string();
+            const std::string p = (fs::path(dir) / name).string();
+            const fs::file_status fst = fs::status(p, ec);
+            if (fst.type() == fs::file_type::not_found) continue;
+            if (ec.value() == ELOOP)
+                fail(p, "symbolic link loop (too many levels of symbolic links)");
+            if (ec.value() == EACCES)
+                fail(p, fmt::format("cannot open the MNIST file: {} (expected a folder and files "
+                                    "that this user may open)",
+                                    std::strerror(EACCES)));
+            if (ec) fail(p, fmt::format("cannot access the MNIST file: {}", ec.message()));
+            return p;
         }
         fail(dir, fmt::format("missing {} (or {}.gz) in this directory (run data/fetch_mnist.sh "
                               "to download MNIST)",
