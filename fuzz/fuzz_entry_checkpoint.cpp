@@ -1,8 +1,13 @@
 // Fuzz entry for the checkpoint reader: parse_checkpoint on a safetensors file's content.
 #include <fmt/format.h>
 
+#include <zlib.h>
+
+#include <cstring>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "fuzz_entry.hpp"
 #include "normgrad/safetensors.hpp"
@@ -50,6 +55,28 @@ Outcome fuzz_checkpoint(std::span<const uint8_t> input) {
     if (data_bytes != input.size() - 8 - header)
         broken(fmt::format("tensors hold {} bytes but the data section has {}", data_bytes,
                            input.size() - 8 - header));
+
+    // A normgrad checkpoint (any "normgrad." metadata key) is accepted only if the header holds
+    // "normgrad.crc32":"<8 hex>" once and that is the CRC-32 of the file with the digits zeroed.
+    bool normgrad_file = false;
+    for (const auto& [key, value] : ckpt.metadata) normgrad_file |= key.starts_with("normgrad.");
+    if (!normgrad_file) return Outcome::accepted;
+    const auto it = ckpt.metadata.find(kCheckpointChecksumKey);
+    if (it == ckpt.metadata.end()) broken("accepted a normgrad checkpoint without normgrad.crc32");
+    const std::string field = fmt::format("\"{}\":\"{}\"", kCheckpointChecksumKey, it->second);
+    const std::string_view text(reinterpret_cast<const char*>(input.data()) + 8, header);
+    const size_t at = text.find(field);
+    if (at == std::string_view::npos || text.find(field, at + 1) != std::string_view::npos)
+        broken(fmt::format("accepted a header that does not hold {} exactly once", field));
+    std::vector<uint8_t> zeroed(input.begin(), input.end());
+    const size_t digits = 8 + at + field.size() - 9;
+    std::memset(zeroed.data() + digits, '0', 8);
+    const auto crc = static_cast<uint32_t>(crc32_z(0, zeroed.data(), zeroed.size()));
+    if (fmt::format("{:08x}", crc) != it->second)
+        broken(
+            fmt::format("accepted a normgrad checkpoint whose CRC-32 is {:08x} but whose "
+                        "metadata records {}",
+                        crc, it->second));
     return Outcome::accepted;
 }
 

@@ -91,6 +91,10 @@ void write_idx(const fs::path& dir) {
     write(dir, "bad-truncated-data", Bytes(images.begin(), images.end() - 1));
     write(dir, "bad-trailing-byte", concat(labels, {9}));
     write(dir, "bad-over-limit", idx({0x10000, 0x10000}, 0));
+    // 2 GiB declared, 1 MiB of zeros present: refused from the header, before inflating.
+    Bytes over = idx({0x8000, 0x10000}, 0);
+    over.resize(over.size() + (1 << 20), 0);
+    write(dir, "bad-over-limit.gz", gzip(over));
     write(dir, "bad-overflow", idx({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, 0));
     const Bytes gz = gzip(images);
     write(dir, "bad-truncated.gz", Bytes(gz.begin(), gz.end() - 5));
@@ -122,6 +126,26 @@ Bytes safetensors(std::string header, const Bytes& data) {
     return concat(concat(out, text(header)), data);
 }
 
+// Replaces the first occurrence of `from` in a file's bytes by `to` (of the same length).
+Bytes edited(const Bytes& file, const std::string& from, const std::string& to) {
+    std::string s(file.begin(), file.end());
+    const size_t at = s.find(from);
+    if (at == std::string::npos || from.size() != to.size())
+        throw std::runtime_error("cannot edit '" + from + "'");
+    s.replace(at, from.size(), to);
+    return text(s);
+}
+
+// Swaps the first occurrences of `x` and `y` (x first) in a file's bytes; the length is kept.
+Bytes swapped(const Bytes& file, const std::string& x, const std::string& y) {
+    const std::string s(file.begin(), file.end());
+    const size_t i = s.find(x), j = s.find(y);
+    if (i == std::string::npos || j == std::string::npos || i + x.size() > j)
+        throw std::runtime_error("cannot swap '" + x + "' and '" + y + "'");
+    return text(s.substr(0, i) + y + s.substr(i + x.size(), j - i - x.size()) + x +
+                s.substr(j + y.size()));
+}
+
 Tensor values(const Shape& shape, float scale) {
     Tensor t = Tensor::empty(shape);
     for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = scale * static_cast<float>(i - 2);
@@ -143,7 +167,8 @@ void write_checkpoint(const fs::path& dir) {
     model.metadata = {{"normgrad.model", "mlp"},       {"normgrad.batchnorm", "on"},
                       {"normgrad.hidden", "4"},        {"normgrad.depth", "1"},
                       {"normgrad.activation", "relu"}, {"normgrad.optimizer", "sgd"}};
-    write(dir, "ok-model", saved(model));
+    const Bytes ok_model = saved(model);
+    write(dir, "ok-model", ok_model);
 
     Checkpoint ranks;
     ranks.tensors.push_back({"scalar", Tensor::scalar(-1.5f)});
@@ -156,6 +181,12 @@ void write_checkpoint(const fs::path& dir) {
     const Bytes four_floats(16, 0x3f);
     write(dir, "ok-no-checksum",
           safetensors(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})", four_floats));
+    // As PyTorch's safetensors package writes it: no normgrad metadata, so no checksum.
+    write(dir, "ok-pytorch-metadata",
+          safetensors(R"({"__metadata__":{"format":"pt"},)"
+                      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                      four_floats));
 
     write(dir, "bad-empty", {});
     write(dir, "bad-short", {8, 0, 0});
@@ -197,7 +228,25 @@ void write_checkpoint(const fs::path& dir) {
           safetensors(R"({"a":{"dtype":"F32","shape":[],"data_offsets":[0,4],"x":1}})", Bytes(4)));
     write(dir, "bad-metadata-number", safetensors(R"({"__metadata__":{"format":1}})", {}));
     write(dir, "bad-checksum-not-hex",
-          safetensors(R"({"__metadata__":{"normgrad.checksum":"xyz"}})", {}));
+          safetensors(R"({"__metadata__":{"normgrad.crc32":"xyz"}})", {}));
+    // Header edits that keep the JSON valid: caught by the whole-file CRC-32 only.
+    write(dir, "bad-edited-header",
+          edited(ok_model, R"("normgrad.activation":"relu")", R"("normgrad.activation":"tanh")"));
+    write(dir, "bad-swapped-offsets",
+          swapped(ok_model, R"("data_offsets":[48,64])", R"("data_offsets":[64,80])"));
+    write(dir, "bad-crc-renamed", edited(ok_model, "\"normgrad.crc32\"", "\"normgrad.crc99\""));
+    // An older normgrad's checksum, a CRC-32 of the data section only (here the correct one).
+    write(dir, "bad-old-checksum",
+          safetensors(fmt::format(R"({{"__metadata__":{{"normgrad.checksum":"{:08x}"}},)"
+                                  R"("a":{{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}}})",
+                                  crc32(0, four_floats.data(), 16)),
+                      four_floats));
+    write(dir, "bad-crc-twice",
+          safetensors(R"({"__metadata__":{"x\"normgrad.crc32":"00000000",)"
+                      R"("normgrad.crc32":"00000000"}})",
+                      {}));
+    write(dir, "bad-crc-spaced",
+          safetensors(R"({"__metadata__":{"normgrad.crc32": "00000000"}})", {}));
     write(dir, "bad-deep-nesting", safetensors(R"({"a":{"b":{"c":{"d":[[1]]}}}})", {}));
     write(dir, "bad-invalid-utf8", safetensors("{\"\xff\":{}}", {}));
 }

@@ -90,6 +90,77 @@ uint32_t crc_of(const Bytes& data) {
     return static_cast<uint32_t>(crc32(0, data.data(), static_cast<uInt>(data.size())));
 }
 
+const std::string kCrcField = "\"normgrad.crc32\":\"";
+
+// The offset of the 8 CRC digits after the first "normgrad.crc32":" in a file's bytes.
+size_t crc_digits_at(const Bytes& file) {
+    const std::string s(file.begin(), file.end());
+    const size_t at = s.find(kCrcField);
+    REQUIRE(at != std::string::npos);
+    return at + kCrcField.size();
+}
+
+// Recomputes a file's normgrad.crc32 the way the format defines it (the CRC-32 of the whole file
+// with the 8 digits set to "00000000") and writes it in: what an editor who knew the scheme would
+// do. A file edited and then resealed must load, so a test can show that only the CRC caught it.
+Bytes reseal(Bytes file) {
+    const size_t at = crc_digits_at(file);
+    std::memset(file.data() + at, '0', 8);
+    const std::string digits = fmt::format("{:08x}", crc_of(file));
+    std::memcpy(file.data() + at, digits.data(), 8);
+    return file;
+}
+
+// A hand-written file (exact header text, holding "normgrad.crc32":"00000000") with its CRC.
+Bytes sealed_file(const std::string& header, const Bytes& data) {
+    return reseal(st_file(header, data));
+}
+
+// The error a file whose recorded CRC does not match its content must give.
+std::string mismatch_of(const std::string& name, const Bytes& file) {
+    Bytes zeroed = file;
+    const size_t at = crc_digits_at(file);
+    const std::string recorded(file.begin() + static_cast<std::ptrdiff_t>(at),
+                               file.begin() + static_cast<std::ptrdiff_t>(at + 8));
+    std::memset(zeroed.data() + at, '0', 8);
+    return fmt::format(
+        "{}: checksum mismatch: file is damaged or was edited (the file's CRC-32 is "
+        "{:08x}, the metadata records {})",
+        name, crc_of(zeroed), recorded);
+}
+
+// Swaps the only occurrences of `x` and `y` (x first) in a file's bytes; the length is kept.
+Bytes swapped(const Bytes& file, const std::string& x, const std::string& y) {
+    const std::string s(file.begin(), file.end());
+    const size_t i = s.find(x), j = s.find(y);
+    REQUIRE(i != std::string::npos);
+    REQUIRE(j != std::string::npos);
+    REQUIRE(i + x.size() <= j);
+    REQUIRE(s.find(x, i + 1) == std::string::npos);
+    REQUIRE(s.find(y, j + 1) == std::string::npos);
+    const std::string out =
+        s.substr(0, i) + y + s.substr(i + x.size(), j - i - x.size()) + x + s.substr(j + y.size());
+    return Bytes(out.begin(), out.end());
+}
+
+const Tensor& tensor_named(const Checkpoint& c, const std::string& name) {
+    for (const NamedTensor& nt : c.tensors)
+        if (nt.name == name) return nt.tensor;
+    FAIL("no tensor named " << name);
+    throw std::logic_error("unreachable");
+}
+
+// Replaces the only occurrence of `from` in a file's bytes by `to` (of the same length).
+Bytes edited(const Bytes& file, const std::string& from, const std::string& to) {
+    REQUIRE(from.size() == to.size());
+    std::string s(file.begin(), file.end());
+    const size_t at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(s.find(from, at + 1) == std::string::npos);
+    s.replace(at, from.size(), to);
+    return Bytes(s.begin(), s.end());
+}
+
 template <class F>
 std::string error_of(F&& f) {
     try {
@@ -191,12 +262,14 @@ TEST_CASE("checkpoint: the file follows the safetensors layout byte for byte", "
     const Bytes bytes = read_file(path);
 
     const Bytes data = {0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0xc0};  // 1.0f, -2.0f, LE
-    std::string header =
-        fmt::format(R"({{"__metadata__":{{"format":"pt","normgrad.checksum":"{:08x}"}},)"
-                    R"("a":{{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}}})",
-                    crc_of(data));
+    std::string header = R"({"__metadata__":{"format":"pt","normgrad.crc32":"00000000"},)"
+                         R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
     header.append((8 - header.size() % 8) % 8, ' ');
     CHECK(header.size() % 8 == 0);
+    // The CRC-32 of the whole file (length prefix, header with the digits zeroed, data), computed
+    // here from the definition, not with the code under test.
+    const std::string crc = fmt::format("{:08x}", crc_of(st_file(header, data)));
+    header.replace(header.find("00000000"), 8, crc);
     const Bytes expected = st_file(header, data);
     CHECK(std::string(bytes.begin() + 8, bytes.end() - 8) == header);
     CHECK(bytes == expected);
@@ -208,6 +281,8 @@ TEST_CASE("checkpoint: damaged files are rejected with a precise message", "[che
     const std::string good_entry = R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
     std::string many_ones = "1";
     for (int i = 0; i < 99; ++i) many_ones += ",1";
+    const Bytes zero_crc =
+        st_file(R"({"__metadata__":{"normgrad.crc32":"00000000"},"w":)" + good_entry + "}", four);
     struct Case {
         const char* name;
         Bytes content;
@@ -345,14 +420,53 @@ TEST_CASE("checkpoint: damaged files are rejected with a precise message", "[che
          "__metadata__ is array [\"a\"] (expected an object of strings)"},
         {"metadata value not string", st_file(R"({"__metadata__":{"k":1}})", {}),
          "metadata 'k' is number 1 (expected a string)"},
-        {"checksum mismatch",
-         st_file(R"({"__metadata__":{"normgrad.checksum":"00000000"},"w":)" + good_entry + "}",
-                 four),
-         fmt::format("checksum mismatch: file is damaged (the data section's CRC-32 is {:08x}",
-                     crc_of(four))},
+        // The recorded CRC is the placeholder itself, so the file's CRC is that of its bytes.
+        {"checksum mismatch", zero_crc,
+         fmt::format("checksum mismatch: file is damaged or was edited (the file's CRC-32 is "
+                     "{:08x}, the metadata records 00000000)",
+                     crc_of(zero_crc))},
         {"checksum malformed",
-         st_file(R"({"__metadata__":{"normgrad.checksum":"xyz"},"w":)" + good_entry + "}", four),
-         "metadata normgrad.checksum is \"xyz\" (expected 8 hexadecimal digits"},
+         st_file(R"({"__metadata__":{"normgrad.crc32":"xyz"},"w":)" + good_entry + "}", four),
+         "metadata normgrad.crc32 is \"xyz\" (expected 8 lowercase hexadecimal digits, the CRC-32 "
+         "of the whole file)"},
+        {"checksum upper case",
+         st_file(R"({"__metadata__":{"normgrad.crc32":"ABCDEF01"},"w":)" + good_entry + "}", four),
+         "metadata normgrad.crc32 is \"ABCDEF01\" (expected 8 lowercase hexadecimal digits"},
+        {"older normgrad's data-only checksum",
+         st_file(fmt::format(R"({{"__metadata__":{{"normgrad.checksum":"{:08x}"}},"w":{}}})",
+                             crc_of(four), good_entry),
+                 four),
+         "written by an older normgrad: its metadata normgrad.checksum is a CRC-32 of the data "
+         "section only, which cannot detect an edited header, so the file cannot be trusted "
+         "(expected normgrad.crc32, a CRC-32 of the whole file: re-save the checkpoint with this "
+         "version of normgrad)"},
+        {"normgrad metadata without checksum",
+         st_file(
+             R"({"__metadata__":{"format":"pt","normgrad.model":"mlp"},"w":)" + good_entry + "}",
+             four),
+         "metadata has normgrad keys (e.g. 'normgrad.model') but no normgrad.crc32 (expected a "
+         "normgrad checkpoint to carry normgrad.crc32, the CRC-32 of the whole file)"},
+        {"checksum key twice",
+         st_file(R"({"__metadata__":{"normgrad.crc32":"00000000","normgrad.crc32":"00000000"}})",
+                 {}),
+         "duplicate metadata key 'normgrad.crc32'"},
+        // A key ending in an escaped quote puts the field's text in the header a second time.
+        {"checksum text twice",
+         sealed_file(R"({"__metadata__":{"x\"normgrad.crc32":"00000000",)"
+                     R"("normgrad.crc32":"00000000"}})",
+                     {}),
+         "the header holds the text \"normgrad.crc32\":\" 2 times (expected it exactly once: the "
+         "checksum written as \"normgrad.crc32\":\"<8 hex digits>\", with no spaces or escapes, "
+         "as normgrad writes it)"},
+        {"checksum with a space", st_file(R"({"__metadata__":{"normgrad.crc32": "00000000"}})", {}),
+         "the header holds the text \"normgrad.crc32\":\" 0 times"},
+        {"checksum key escaped",
+         st_file(R"({"__metadata__":{"normgrad\u002ecrc32":"00000000"}})", {}),
+         "the header holds the text \"normgrad.crc32\":\" 0 times"},
+        {"checksum value escaped",
+         st_file(R"({"__metadata__":{"normgrad.crc32":"\u00300000000"}})", {}),
+         "the header's text \"normgrad.crc32\":\" is not followed by the recorded value 00000000 "
+         "and a quote"},
         {"nested too deep", st_file(R"({"w":{"shape":[[[[1]]]]}})", {}),
          "header JSON is nested more than 4 levels deep"},
         {"long array", st_file(one(R"({"shape":[)" + many_ones + "]}"), {}),
@@ -372,12 +486,15 @@ TEST_CASE("checkpoint: damaged files are rejected with a precise message", "[che
     }
 
     // A valid hand-written file with a correct checksum, and padding spaces, is accepted.
-    const std::string header =
-        fmt::format(R"({{"__metadata__":{{"normgrad.checksum":"{:08X}"}},"w":{}}}     )",
-                    crc_of(four), good_entry);
-    const Checkpoint ok = normgrad::parse_checkpoint(st_file(header, four), "ok");
+    const Bytes ok_file = sealed_file(
+        R"({"__metadata__":{"normgrad.crc32":"00000000"},"w":)" + good_entry + "}     ", four);
+    const Checkpoint ok = normgrad::parse_checkpoint(ok_file, "ok");
     REQUIRE(ok.tensors.size() == 1);
     CHECK(ok.tensors[0].tensor.to_vector() == std::vector<float>{1, 2});
+    // The CRC covers the padding too.
+    CHECK_THAT(
+        error_of([&] { normgrad::parse_checkpoint(edited(ok_file, "}     ", "}    \t"), "p"); }),
+        Catch::StartsWith("p: checksum mismatch"));
 
     SECTION("missing file and directory") {
         const std::string missing = tmp.file("nope.safetensors");
@@ -386,6 +503,175 @@ TEST_CASE("checkpoint: damaged files are rejected with a precise message", "[che
         CHECK_THAT(error_of([&] { normgrad::load_checkpoint(tmp.path.string()); }),
                    Catch::StartsWith(tmp.path.string() + ": is a directory"));
     }
+}
+
+TEST_CASE("checkpoint: the CRC-32 covers the header, so valid-looking edits are refused",
+          "[checkpoint]") {
+    TempDir tmp;
+    Checkpoint c;
+    c.tensors.push_back({"a", Tensor::from(Shape{2}, std::vector<float>{1.f, 2.f})});
+    c.tensors.push_back({"b", Tensor::from(Shape{2}, std::vector<float>{3.f, 4.f})});
+    c.tensors.push_back({"c", Tensor::from(Shape{2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6})});
+    c.metadata = {{"normgrad.model", "mlp"}};
+    const std::string path = tmp.file("m.safetensors");
+    normgrad::save_checkpoint(path, c);
+    const Bytes good = read_file(path);
+    check_same(normgrad::parse_checkpoint(good, "good"), c);
+    CHECK(reseal(good) == good);  // the writer's CRC is the one the format defines
+
+    // The error from the file and from memory (both named `path`).
+    auto error_for = [&](const Bytes& bad) {
+        write_file(path, bad);
+        const std::string from_file = error_of([&] { normgrad::load_checkpoint(path); });
+        CHECK(error_of([&] { normgrad::parse_checkpoint(bad, path); }) == from_file);
+        return from_file;
+    };
+
+    SECTION("two same-sized tensors with their data_offsets swapped") {
+        const Bytes bad = swapped(good, R"("data_offsets":[0,8])", R"("data_offsets":[8,16])");
+        CHECK(error_for(bad) == mismatch_of(path, bad));
+        // Resealed, the edit loads and swaps the values: only the CRC stood in its way.
+        const Checkpoint r = normgrad::parse_checkpoint(reseal(bad), "resealed");
+        CHECK(tensor_named(r, "a").to_vector() == std::vector<float>{3.f, 4.f});
+        CHECK(tensor_named(r, "b").to_vector() == std::vector<float>{1.f, 2.f});
+    }
+    SECTION("a metadata value edited") {
+        const Bytes bad = edited(good, R"("normgrad.model":"mlp")", R"("normgrad.model":"cnn")");
+        CHECK(error_for(bad) == mismatch_of(path, bad));
+        CHECK(normgrad::parse_checkpoint(reseal(bad), "r").metadata.at("normgrad.model") == "cnn");
+    }
+    SECTION("a shape edited, keeping the byte count") {
+        const Bytes bad = edited(good, R"("shape":[2,3])", R"("shape":[3,2])");
+        CHECK(error_for(bad) == mismatch_of(path, bad));
+        CHECK(tensor_named(normgrad::parse_checkpoint(reseal(bad), "r"), "c").shape() ==
+              Shape{3, 2});
+    }
+    SECTION("the recorded CRC edited, or one data byte") {
+        Bytes bad = good;
+        const size_t at = crc_digits_at(bad);
+        bad[at] = bad[at] == '0' ? '1' : '0';
+        CHECK(error_for(bad) == mismatch_of(path, bad));
+        bad = good;
+        bad.back() ^= 0x01;
+        CHECK(error_for(bad) == mismatch_of(path, bad));
+    }
+    SECTION("more padding, with the length prefix updated to match") {
+        const std::string header(good.begin() + 8, good.end() - 40);  // 40 data bytes
+        const Bytes bad = st_file(header + std::string(8, ' '), Bytes(good.end() - 40, good.end()));
+        CHECK(error_for(bad) == mismatch_of(path, bad));
+        CHECK(normgrad::parse_checkpoint(reseal(bad), "r").tensors.size() == 3);
+    }
+    SECTION("the checksum key renamed") {
+        CHECK(error_for(edited(good, "\"normgrad.crc32\"", "\"normgrad.crc99\"")) ==
+              path +
+                  ": metadata has normgrad keys (e.g. 'normgrad.crc99') but no normgrad.crc32 "
+                  "(expected a normgrad checkpoint to carry normgrad.crc32, the CRC-32 of the "
+                  "whole file)");
+        CHECK_THAT(error_for(edited(good, "\"normgrad.crc32\"", "\"xormgrad.crc32\"")),
+                   Catch::StartsWith(path + ": metadata has normgrad keys (e.g. "
+                                            "'normgrad.model') but no normgrad.crc32"));
+    }
+}
+
+TEST_CASE("checkpoint: files without normgrad metadata (e.g. from PyTorch) load unchecked",
+          "[checkpoint]") {
+    const std::string tensors = R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]})";
+    const Bytes data = f32_bytes({1, 2, 3, 4});
+    for (const std::string& meta :
+         {std::string(R"("__metadata__":{"format":"pt"},)"), std::string(),
+          std::string(R"("__metadata__":{"normgrad":"x","normgradx.crc32":"y","note":"z"},)")}) {
+        INFO("metadata: " << meta);
+        const Bytes file = st_file("{" + meta + tensors + "}", data);
+        const Checkpoint loaded = normgrad::parse_checkpoint(file, "torch");
+        REQUIRE(loaded.tensors.size() == 2);
+        CHECK(tensor_named(loaded, "a").to_vector() == std::vector<float>{1, 2});
+        CHECK(tensor_named(loaded, "b").to_vector() == std::vector<float>{3, 4});
+        CHECK(loaded.metadata.count(normgrad::kCheckpointChecksumKey) == 0);
+        // Nothing to check it against: the same edit loads, with the values swapped.
+        const Bytes edit = swapped(file, R"("data_offsets":[0,8])", R"("data_offsets":[8,16])");
+        CHECK(tensor_named(normgrad::parse_checkpoint(edit, "torch"), "a").to_vector() ==
+              std::vector<float>{3, 4});
+    }
+    // The same file through load_checkpoint.
+    TempDir tmp;
+    write_file(tmp.file("t.safetensors"),
+               st_file(R"({"__metadata__":{"format":"pt"},)" + tensors + "}", data));
+    const Checkpoint loaded = normgrad::load_checkpoint(tmp.file("t.safetensors"));
+    CHECK(loaded.metadata == std::map<std::string, std::string>{{"format", "pt"}});
+    CHECK(tensor_named(loaded, "b").to_vector() == std::vector<float>{3, 4});
+}
+
+TEST_CASE("checkpoint: saving writes its own checksum key", "[checkpoint]") {
+    TempDir tmp;
+    const std::string path = tmp.file("s.safetensors");
+    Checkpoint c;
+    c.tensors.push_back({"w", Tensor::full(Shape{3}, 2.f)});
+    // An older version's key is dropped; a stale normgrad.crc32 (e.g. from a loaded checkpoint)
+    // is replaced by the new file's.
+    c.metadata = {{"normgrad.checksum", "12345678"}, {"normgrad.crc32", "ffffffff"}};
+    normgrad::save_checkpoint(path, c);
+    const Checkpoint loaded = normgrad::load_checkpoint(path);
+    CHECK(loaded.metadata.count("normgrad.checksum") == 0);
+    CHECK(loaded.metadata.at("normgrad.crc32") != "ffffffff");
+    CHECK(read_file(path) == reseal(read_file(path)));
+    normgrad::save_checkpoint(path, loaded);  // a loaded checkpoint saves again
+    Checkpoint without_crc = loaded;
+    without_crc.metadata.erase("normgrad.crc32");  // the new file's differs (other key order)
+    check_same(normgrad::load_checkpoint(path), without_crc);
+
+    // A key that puts the checksum's text in the header a second time is refused.
+    Checkpoint ambiguous;
+    ambiguous.metadata = {{"x\"normgrad.crc32", "00000000"}};
+    const std::string other = tmp.file("other.safetensors");
+    CHECK(error_of([&] { normgrad::save_checkpoint(other, ambiguous); }) ==
+          other +
+              ": cannot save checkpoint: a metadata key contains the text \"normgrad.crc32\":\" "
+              "(expected it only where normgrad records the checksum)");
+    CHECK(!fs::exists(other));
+}
+
+TEST_CASE("checkpoint: check_finite names the first tensor and element that is not finite",
+          "[checkpoint]") {
+    const std::string tail =
+        " (expected finite numbers: a model with NaN or infinity cannot be evaluated or trained)";
+    auto values = [](size_t n) {
+        std::vector<float> v(n);
+        for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i) - 3.f;
+        return v;
+    };
+    const float inf = std::numeric_limits<float>::infinity();
+    auto with = [&](std::vector<std::pair<size_t, float>> bad_in_second,
+                    std::vector<std::pair<size_t, float>> bad_in_first = {}) {
+        Checkpoint c;
+        std::vector<float> first = values(6), second = values(20);
+        for (auto [i, v] : bad_in_first) first[i] = v;
+        for (auto [i, v] : bad_in_second) second[i] = v;
+        c.tensors.push_back({"fc0.weight", Tensor::from(Shape{2, 3}, first)});
+        c.tensors.push_back({"fc1.weight", Tensor::from(Shape{4, 5}, second)});
+        return error_of([&] { normgrad::check_finite(c, "m.safetensors"); });
+    };
+    CHECK(with({{17, std::nanf("")}}) ==
+          "m.safetensors: tensor 'fc1.weight' holds nan at element 17" + tail);
+    CHECK(with({{17, inf}, {18, std::nanf("")}}) ==
+          "m.safetensors: tensor 'fc1.weight' holds inf at element 17" + tail);
+    CHECK(with({{0, -inf}}) == "m.safetensors: tensor 'fc1.weight' holds -inf at element 0" + tail);
+    CHECK(with({{19, from_bits(0xffc00000)}}) ==  // a NaN with the sign bit set
+          "m.safetensors: tensor 'fc1.weight' holds nan at element 19" + tail);
+    CHECK(with({{1, std::nanf("")}}, {{5, inf}}) ==
+          "m.safetensors: tensor 'fc0.weight' holds inf at element 5" + tail);
+    // Finite extremes, subnormals, negative zero, empty and rank-0 tensors pass.
+    CHECK(with({{0, std::numeric_limits<float>::max()},
+                {1, -std::numeric_limits<float>::max()},
+                {2, from_bits(0x00000001)},
+                {3, from_bits(0x80000000)}}) == "<no CheckpointError thrown>");
+    Checkpoint odd;
+    odd.tensors.push_back({"empty", Tensor::empty(Shape{0, 3})});
+    odd.tensors.push_back({"step", Tensor::scalar(inf)});
+    CHECK(error_of([&] { normgrad::check_finite(odd, "o"); }) ==
+          "o: tensor 'step' holds inf at element 0" + tail);
+    CHECK(error_of([&] { normgrad::check_finite(Checkpoint{}, "o"); }) ==
+          "<no CheckpointError thrown>");
 }
 
 TEST_CASE("checkpoint: random corruption never crashes", "[checkpoint]") {
@@ -412,7 +698,11 @@ TEST_CASE("checkpoint: random corruption never crashes", "[checkpoint]") {
                      static_cast<uint8_t>(rng()));
         }
         try {
-            normgrad::parse_checkpoint(b, "fuzz");
+            const Checkpoint loaded = normgrad::parse_checkpoint(b, "fuzz");
+            // Every byte is covered by the CRC, so a change gets through only if it also removed
+            // every normgrad key from the metadata (then the file is not a normgrad checkpoint).
+            for (const auto& [key, value] : loaded.metadata)
+                CHECK_THAT(key, !Catch::StartsWith("normgrad."));
         } catch (const CheckpointError& e) {
             ++rejected;
             CHECK_THAT(std::string(e.what()), Catch::StartsWith("fuzz: "));

@@ -1,4 +1,11 @@
 // Reading MNIST-format IDX files (unsigned-byte element type only), raw or gzip-compressed.
+//
+// Memory: the size the header declares is checked as soon as the header is read, before any data
+// is read, inflated or allocated: it must be at most kIdxMaxDataBytes and (for sizes over 16 MiB)
+// at most half of the memory available to the process. The array is then reserved once (never
+// reallocated, so a large file is never held twice) and filled as data arrives, so the memory used
+// grows with the data actually present, peaks at the declared size plus a small constant, and a
+// header that lies about its size costs no more than the data that is there.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +23,9 @@ class DataError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Largest data section accepted (2^31 bytes); also bounds gzip decompression.
-inline constexpr int64_t kIdxMaxDataBytes = int64_t{1} << 31;
+// Largest data section accepted: 2^30 bytes (1 GiB; MNIST's largest file holds 47 MB, EMNIST's
+// about 550 MB). Also bounds gzip decompression.
+inline constexpr int64_t kIdxMaxDataBytes = int64_t{1} << 30;
 
 struct IdxArray {
     std::vector<int64_t> dims;   // 1 to 4 dimensions, each >= 1
@@ -40,7 +48,9 @@ struct Dataset {
 Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path);
 
 // Loads the train ("train-*") or test ("t10k-*") pair from `dir`, each file either raw or
-// with ".gz" appended (raw preferred).
+// with ".gz" appended (raw preferred). A `dir` that is missing, a regular file, a symbolic link
+// loop or not accessible, and a file in it that is a symbolic link loop or not accessible, each
+// get their own one-line error.
 Dataset load_mnist_split(const std::string& dir, bool train);
 
 }  // namespace normgrad

@@ -8,8 +8,19 @@
 //   rest            the data section: raw little-endian float32 values; data_offsets are byte
 //                   offsets [begin, end) into it. The tensors cover it exactly, with no gaps.
 //
-// normgrad stores float32 only (dtype "F32"), of rank 0 to 4, and records a CRC-32 of the data
-// section in the metadata ("normgrad.checksum"), checked on load to catch damaged files.
+// normgrad stores float32 only (dtype "F32"), of rank 0 to 4. Its metadata holds
+// "normgrad.crc32": the CRC-32 (zlib's crc32) of the whole file as 8 lowercase hex digits, computed
+// over the 8-byte length, the header text exactly as written but with those 8 digits replaced by
+// "00000000", and the data section. The header therefore contains the exact text
+// "normgrad.crc32":"<8 hex digits>" once; the writer computes the CRC with the placeholder in place
+// and then patches the digits in (same length). The reader checks it, so a damaged file and a
+// header edited into other valid JSON (swapped data_offsets, a changed shape or metadata value) are
+// refused.
+//
+// A file whose metadata has any "normgrad." key is a normgrad checkpoint and must carry
+// normgrad.crc32; one written by an older normgrad, whose "normgrad.checksum" covered only the data
+// section, is refused. A file with no normgrad metadata (e.g. one written by PyTorch's safetensors
+// package) is loaded with the same format checks but no checksum.
 #pragma once
 
 #include <cstdint>
@@ -32,8 +43,11 @@ class CheckpointError : public std::runtime_error {
 
 // Largest header accepted (the limit of the reference implementation).
 inline constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
-// Metadata key of the CRC-32 (zlib's crc32) of the data section, as 8 lowercase hex digits.
-inline constexpr const char* kCheckpointChecksumKey = "normgrad.checksum";
+// Metadata key of the CRC-32 of the whole file (see the top of this file), 8 lowercase hex digits.
+inline constexpr const char* kCheckpointChecksumKey = "normgrad.crc32";
+// Metadata key of older normgrad versions: a CRC-32 of the data section only. Files that carry it
+// instead of kCheckpointChecksumKey are refused; save_checkpoint drops it from the metadata.
+inline constexpr const char* kCheckpointOldChecksumKey = "normgrad.checksum";
 
 struct Checkpoint {
     std::vector<NamedTensor> tensors;             // float32 only (dtype "F32"), rank 0 to 4
@@ -42,16 +56,25 @@ struct Checkpoint {
 
 // Writes `ckpt` to <path>.tmp-<pid>, fsyncs it and renames it over `path`, so `path` always holds
 // either the old file or the complete new one. Tensors are stored in the given order; metadata
-// gets "format" = "pt" and "normgrad.checksum" added. Names must be unique, non-empty, valid
-// UTF-8 and not "__metadata__". On failure the temporary is removed and CheckpointError thrown.
+// gets "format" = "pt" and "normgrad.crc32" added (any "normgrad.checksum" is dropped). Names must
+// be unique, non-empty, valid UTF-8 and not "__metadata__", and no metadata key may contain the
+// text "normgrad.crc32":" (it would make the checksum's place ambiguous). On failure the temporary
+// is removed and CheckpointError thrown.
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 
-// Reads and fully validates a checkpoint. Tensors come back in the order of their data (which is
-// the order they were saved in). Memory use is bounded by the file's actual size.
+// Reads and fully validates a checkpoint, including the whole-file CRC-32 of a normgrad checkpoint.
+// Tensors come back in the order of their data (which is the order they were saved in). Memory use
+// is bounded by the file's actual size; the file is never held in memory twice.
 Checkpoint load_checkpoint(const std::string& path);
 
 // The same validation on a file's content in memory; errors name `name_for_errors`.
 Checkpoint parse_checkpoint(std::span<const uint8_t> bytes, const std::string& name_for_errors);
+
+// Throws CheckpointError "<name>: tensor 'fc1.weight' holds nan at element 17 (...)" for the first
+// tensor (in order) holding a NaN or an infinity ("inf", "-inf"); the element is the index into the
+// tensor's row-major values. A checkpoint can store such values; a model built from them cannot be
+// evaluated or trained, so model loading calls this.
+void check_finite(const Checkpoint& ckpt, const std::string& name_for_errors);
 
 // Copies the checkpoint's values into `destination` (e.g. Module::state()). Every destination
 // name must be in the checkpoint with the same shape, and the checkpoint may hold no other names

@@ -1,10 +1,15 @@
 // IDX reader: every input is read through a small sequential byte source (memory, file, or
 // gzip over either), so raw and compressed files go through the same validation, and the
-// memory used grows with the data actually present, never with what a header claims.
+// memory used grows with the data actually present, never with what a header claims: the
+// declared size is checked against the limits right after the header, and the array is reserved
+// once, at the declared size or at what the input can still hold if that is less, then filled in
+// place (no reallocation, so never an old and a new copy of a large buffer).
 #include "normgrad/idx.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -13,8 +18,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <limits>
 #include <memory>
+#include <new>
+#include <optional>
 #include <string_view>
+#include <tuple>
 
 namespace normgrad {
 
@@ -25,6 +35,26 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxHeaderBytes = 4 + 4 * 4;
 // A valid file never decompresses to more than this; anything larger is rejected as a bomb.
 constexpr uint64_t kMaxDecompressedBytes = uint64_t{kIdxMaxDataBytes} + kMaxHeaderBytes;
+// Deflate's largest possible expansion (zlib's FAQ: 1032:1), and room for what zlib may hold
+// between calls (bits of input already taken, the rest of a match): bounds what a gzip stream of
+// n compressed bytes can still produce.
+constexpr uint64_t kDeflateMaxRatio = 1032;
+constexpr uint64_t kInflateSlackBytes = 1 << 16;
+// The data is read in steps of this size into the reserved array.
+constexpr size_t kReadStep = size_t{4} << 20;
+// Declared sizes up to this are not checked against the available memory (any process can hold
+// them, and reading /proc for every small file would slow the fuzzer down).
+constexpr uint64_t kMemoryCheckMinBytes = uint64_t{16} << 20;
+constexpr uint64_t kUnknown = std::numeric_limits<uint64_t>::max();
+
+uint64_t saturating_mul(uint64_t a, uint64_t b) {
+    uint64_t r = 0;
+    return __builtin_mul_overflow(a, b, &r) ? kUnknown : r;
+}
+
+uint64_t saturating_add(uint64_t a, uint64_t b) {
+    return a > kUnknown - b ? kUnknown : a + b;
+}
 
 [[noreturn]] void fail(const std::string& name, std::string_view what) {
     throw DataError(fmt::format("{}: {}", name, what));
@@ -35,6 +65,8 @@ class Source {
     virtual ~Source() = default;
     // Reads up to n bytes; returns fewer only at the end of the data.
     virtual size_t read(uint8_t* dst, size_t n) = 0;
+    // An upper bound on the bytes read() can still return (kUnknown if there is none).
+    virtual uint64_t max_remaining() const = 0;
     // Consumes and counts all bytes that are left.
     virtual uint64_t count_rest() {
         std::array<uint8_t, 1 << 16> scratch;
@@ -56,6 +88,7 @@ class MemorySource : public Source {
         pos_ += k;
         return k;
     }
+    uint64_t max_remaining() const override { return data_.size() - pos_; }
     uint64_t count_rest() override {
         uint64_t k = data_.size() - pos_;
         pos_ = data_.size();
@@ -80,6 +113,13 @@ class FileSource : public Source {
         if (k < n && std::ferror(f_))
             fail(name_, fmt::format("read error: {}", std::strerror(errno)));
         return k;
+    }
+    uint64_t max_remaining() const override {
+        // The size now (a file that grows later only makes the array reallocate).
+        struct stat sb {};
+        const off_t pos = ftello(f_);
+        if (pos < 0 || ::fstat(::fileno(f_), &sb) != 0 || !S_ISREG(sb.st_mode)) return kUnknown;
+        return sb.st_size > pos ? static_cast<uint64_t>(sb.st_size - pos) : 0;
     }
     uint64_t count_rest() override {
         // Regular files: ask for the size instead of reading a possibly huge tail.
@@ -106,6 +146,14 @@ class GzipSource : public Source {
     ~GzipSource() override { inflateEnd(&zs_); }
     GzipSource(const GzipSource&) = delete;
     GzipSource& operator=(const GzipSource&) = delete;
+
+    uint64_t max_remaining() const override {
+        if (done_) return 0;
+        const uint64_t compressed = saturating_add(in_.max_remaining(), zs_.avail_in);
+        const uint64_t bound =
+            saturating_add(saturating_mul(compressed, kDeflateMaxRatio), kInflateSlackBytes);
+        return std::min(bound, kMaxDecompressedBytes - std::min(total_out_, kMaxDecompressedBytes));
+    }
 
     size_t read(uint8_t* dst, size_t n) override {
         size_t got = 0;
@@ -179,6 +227,51 @@ std::string_view type_name(uint8_t type) {
     }
 }
 
+// The memory this process can still allocate, and where that figure comes from: MemAvailable of
+// /proc/meminfo, or the room left under RLIMIT_AS or RLIMIT_DATA if that is less. nullopt if none
+// of them is known.
+struct AvailableMemory {
+    uint64_t bytes;
+    std::string_view source;
+};
+
+// A "<key>: <n> kB" line of a /proc file, in bytes.
+std::optional<uint64_t> proc_kb(const char* file, std::string_view key) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 ||
+            line[key.size()] != ':')
+            continue;
+        unsigned long long kb = 0;
+        if (std::sscanf(line.c_str() + key.size() + 1, "%llu", &kb) != 1) return std::nullopt;
+        return saturating_mul(kb, 1024);
+    }
+    return std::nullopt;
+}
+
+std::optional<AvailableMemory> available_memory() {
+    std::optional<AvailableMemory> best;
+    auto consider = [&](std::optional<uint64_t> bytes, std::string_view source) {
+        if (bytes && (!best || *bytes < best->bytes)) best = AvailableMemory{*bytes, source};
+    };
+    consider(proc_kb("/proc/meminfo", "MemAvailable"), "MemAvailable in /proc/meminfo");
+    for (auto [resource, usage, source] :
+         {std::tuple{RLIMIT_AS, "VmSize", std::string_view("room left under RLIMIT_AS")},
+          std::tuple{RLIMIT_DATA, "VmData", std::string_view("room left under RLIMIT_DATA")}}) {
+        rlimit lim{};
+        if (::getrlimit(resource, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) continue;
+        const uint64_t used = proc_kb("/proc/self/status", usage).value_or(0);
+        const auto limit = static_cast<uint64_t>(lim.rlim_cur);
+        consider(limit > used ? limit - used : 0, source);
+    }
+    return best;
+}
+
+std::string megabytes(uint64_t bytes) {
+    return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
+}
+
 bool is_gzip(std::span<const uint8_t> head) {
     return head.size() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
 }
@@ -226,16 +319,46 @@ IdxArray read_from(Source& src, const std::string& name, bool gzipped) {
     if (overflow)
         fail(name, fmt::format("product of dimensions [{}] overflows a 64-bit integer",
                                fmt::join(out.dims, ", ")));
+    // Both limits are checked here, before any data is read, inflated or allocated.
     if (count > kIdxMaxDataBytes)
         fail(name, fmt::format("dimensions [{}] declare {} bytes of data, more than the limit of "
                                "{} bytes",
                                fmt::join(out.dims, ", "), count, kIdxMaxDataBytes));
+    if (static_cast<uint64_t>(count) > kMemoryCheckMinBytes) {
+        const std::optional<AvailableMemory> avail = available_memory();
+        if (avail && static_cast<uint64_t>(count) > avail->bytes / 2)
+            fail(name, fmt::format("dimensions [{}] declare {} bytes of data ({}), more than half "
+                                   "of the {} of memory available to this process ({}; expected "
+                                   "data that fits in memory)",
+                                   fmt::join(out.dims, ", "), count, megabytes(count),
+                                   megabytes(avail->bytes), avail->source));
+    }
 
-    // Grow geometrically as data arrives, so a lying header cannot make us allocate 2 GiB.
+    // Reserved once: the declared size, or what the input can still hold if that is less (a
+    // header that lies). Pages become resident only as data is written into them, step by step,
+    // so memory grows with the data present; the array is never reallocated.
     const auto expected = static_cast<size_t>(count);
+    const auto capacity = static_cast<size_t>(std::min<uint64_t>(expected, src.max_remaining()));
+    try {
+        out.bytes.reserve(capacity);
+    } catch (const std::bad_alloc&) {
+        fail(name, fmt::format("cannot allocate {} bytes ({}) for the data that dimensions [{}] "
+                               "declare (expected enough free memory)",
+                               capacity, megabytes(capacity), fmt::join(out.dims, ", ")));
+    }
     while (out.bytes.size() < expected) {
         const size_t old = out.bytes.size();
-        const size_t step = std::min(expected - old, std::max<size_t>(old, 1 << 20));
+        if (old == out.bytes.capacity()) {
+            // The input produced all it said it could hold, so it should end here (truncated).
+            // If it does not (a file that grew while being read), grow the array after all.
+            uint8_t next = 0;
+            if (src.read(&next, 1) == 0)
+                fail(name, fmt::format("truncated: header declares {} bytes of data, {} has {}",
+                                       expected, what, old));
+            out.bytes.push_back(next);
+            continue;
+        }
+        const size_t step = std::min({expected - old, kReadStep, out.bytes.capacity() - old});
         out.bytes.resize(old + step);
         const size_t k = src.read(out.bytes.data() + old, step);
         if (k < step)
@@ -310,14 +433,35 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
 }
 
 Dataset load_mnist_split(const std::string& dir, bool train) {
+    constexpr std::string_view kExpected =
+        "expected a folder holding the four MNIST-format IDX files";
     std::error_code ec;
-    if (!fs::is_directory(dir, ec))
+    const fs::file_status st = fs::status(dir, ec);
+    if (st.type() == fs::file_type::not_found)
         fail(dir, "MNIST directory not found (run data/fetch_mnist.sh to download it)");
+    if (ec.value() == ELOOP) fail(dir, "symbolic link loop (too many levels of symbolic links)");
+    if (ec.value() == EACCES)
+        fail(dir, fmt::format("cannot open the MNIST folder: {} ({} that this user may open)",
+                              std::strerror(EACCES), kExpected));
+    if (ec)
+        fail(dir, fmt::format("cannot access the MNIST folder: {} ({})", ec.message(), kExpected));
+    if (fs::is_regular_file(st)) fail(dir, fmt::format("is a regular file ({})", kExpected));
+    if (!fs::is_directory(st)) fail(dir, fmt::format("is not a folder ({})", kExpected));
+
     const std::string prefix = train ? "train" : "t10k";
     auto find = [&](const std::string& base) {
         for (const std::string& name : {base, base + ".gz"}) {
-            const fs::path p = fs::path(dir) / name;
-            if (fs::exists(p, ec)) return p.string();
+            const std::string p = (fs::path(dir) / name).string();
+            const fs::file_status fst = fs::status(p, ec);
+            if (fst.type() == fs::file_type::not_found) continue;
+            if (ec.value() == ELOOP)
+                fail(p, "symbolic link loop (too many levels of symbolic links)");
+            if (ec.value() == EACCES)
+                fail(p, fmt::format("cannot open the MNIST file: {} (expected a folder and files "
+                                    "that this user may open)",
+                                    std::strerror(EACCES)));
+            if (ec) fail(p, fmt::format("cannot access the MNIST file: {}", ec.message()));
+            return p;
         }
         fail(dir, fmt::format("missing {} (or {}.gz) in this directory (run data/fetch_mnist.sh "
                               "to download MNIST)",

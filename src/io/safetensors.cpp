@@ -4,7 +4,9 @@
 // duplicate keys and bounds nesting and array lengths) before it allocates any tensor, and every
 // allocation is bounded by bytes actually present: the header by the file size and a 100 MB cap,
 // each tensor by its data_offsets, which must lie inside the data section. Files are read
-// sequentially straight into the tensors, so a checkpoint is never held in memory twice.
+// sequentially straight into the tensors, so a checkpoint is never held in memory twice; the
+// whole-file CRC-32 is computed on the way (the length prefix and header text, then each tensor's
+// bytes as they arrive).
 #include "normgrad/safetensors.hpp"
 
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -42,6 +45,13 @@ constexpr std::string_view kMetadataKey = "__metadata__";
 constexpr size_t kMaxJsonDepth = 4;         // a valid header needs 3: {name: {shape: [..]}}
 constexpr size_t kMaxJsonArrayLength = 64;  // shapes and data_offsets are short
 constexpr size_t kMaxQuoted = 80;           // longest JSON excerpt quoted in a message
+// The text before the CRC's 8 hex digits, exactly as save_checkpoint writes it (json::dump adds no
+// spaces and does not escape '.'), and what the digits are set to while the CRC is computed.
+constexpr std::string_view kCrcFieldStart = "\"normgrad.crc32\":\"";
+constexpr std::string_view kCrcPlaceholder = "00000000";
+constexpr std::string_view kNormgradPrefix = "normgrad.";
+static_assert(kCrcFieldStart.substr(1, kCrcFieldStart.size() - 4) ==
+              std::string_view(kCheckpointChecksumKey));
 
 [[noreturn]] void fail(const std::string& name, std::string_view what) {
     throw CheckpointError(fmt::format("{}: {}", name, what));
@@ -109,6 +119,20 @@ uint32_t crc_update(uint32_t crc, const void* data, size_t n) {
     if (n == 0) return crc;
     return static_cast<uint32_t>(
         crc32_z(crc, static_cast<const Bytef*>(data), static_cast<z_size_t>(n)));
+}
+
+bool is_lower_hex(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Offsets of every occurrence of kCrcFieldStart in a header's text.
+std::vector<size_t> crc_field_offsets(std::string_view text) {
+    std::vector<size_t> out;
+    for (size_t p = text.find(kCrcFieldStart); p != std::string_view::npos;
+         p = text.find(kCrcFieldStart, p + 1))
+        out.push_back(p);
+    return out;
 }
 
 bool is_safetensors_dtype(std::string_view d) {
@@ -375,39 +399,79 @@ Header parse_header(std::span<const uint8_t> text, uint64_t data_size, const std
     return h;
 }
 
-void verify_checksum(const Header& h, uint32_t crc, const std::string& name) {
+// The CRC-32 a normgrad checkpoint records, and the running CRC of its length prefix and header
+// text (with the recorded digits zeroed), to be continued over the data section.
+struct FileCrc {
+    std::string recorded;  // 8 lowercase hex digits
+    uint32_t crc = 0;
+};
+
+// For a normgrad checkpoint (metadata with a "normgrad." key): checks that it records its CRC-32
+// where expected and starts the CRC. For any other file (e.g. from PyTorch): nullopt, no checksum.
+std::optional<FileCrc> start_file_crc(const Header& h, std::span<const uint8_t> prefix,
+                                      std::span<const uint8_t> header, const std::string& name) {
+    const auto first = h.metadata.lower_bound(std::string(kNormgradPrefix));
+    if (first == h.metadata.end() || !first->first.starts_with(kNormgradPrefix))
+        return std::nullopt;
     const auto it = h.metadata.find(kCheckpointChecksumKey);
-    if (it == h.metadata.end()) return;
-    const std::string& s = it->second;
-    const bool hex =
-        s.size() == 8 && std::all_of(s.begin(), s.end(), [](char c) {
-            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        });
-    if (!hex)
-        fail(name, fmt::format("metadata {} is \"{}\" (expected 8 hexadecimal digits, a CRC-32)",
-                               kCheckpointChecksumKey, shorten(s)));
-    const auto recorded = static_cast<uint32_t>(std::stoul(s, nullptr, 16));
-    if (recorded != crc)
-        fail(name, fmt::format("checksum mismatch: file is damaged (the data section's CRC-32 is "
-                               "{:08x}, the metadata records {})",
-                               crc, s));
+    if (it == h.metadata.end()) {
+        if (h.metadata.contains(kCheckpointOldChecksumKey))
+            fail(name, fmt::format("written by an older normgrad: its metadata {} is a CRC-32 of "
+                                   "the data section only, which cannot detect an edited header, "
+                                   "so the file cannot be trusted (expected {}, a CRC-32 of the "
+                                   "whole file: re-save the checkpoint with this version of "
+                                   "normgrad)",
+                                   kCheckpointOldChecksumKey, kCheckpointChecksumKey));
+        fail(name,
+             fmt::format("metadata has normgrad keys (e.g. '{}') but no {} (expected a "
+                         "normgrad checkpoint to carry {}, the CRC-32 of the whole file)",
+                         shorten(first->first), kCheckpointChecksumKey, kCheckpointChecksumKey));
+    }
+    const std::string& recorded = it->second;
+    if (recorded.size() != kCrcPlaceholder.size() || !is_lower_hex(recorded))
+        fail(name, fmt::format("metadata {} is \"{}\" (expected 8 lowercase hexadecimal digits, "
+                               "the CRC-32 of the whole file)",
+                               kCheckpointChecksumKey, shorten(recorded)));
+
+    const std::string_view text(reinterpret_cast<const char*>(header.data()), header.size());
+    const std::vector<size_t> at = crc_field_offsets(text);
+    if (at.size() != 1)
+        fail(name, fmt::format("the header holds the text {} {} times (expected it exactly once: "
+                               "the checksum written as {}<8 hex digits>\", with no spaces or "
+                               "escapes, as normgrad writes it)",
+                               kCrcFieldStart, at.size(), kCrcFieldStart));
+    if (text.substr(at[0] + kCrcFieldStart.size(), 9) != recorded + '"')
+        fail(name, fmt::format("the header's text {} is not followed by the recorded value {} and "
+                               "a quote (expected the checksum written as {}<8 hex digits>\", "
+                               "with no escapes, as normgrad writes it)",
+                               kCrcFieldStart, recorded, kCrcFieldStart));
+    const size_t digits = at[0] + kCrcFieldStart.size();
+    uint32_t crc = crc_update(0, prefix.data(), prefix.size());
+    crc = crc_update(crc, header.data(), digits);
+    crc = crc_update(crc, kCrcPlaceholder.data(), kCrcPlaceholder.size());
+    crc = crc_update(crc, header.data() + digits + kCrcPlaceholder.size(),
+                     header.size() - digits - kCrcPlaceholder.size());
+    return FileCrc{recorded, crc};
 }
 
-// Reads the data section in order into new tensors. `read(dst, n)` supplies the next n bytes.
+// Reads the data section in order into new tensors. `read(dst, n)` supplies the next n bytes. With
+// `file_crc`, continues the CRC over the data and compares it with the recorded one at the end.
 Checkpoint read_tensors(Header h, const std::function<void(uint8_t*, size_t)>& read,
-                        const std::string& name) {
+                        std::optional<FileCrc> file_crc, const std::string& name) {
     Checkpoint out;
-    uint32_t crc = crc_update(0, nullptr, 0);
     for (const Entry& e : h.entries) {
         Tensor t = Tensor::empty(e.shape);
         const auto n = static_cast<size_t>(e.end - e.begin);
         if (n > 0) {
             read(reinterpret_cast<uint8_t*>(t.data()), n);
-            crc = crc_update(crc, t.data(), n);
+            if (file_crc) file_crc->crc = crc_update(file_crc->crc, t.data(), n);
         }
         out.tensors.push_back({e.name, std::move(t)});
     }
-    verify_checksum(h, crc, name);
+    if (file_crc && fmt::format("{:08x}", file_crc->crc) != file_crc->recorded)
+        fail(name, fmt::format("checksum mismatch: file is damaged or was edited (the file's "
+                               "CRC-32 is {:08x}, the metadata records {})",
+                               file_crc->crc, file_crc->recorded));
     out.metadata = std::move(h.metadata);
     return out;
 }
@@ -486,16 +550,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
                  fmt::format("cannot save checkpoint: tensor name '{}' appears twice", nt.name));
     }
 
-    uint32_t crc = crc_update(0, nullptr, 0);
-    for (const NamedTensor& nt : ckpt.tensors)
-        crc = crc_update(crc, nt.tensor.data(),
-                         static_cast<size_t>(nt.tensor.numel()) * sizeof(float));
-
     Json header = Json::object();
     Json& meta = header[std::string(kMetadataKey)] = Json::object();
-    for (const auto& [key, value] : ckpt.metadata) meta[key] = value;
+    for (const auto& [key, value] : ckpt.metadata)
+        if (key != kCheckpointOldChecksumKey) meta[key] = value;  // stale: it covered the data only
     meta["format"] = "pt";
-    meta[kCheckpointChecksumKey] = fmt::format("{:08x}", crc);
+    meta[kCheckpointChecksumKey] =
+        std::string(kCrcPlaceholder);  // the CRC is computed with this in place
     uint64_t offset = 0;
     for (const NamedTensor& nt : ckpt.tensors) {
         const uint64_t bytes = static_cast<uint64_t>(nt.tensor.numel()) * sizeof(float);
@@ -516,14 +577,29 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
                                "{} bytes",
                                text.size(), kSafetensorsMaxHeaderBytes));
 
+    // The CRC-32 of the whole file as it will be written, with the placeholder digits, which are
+    // then replaced by it. The reader finds them by the exact text, which must occur once.
+    const std::vector<size_t> crc_at = crc_field_offsets(text);
+    if (crc_at.size() != 1)
+        fail(path, fmt::format("cannot save checkpoint: a metadata key contains the text {} "
+                               "(expected it only where normgrad records the checksum)",
+                               kCrcFieldStart));
+    uint8_t prefix[8];
+    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<uint8_t>(uint64_t{text.size()} >> (8 * i));
+    uint32_t crc = crc_update(0, prefix, sizeof prefix);
+    crc = crc_update(crc, text.data(), text.size());
+    for (const NamedTensor& nt : ckpt.tensors)
+        crc = crc_update(crc, nt.tensor.data(),
+                         static_cast<size_t>(nt.tensor.numel()) * sizeof(float));
+    const std::string digits = fmt::format("{:08x}", crc);
+    text.replace(crc_at[0] + kCrcFieldStart.size(), digits.size(), digits);
+
     TempFile tmp{fmt::format("{}.tmp-{}", path, ::getpid())};
     tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (tmp.fd < 0) {
         tmp.committed = true;  // nothing was created, so nothing to remove
         fail_errno(path, fmt::format("creating temporary file {}", tmp.path));
     }
-    uint8_t prefix[8];
-    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<uint8_t>(uint64_t{text.size()} >> (8 * i));
     write_all(tmp, path, prefix, sizeof prefix);
     write_all(tmp, path, text.data(), text.size());
     for (const NamedTensor& nt : ckpt.tensors)
@@ -552,6 +628,7 @@ Checkpoint parse_checkpoint(std::span<const uint8_t> bytes, const std::string& n
     const uint64_t n = check_prefix(bytes.data(), bytes.size(), name);
     const std::span<const uint8_t> data = bytes.subspan(8 + n);
     Header h = parse_header(bytes.subspan(8, n), data.size(), name);
+    std::optional<FileCrc> crc = start_file_crc(h, bytes.first(8), bytes.subspan(8, n), name);
     size_t pos = 0;
     return read_tensors(
         std::move(h),
@@ -559,7 +636,7 @@ Checkpoint parse_checkpoint(std::span<const uint8_t> bytes, const std::string& n
             std::memcpy(dst, data.data() + pos, k);
             pos += k;
         },
-        name);
+        std::move(crc), name);
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
@@ -591,11 +668,28 @@ Checkpoint load_checkpoint(const std::string& path) {
     std::vector<uint8_t> text(static_cast<size_t>(n));  // n <= file size and <= 100 MB
     read(text.data(), text.size());
     Header h = parse_header(text, file_size - 8 - n, path);
+    std::optional<FileCrc> crc = start_file_crc(h, prefix, text, path);
     text = {};
-    Checkpoint out = read_tensors(std::move(h), read, path);
+    Checkpoint out = read_tensors(std::move(h), read, std::move(crc), path);
     if (std::fgetc(f.get()) != EOF)
         fail(path, "file grew while it was being read (expected it to stay unchanged)");
     return out;
+}
+
+void check_finite(const Checkpoint& ckpt, const std::string& name_for_errors) {
+    for (const NamedTensor& nt : ckpt.tensors) {
+        if (!nt.tensor.defined()) continue;
+        const float* p = nt.tensor.data();
+        const int64_t n = nt.tensor.numel();
+        for (int64_t i = 0; i < n; ++i) {
+            if (std::isfinite(p[i])) continue;
+            const char* what = std::isnan(p[i]) ? "nan" : p[i] > 0 ? "inf" : "-inf";
+            fail(name_for_errors,
+                 fmt::format("tensor '{}' holds {} at element {} (expected finite numbers: a "
+                             "model with NaN or infinity cannot be evaluated or trained)",
+                             nt.name, what, i));
+        }
+    }
 }
 
 void copy_into(const Checkpoint& ckpt, const std::vector<NamedTensor>& destination,
