@@ -144,7 +144,7 @@ def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats, epochs=1
         cmd = [NORMGRAD, "train", "--model", kind, "--batchnorm", bn, "--epochs", str(epochs),
                "--batch", "128", "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9",
                "--seed", str(seed), "--threads", str(threads), "--no-progress", "--data", data,
-               "--log", log]
+               "--log", log, "--checkpoint", os.path.join(tmp, "checkpoint.safetensors")]
         if supports_grad_stats:
             cmd += ["--grad-stats", grad_stats]
         _, rss, own, foreign, wall = run_measured(cmd, thread_env(threads))

@@ -264,7 +264,14 @@ void write_cli(const fs::path& dir) {
          "train\n--model=mlp\n--hidden=16\n--depth=2\n--activation=tanh\n--init=normal\n"
          "--init-std=0.1\n--max-steps=3\n--save=m.safetensors\n--log=l.jsonl\n--data=d\n"
          "--seed=7\n--threads=2\n--optimizer=sgd\n--momentum=0.9\n--nesterov"},
-        {"ok-train-out-of-range", "train\n--epochs\n-1\n--threads\n9999"},
+        // Ranges are checked while parsing (examples/cli/flags.hpp): each of these is refused.
+        {"bad-train-out-of-range", "train\n--epochs\n-1\n--threads\n9999"},
+        {"bad-seed-beyond-64-bits", "train\n--seed\n18446744073709551616"},
+        {"bad-not-finite", "train\n--clip\nnan"},
+        {"bad-batch-overflow", "train\n--batch\n9223372036854775807"},
+        {"bad-gradnorms-training-flag", "gradnorms\n--lr\n0.1"},
+        {"ok-train-new-flags",
+         "train\n--drop-last\n--log-every\n5\n--init-from\nm.safetensors\n--checkpoint-every\n3"},
         {"ok-eval", "eval\n--load\nm.safetensors\n--data\nd\n--threads\n1"},
         {"ok-nul-separated", std::string("eval\0--load\0with\nnewline", 24)},
         {"bad-empty", ""},

@@ -3,46 +3,48 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <algorithm>
+#include <cstdio>
 #include <fstream>
-#include <sstream>
+#include <string_view>
+#include <tuple>
 
 namespace normgrad {
 
 namespace {
 
-std::optional<uint64_t> mem_available() {
-    std::ifstream f("/proc/meminfo");
-    for (std::string line; std::getline(f, line);) {
-        if (line.rfind("MemAvailable:", 0) != 0) continue;
-        std::istringstream in(line.substr(13));
-        uint64_t kb = 0;
-        if (in >> kb) return kb * 1024;
+// A "<key>: <n> kB" line of a /proc file, in bytes.
+std::optional<uint64_t> proc_kb(const char* file, std::string_view key) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 ||
+            line[key.size()] != ':')
+            continue;
+        unsigned long long kb = 0;
+        if (std::sscanf(line.c_str() + key.size() + 1, "%llu", &kb) != 1) return std::nullopt;
+        return kb > UINT64_MAX / 1024 ? UINT64_MAX : uint64_t{kb} * 1024;
     }
     return std::nullopt;
 }
 
-// What a resource limit leaves of the memory this process already uses (its VmSize / VmData).
-std::optional<uint64_t> limit_left(int resource, const char* status_key) {
-    rlimit lim{};
-    if (getrlimit(resource, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return std::nullopt;
-    uint64_t used = 0;
-    std::ifstream f("/proc/self/status");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind(status_key, 0) == 0) {
-            std::istringstream in(line.substr(std::string(status_key).size()));
-            uint64_t kb = 0;
-            if (in >> kb) used = kb * 1024;
-        }
-    return lim.rlim_cur > used ? uint64_t(lim.rlim_cur) - used : 0;
-}
-
 }  // namespace
 
-std::optional<uint64_t> available_memory_bytes() {
-    std::optional<uint64_t> best = mem_available();
-    for (auto left : {limit_left(RLIMIT_AS, "VmSize:"), limit_left(RLIMIT_DATA, "VmData:")})
-        if (left) best = best ? std::min(*best, *left) : *left;
+std::optional<AvailableMemory> available_memory() {
+    std::optional<AvailableMemory> best;
+    auto consider = [&](std::optional<uint64_t> bytes, std::string_view source) {
+        if (bytes && (!best || *bytes < best->bytes))
+            best = AvailableMemory{*bytes, std::string(source)};
+    };
+    consider(proc_kb("/proc/meminfo", "MemAvailable"), "MemAvailable in /proc/meminfo");
+    for (auto [resource, usage, source] :
+         {std::tuple{RLIMIT_AS, "VmSize", std::string_view("room left under RLIMIT_AS")},
+          std::tuple{RLIMIT_DATA, "VmData", std::string_view("room left under RLIMIT_DATA")}}) {
+        rlimit lim{};
+        if (::getrlimit(resource, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) continue;
+        const uint64_t used = proc_kb("/proc/self/status", usage).value_or(0);
+        const auto limit = static_cast<uint64_t>(lim.rlim_cur);
+        consider(limit > used ? limit - used : 0, source);
+    }
     return best;
 }
 

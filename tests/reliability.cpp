@@ -21,7 +21,10 @@ std::string quote(const std::string& s) {
 }
 
 // The run-specific parts of a message, replaced by placeholders.
-std::string normalise(std::string s, const fs::path& dir) {
+std::string normalise(std::string s, const fs::path& dir,
+                      const std::vector<std::pair<std::string, std::string>>& varies) {
+    for (const auto& [pattern, shown] : varies)
+        s = std::regex_replace(s, std::regex(pattern), shown);
     const std::string d = dir.string();
     for (size_t p; (p = s.find(d + "/")) != std::string::npos;) s.erase(p, d.size() + 1);
     for (size_t p; (p = s.find(d)) != std::string::npos;) s.replace(p, d.size(), ".");
@@ -126,7 +129,7 @@ void check_reliability_group(const std::string& group, const std::string& headin
                         : c.prepare     ? cell(c.setup)
                                         : "`" + cell(c.setup) + "`",
                         cell(c.command), c.shown_runner.empty() ? "" : " " + cell(c.shown_runner),
-                        r.status, cell(normalise(message, dir)));
+                        r.status, cell(normalise(message, dir, c.varies)));
         fs::current_path(previous);
     }
     fs::remove_all(root);

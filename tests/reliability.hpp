@@ -8,7 +8,7 @@
 // with `normgrad` on the PATH; its command is shell text, so it can be pasted into a shell in
 // such a folder. The message of a case is the first line of the output that contains its
 // `expect` text, with the run-specific parts (pids, temporary folders, the machine's memory)
-// replaced by placeholders.
+// replaced by placeholders, as are numbers that depend on rounding (`varies`).
 #pragma once
 
 #include <filesystem>
@@ -22,11 +22,15 @@ namespace normgrad::testing {
 
 struct ReliabilityCase {
     std::string title = "";  // what is tried, in words
-    std::string setup =
-        "";  // set-up in the case's folder: shell commands, or the words for `prepare`
+    // Set-up in the case's folder: shell commands, or the words for `prepare`.
+    std::string setup = "";
     std::string command = "";  // the command tried: "normgrad train --data data ..."
     int status = 0;            // the exit status it must give
     std::string expect = "";   // text the message must hold (the message is the line holding it)
+    // Parts of the message that depend on rounding (a loss, the step a run diverges at, a
+    // checksum of trained weights), which other kernels or CPUs may change: regular expression
+    // and what the document shows instead.
+    std::vector<std::pair<std::string, std::string>> varies = {};
     std::function<void()> prepare = {};  // set-up done in C++ (files shell cannot easily make)
     // How the command is run (default: to the end, output captured); for signals and
     // concurrent runs. Receives the command with the program's full path.

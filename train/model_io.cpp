@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -72,17 +71,6 @@ Checkpoint model_checkpoint(const Module& model, const ModelSpec& spec,
     return c;
 }
 
-// TODO(merge core-io): safetensors.hpp's check_finite replaces this.
-void check_finite(const Checkpoint& c, const std::string& path) {
-    for (const auto& t : c.tensors) {
-        const float* v = t.tensor.data();
-        for (int64_t i = 0; i < t.tensor.numel(); ++i)
-            if (!std::isfinite(v[i]))
-                throw CheckpointError(
-                    fmt::format("{}: tensor '{}' holds {} at element {}", path, t.name, v[i], i));
-    }
-}
-
 // A loaded file's values, finite, copied into `model`.
 void restore_model(const Checkpoint& c, const std::string& path, Module& model,
                    std::vector<NamedTensor>* optimizer_state) {
@@ -129,7 +117,7 @@ LoadedModel load_model(const std::string& path) {
     restore_model(c, path, *out.model, &out.optimizer_state);
     if (auto it = c.metadata.find("normgrad.optimizer"); it != c.metadata.end())
         out.optimizer_kind = it->second;
-    if (auto it = c.metadata.find("normgrad.checksum"); it != c.metadata.end())
+    if (auto it = c.metadata.find(kCheckpointChecksumKey); it != c.metadata.end())
         out.checksum = it->second;
     return out;
 }

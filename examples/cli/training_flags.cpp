@@ -162,15 +162,15 @@ void fit_model_to_data(train::TrainConfig& c, const Splits& data, const std::str
     const int64_t batch = std::min<int64_t>(c.batch, data.train.count);
     const train::MemoryEstimate m =
         train::estimate_training_memory(c.model, batch, c.optimizer, c.momentum);
-    const auto available = available_memory_bytes();
-    if (available && m.total() > *available)
+    const auto available = available_memory();
+    if (available && m.total() > available->bytes)
         throw UsageError(fmt::format(
             "the model is too large for this machine: training it needs about {} ({} "
             "parameters, {} copies of them (weights, gradients, optimizer state): {}; "
             "activations of a batch of {}: {}), and {} of memory is available; use a smaller "
             "--hidden, --depth or --batch",
             format_bytes(m.total()), m.parameters, m.state_copies, format_bytes(m.parameter_bytes),
-            batch, format_bytes(m.activation_bytes), format_bytes(*available)));
+            batch, format_bytes(m.activation_bytes), format_bytes(available->bytes)));
 }
 
 }  // namespace normgrad::cli

@@ -54,8 +54,9 @@ struct Checkpoint {
     std::map<std::string, std::string> metadata;  // the "__metadata__" string map
 };
 
-// Writes `ckpt` to <path>.tmp-<pid>, fsyncs it and renames it over `path`, so `path` always holds
-// either the old file or the complete new one. Tensors are stored in the given order; metadata
+// Writes `ckpt` through an AtomicFile (files.hpp: a temporary <path>.normgrad-tmp-<pid>, synced and
+// renamed over `path`, a symbolic link followed), so `path` always holds either the old file or
+// the complete new one. Tensors are stored in the given order; metadata
 // gets "format" = "pt" and "normgrad.crc32" added (any "normgrad.checksum" is dropped). Names must
 // be unique, non-empty, valid UTF-8 and not "__metadata__", and no metadata key may contain the
 // text "normgrad.crc32":" (it would make the checksum's place ambiguous). On failure the temporary

@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -25,6 +24,8 @@
 #include <optional>
 #include <string_view>
 #include <tuple>
+
+#include "normgrad/system_memory.hpp"
 
 namespace normgrad {
 
@@ -225,47 +226,6 @@ std::string_view type_name(uint8_t type) {
         default:
             return "unknown type";
     }
-}
-
-// The memory this process can still allocate, and where that figure comes from: MemAvailable of
-// /proc/meminfo, or the room left under RLIMIT_AS or RLIMIT_DATA if that is less. nullopt if none
-// of them is known.
-struct AvailableMemory {
-    uint64_t bytes;
-    std::string_view source;
-};
-
-// A "<key>: <n> kB" line of a /proc file, in bytes.
-std::optional<uint64_t> proc_kb(const char* file, std::string_view key) {
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 ||
-            line[key.size()] != ':')
-            continue;
-        unsigned long long kb = 0;
-        if (std::sscanf(line.c_str() + key.size() + 1, "%llu", &kb) != 1) return std::nullopt;
-        return saturating_mul(kb, 1024);
-    }
-    return std::nullopt;
-}
-
-std::optional<AvailableMemory> available_memory() {
-    std::optional<AvailableMemory> best;
-    auto consider = [&](std::optional<uint64_t> bytes, std::string_view source) {
-        if (bytes && (!best || *bytes < best->bytes)) best = AvailableMemory{*bytes, source};
-    };
-    consider(proc_kb("/proc/meminfo", "MemAvailable"), "MemAvailable in /proc/meminfo");
-    for (auto [resource, usage, source] :
-         {std::tuple{RLIMIT_AS, "VmSize", std::string_view("room left under RLIMIT_AS")},
-          std::tuple{RLIMIT_DATA, "VmData", std::string_view("room left under RLIMIT_DATA")}}) {
-        rlimit lim{};
-        if (::getrlimit(resource, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) continue;
-        const uint64_t used = proc_kb("/proc/self/status", usage).value_or(0);
-        const auto limit = static_cast<uint64_t>(lim.rlim_cur);
-        consider(limit > used ? limit - used : 0, source);
-    }
-    return best;
 }
 
 std::string megabytes(uint64_t bytes) {

@@ -31,6 +31,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "normgrad/files.hpp"
+
 namespace normgrad {
 
 namespace {
@@ -503,36 +505,6 @@ struct FileCloser {
 };
 using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
-// The temporary file of a save: closed and removed unless the save completed.
-struct TempFile {
-    std::string path;
-    int fd = -1;
-    bool committed = false;
-    ~TempFile() {
-        if (fd >= 0) ::close(fd);
-        if (!committed) ::unlink(path.c_str());
-    }
-};
-
-[[noreturn]] void fail_errno(const std::string& path, std::string_view what) {
-    const int err = errno;
-    fail(path, fmt::format("cannot save checkpoint: {}: {}", what, std::strerror(err)));
-}
-
-void write_all(TempFile& tmp, const std::string& path, const void* data, size_t n) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    while (n > 0) {
-        const ssize_t k = ::write(tmp.fd, p, std::min<size_t>(n, size_t{1} << 30));
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) fail_errno(path, fmt::format("writing {}", tmp.path));
-        if (k == 0)
-            fail(path,
-                 fmt::format("cannot save checkpoint: writing {} made no progress", tmp.path));
-        p += k;
-        n -= static_cast<size_t>(k);
-    }
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
@@ -594,32 +566,19 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     const std::string digits = fmt::format("{:08x}", crc);
     text.replace(crc_at[0] + kCrcFieldStart.size(), digits.size(), digits);
 
-    TempFile tmp{fmt::format("{}.tmp-{}", path, ::getpid())};
-    tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (tmp.fd < 0) {
-        tmp.committed = true;  // nothing was created, so nothing to remove
-        fail_errno(path, fmt::format("creating temporary file {}", tmp.path));
-    }
-    write_all(tmp, path, prefix, sizeof prefix);
-    write_all(tmp, path, text.data(), text.size());
-    for (const NamedTensor& nt : ckpt.tensors)
-        write_all(tmp, path, nt.tensor.data(),
-                  static_cast<size_t>(nt.tensor.numel()) * sizeof(float));
-    if (::fsync(tmp.fd) != 0) fail_errno(path, fmt::format("fsync of {}", tmp.path));
-    const int fd = tmp.fd;
-    tmp.fd = -1;
-    if (::close(fd) != 0) fail_errno(path, fmt::format("closing {}", tmp.path));
-    if (::rename(tmp.path.c_str(), path.c_str()) != 0)
-        fail_errno(path, fmt::format("renaming {} over the destination", tmp.path));
-    tmp.committed = true;
-
-    // Make the rename itself durable (best effort: some file systems refuse directory fsync).
-    std::string dir = fs::path(path).parent_path().string();
-    if (dir.empty()) dir = ".";
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
+    // Written whole to a temporary, then renamed over `path` (files.hpp): `path` always holds
+    // either the old file or the complete new one.
+    try {
+        AtomicFile out(path);
+        out.write(prefix, sizeof prefix);
+        out.write(text);
+        for (const NamedTensor& nt : ckpt.tensors)
+            out.write(nt.tensor.data(), static_cast<size_t>(nt.tensor.numel()) * sizeof(float));
+        out.commit();
+    } catch (const FileError& e) {
+        std::string_view what = e.what();  // "<path>: what went wrong"
+        if (what.substr(0, path.size() + 2) == path + ": ") what.remove_prefix(path.size() + 2);
+        fail(path, fmt::format("cannot save checkpoint: {}", what));
     }
 }
 

@@ -4,8 +4,10 @@
 Uses only torch and the standard library (the `safetensors` Python package is not needed), and
 applies the safetensors format rules: 8-byte little-endian header length N (at most 100 MB), a
 UTF-8 JSON object of N bytes (space padded), then the data section, which the tensors' byte
-ranges `data_offsets` must cover exactly. Only dtype F32 is supported, as in normgrad. A CRC-32 of
-the data section in metadata "normgrad.checksum" is verified when present.
+ranges `data_offsets` must cover exactly. Only dtype F32 is supported, as in normgrad. The CRC-32 of
+the whole file in metadata "normgrad.crc32" (computed with its own 8 digits read as "00000000",
+see include/normgrad/safetensors.hpp) is verified; a file with normgrad metadata but without it is
+refused, as normgrad refuses it.
 
 Usage (from the repository root):
 
@@ -30,7 +32,8 @@ from collections import OrderedDict
 import torch
 
 MAX_HEADER_BYTES = 100_000_000
-CHECKSUM_KEY = "normgrad.checksum"
+CHECKSUM_KEY = "normgrad.crc32"
+CHECKSUM_FIELD = b'"normgrad.crc32":"'
 
 
 class CheckpointError(ValueError):
@@ -113,10 +116,18 @@ def load_normgrad_checkpoint(path):
     if position != len(data):
         fail(f"{len(data) - position} bytes of the data section belong to no tensor")
 
-    if CHECKSUM_KEY in metadata:
-        crc = zlib.crc32(data)
+    if any(k.startswith("normgrad.") for k in metadata):
+        if CHECKSUM_KEY not in metadata:
+            fail(f"normgrad metadata without {CHECKSUM_KEY} (written by an older normgrad?)")
+        at = raw.find(CHECKSUM_FIELD)
+        if at < 0 or raw.find(CHECKSUM_FIELD, at + 1) >= 0:
+            fail(f"the header must hold the text {CHECKSUM_FIELD.decode()} exactly once")
+        digits = at + len(CHECKSUM_FIELD)
+        zeroed = content[:8] + raw[:digits] + b"00000000" + raw[digits + 8 :]
+        crc = zlib.crc32(data, zlib.crc32(zeroed))
         if int(metadata[CHECKSUM_KEY], 16) != crc:
-            fail(f"checksum mismatch: data CRC-32 is {crc:08x}, metadata has {metadata[CHECKSUM_KEY]}")
+            fail(f"checksum mismatch: the file's CRC-32 is {crc:08x}, metadata has "
+                 f"{metadata[CHECKSUM_KEY]}")
 
     if sys.byteorder != "little":
         raise NotImplementedError("this loader assumes a little-endian machine")
