@@ -1,6 +1,8 @@
 // Atomic files, path resolution, output locks, stop requests and out-of-memory messages.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -89,9 +91,13 @@ TEST_CASE("AtomicFile: a symbolic link is followed; special files are refused", 
     CHECK_THROWS_WITH(write_file_atomically(f / "dir", "x"), Contains("is a directory"));
     REQUIRE(mkfifo((f / "fifo").c_str(), 0600) == 0);
     CHECK_THROWS_WITH(write_file_atomically(f / "fifo", "x"), Contains("is a FIFO"));
-    CHECK_THROWS_WITH(write_file_atomically("/dev/null", "x"), Contains("character device"));
+    // A null device of the test's own (a link to /dev/null where mknod is not allowed), so that
+    // a regression run as root cannot replace the system's /dev/null.
+    if (mknod((f / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0)
+        fs::create_symlink("/dev/null", f / "null");
+    CHECK_THROWS_WITH(write_file_atomically(f / "null", "x"), Contains("character device"));
     CHECK(fs::is_fifo(f / "fifo"));
-    CHECK(fs::is_character_file("/dev/null"));
+    CHECK(fs::is_character_file(f / "null"));
 }
 
 TEST_CASE("AtomicFile: keeps the permissions of the file it replaces", "[files]") {
@@ -183,4 +189,30 @@ TEST_CASE("out of memory: the size and the activity are named", "[files]") {
     CHECK_THAT(message, Contains("allocating") && Contains("GB for a tensor"));
     CHECK(where == "training, step 5");
     CHECK(current_activity().empty());
+}
+
+TEST_CASE("check_writable_output: a folder the user may not write is refused", "[files]") {
+    // As root every folder is writable, so the check runs in a child as the user nobody.
+    Folder f;
+    fs::permissions(f.dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        if (getuid() == 0 && setuid(65534) != 0) _exit(3);
+        try {
+            check_writable_output(f / "m.safetensors", "--save");
+        } catch (const FileError& e) {
+            const std::string m = e.what();
+            _exit(m.find("--save") != std::string::npos &&
+                          m.find("is not writable") != std::string::npos
+                      ? 0
+                      : 2);
+        }
+        _exit(1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }

@@ -60,6 +60,7 @@ RunRecord run_one(const CompareConfig& cc, bool batchnorm, const Dataset& train_
         rec.evals.push_back({rec.steps.empty() ? 0 : rec.steps.back().step, rec.test_accuracy});
     } catch (const DivergedError& e) {
         rec.diverged_step = e.step;
+        rec.diverged_value = e.value;
         rec.diverged_message = e.what();
         rec.test_accuracy = evaluate(*model, test_set).accuracy;
         rec.evals.push_back({e.step, rec.test_accuracy});
@@ -136,6 +137,7 @@ std::string format_table(const CompareResult& r) {
 void write_csv(const CompareResult& r, const std::string& path) {
     std::string s = "step,epoch";
     for (const char* tag : {"off", "on"}) s += fmt::format(",loss_{0},grad_norm_{0}", tag);
+    s += ",event_off,event_on";
     for (const auto& l : r.layers)
         for (const char* tag : {"off", "on"})
             s += fmt::format(",{0}_grad_{1},{0}_output_grad_{1}", l, tag);
@@ -149,6 +151,10 @@ void write_csv(const CompareResult& r, const std::string& path) {
         s += fmt::format("{},{}", any->step, any->epoch);
         for (const StepRow* x : {a, b})
             s += fmt::format(",{},{}", num(x ? x->loss : NAN), num(x ? x->grad_norm : NAN));
+        for (const RunRecord* run : {&r.off, &r.on})  // the step at which a run stopped
+            s += run->diverged_step == any->step
+                     ? fmt::format(",diverged ({} not finite)", run->diverged_value)
+                     : std::string(",");
         for (const auto& l : r.layers)
             for (const auto* run : {&r.off, &r.on}) {
                 const StepRow* x = run == &r.off ? a : b;

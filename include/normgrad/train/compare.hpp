@@ -34,6 +34,7 @@ struct RunRecord {
     std::vector<StepRow> steps;
     std::vector<EvalPoint> evals;  // test accuracy during training
     int64_t diverged_step = 0;     // first step with a non-finite loss or gradient (0: none)
+    std::string diverged_value;    // which was not finite there: "loss" or "grad_norm"
     std::string diverged_message;
     double test_accuracy = 0.0;  // at the end (or when it diverged)
     bool interrupted = false;
@@ -58,7 +59,8 @@ CompareResult run_compare(const CompareConfig& config, const Dataset& train_set,
 
 // The side-by-side terminal table.
 std::string format_table(const CompareResult& r);
-// One row per step, both runs aligned: step, epoch, loss, global and per-layer gradient norms.
+// One row per step, both runs aligned: step, epoch, loss, global gradient norm, what happened at
+// the step (event: "diverged (loss)" where a run stopped), per-layer gradient norms.
 void write_csv(const CompareResult& r, const std::string& path);
 // A self-contained HTML page with SVG charts of both runs (train/report.cpp).
 void write_html(const CompareResult& r, const std::string& path);
