@@ -9,29 +9,29 @@
 namespace normgrad {
 
 namespace {
-thread_local ForwardObserver forward_observer;
+thread_local HookList<const Module&, const Tensor&, const Tensor&> module_hooks;
 }
 
-void set_forward_observer(ForwardObserver observer) {
-    forward_observer = std::move(observer);
+HookHandle add_module_hook(ModuleHook hook) {
+    return module_hooks.add(std::move(hook));
 }
 
 Tensor Module::operator()(const Tensor& x) {
     autograd::ScopeGuard scope(name_.empty() ? kind() : name_);
     Tensor y = forward(x);
-    if (forward_observer) forward_observer(*this, y);
+    module_hooks(*this, x, y);
     return y;
 }
 
-Tensor& Module::register_parameter(const std::string& name, Tensor t, bool is_bias_or_norm) {
+Tensor Module::register_parameter(const std::string& name, Tensor t, bool is_bias_or_norm) {
     t.set_requires_grad(true);
-    params_.push_back({name, std::move(t), is_bias_or_norm});
-    return params_.back().tensor;
+    params_.push_back({name, t, is_bias_or_norm});
+    return t;
 }
 
-Tensor& Module::register_buffer(const std::string& name, Tensor t) {
-    buffers_.push_back({name, std::move(t)});
-    return buffers_.back().tensor;
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
+    buffers_.push_back({name, t});
+    return t;
 }
 
 void Module::register_module(const std::string& name, std::shared_ptr<Module> m) {
@@ -41,18 +41,6 @@ void Module::register_module(const std::string& name, std::shared_ptr<Module> m)
                 fmt::format("{}: a child named '{}' already exists", kind(), name));
     if (m->name().empty()) m->set_name(name);
     children_.emplace_back(name, std::move(m));
-}
-
-Tensor& Module::parameter(const std::string& name) {
-    for (auto& p : params_)
-        if (p.name == name) return p.tensor;
-    throw std::out_of_range(fmt::format("{}: no parameter named '{}'", kind(), name));
-}
-
-Tensor& Module::buffer(const std::string& name) {
-    for (auto& b : buffers_)
-        if (b.name == name) return b.tensor;
-    throw std::out_of_range(fmt::format("{}: no buffer named '{}'", kind(), name));
 }
 
 void Module::collect(const std::string& prefix, std::vector<Parameter>* params,

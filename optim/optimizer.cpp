@@ -29,15 +29,6 @@ void Optimizer::zero_grad() {
     for (const Parameter& p : params_) p.tensor.zero_grad();
 }
 
-void Optimizer::record_update_norms(bool on) {
-    record_norms_ = on;
-    update_norms_.assign(params_.size(), UpdateNorms{});
-}
-
-void Optimizer::begin_step_norms() {
-    for (UpdateNorms& u : update_norms_) u.updated = false;
-}
-
 void Optimizer::set_lr(float lr) {
     if (!(lr >= 0.f))
         throw std::invalid_argument(fmt::format("Optimizer: lr must be >= 0 (got {})", lr));

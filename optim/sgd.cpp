@@ -42,7 +42,6 @@ void Sgd::step() {
     const float mu = options_.momentum;
     const float dampening = options_.dampening;
     const bool nesterov = options_.nesterov;
-    begin_step_norms();
 
     for (size_t k = 0; k < params_.size(); ++k) {
         const Parameter& param = params_[k];
@@ -55,9 +54,7 @@ void Sgd::step() {
 
         if (mu == 0.f) {
             // Plain SGD:  p <- p - lr * (g + wd * p)
-            apply_update(k, p, n, [=](int64_t first, int64_t last) {
-                for (int64_t i = first; i < last; ++i) p[i] -= lr * (g[i] + wd * p[i]);
-            });
+            for (int64_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
             continue;
         }
 
@@ -69,13 +66,11 @@ void Sgd::step() {
         //            b <- d                              on this parameter's first update,
         //            b <- mu * b + (1 - dampening) * d   afterwards
         //            p <- p - lr * b                     (nesterov: p <- p - lr * (d + mu * b))
-        apply_update(k, p, n, [=](int64_t from, int64_t to) {
-            for (int64_t i = from; i < to; ++i) {
-                const float d = g[i] + wd * p[i];
-                b[i] = first ? d : mu * b[i] + (1.f - dampening) * d;
-                p[i] -= lr * (nesterov ? d + mu * b[i] : b[i]);
-            }
-        });
+        for (int64_t i = 0; i < n; ++i) {
+            const float d = g[i] + wd * p[i];
+            b[i] = first ? d : mu * b[i] + (1.f - dampening) * d;
+            p[i] -= lr * (nesterov ? d + mu * b[i] : b[i]);
+        }
     }
     ++step_count_;
 }

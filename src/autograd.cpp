@@ -17,18 +17,8 @@ struct Tape {
 thread_local Tape tape;
 thread_local bool grad_mode = true;
 thread_local std::string scope;
-thread_local ForwardHook forward_hook;
-thread_local BackwardHook backward_hook;
-thread_local double* squares_request = nullptr;  // see output_grad_squares_request()
-
-// Sets the request for one record's backward and clears it when that backward ends, normally or
-// by an exception, so a later backward never writes into a stale record.
-struct SquaresRequestScope {
-    explicit SquaresRequestScope(double* slot) { squares_request = slot; }
-    ~SquaresRequestScope() { squares_request = nullptr; }
-    SquaresRequestScope(const SquaresRequestScope&) = delete;
-    SquaresRequestScope& operator=(const SquaresRequestScope&) = delete;
-};
+thread_local HookList<const TapeRecord&> forward_hooks;
+thread_local HookList<const TapeRecord&> backward_hooks;
 
 }  // namespace
 
@@ -67,7 +57,7 @@ void record(const char* op, std::vector<Tensor> inputs, const Tensor& output, Ba
     out.tape_generation = tape.generation;
     out.tape_index = tape.records.size();
     tape.records.push_back(TapeRecord{op, scope, std::move(inputs), output, std::move(fn)});
-    if (forward_hook) forward_hook(tape.records.back());
+    forward_hooks(tape.records.back());
 }
 
 void backward(const Tensor& loss) {
@@ -94,15 +84,8 @@ void backward(const Tensor& loss) {
         TapeRecord& r = tape.records[i];
         // No gradient reached this operation's output: it does not influence the loss.
         if (!r.output.has_grad()) continue;
-        squares_request = r.wants_output_grad_squares ? &r.output_grad_squares : nullptr;
-        try {
-            r.backward();
-        } catch (...) {
-            squares_request = nullptr;
-            throw;
-        }
-        squares_request = nullptr;
-        if (backward_hook) backward_hook(r);
+        r.backward();
+        backward_hooks(r);
         if (!r.output.impl().retain_grad) r.output.release_grad();
     }
     release_tape();
@@ -117,22 +100,12 @@ size_t tape_size() {
     return tape.records.size();
 }
 
-ForwardHook set_forward_hook(ForwardHook hook) {
-    return std::exchange(forward_hook, std::move(hook));
-}
-BackwardHook set_backward_hook(BackwardHook hook) {
-    return std::exchange(backward_hook, std::move(hook));
+HookHandle add_forward_hook(RecordHook hook) {
+    return forward_hooks.add(std::move(hook));
 }
 
-void request_output_grad_squares(const Tensor& output) {
-    const TensorImpl& o = output.impl();
-    if (o.is_leaf || o.tape_generation != tape.generation || o.tape_index >= tape.records.size())
-        return;
-    tape.records[o.tape_index].wants_output_grad_squares = true;
-}
-
-double* output_grad_squares_request() {
-    return squares_request;
+HookHandle add_backward_hook(RecordHook hook) {
+    return backward_hooks.add(std::move(hook));
 }
 
 }  // namespace normgrad::autograd

@@ -68,16 +68,22 @@ double l2_norm(const float* v, int64_t n) {
     return std::sqrt(sum_of_squares(v, n));
 }
 
-// (A copy, then the sum over the copy in L1 cache: one loop doing both kept its partial sums in
-// memory instead of registers and ran 3x slower.)
-float copy_sum_of_squares(const float* v, float* out, int64_t n) {
-    std::memcpy(out, v, size_t(n) * sizeof(float));
-    return block_sum_of_squares(out, n);
+double copy_and_sum_of_squares(const float* v, float* out, int64_t n) {
+    // A block's copy, then the sum over the copy while it is in L1 cache (one loop doing both kept
+    // its partial sums in memory instead of registers and ran 3x slower).
+    double total = 0.0;
+    for (int64_t first = 0; first < n; first += kBlock) {
+        const int64_t count = std::min(kBlock, n - first);
+        std::memcpy(out + first, v + first, size_t(count) * sizeof(float));
+        total += block_sum_of_squares(out + first, count);
+    }
+    return total;
 }
 
-NORMGRAD_SIMD_CLONES void sums_of_squares_after_update(const float* old, const float* now,
-                                                       int64_t n, float* now_sum,
-                                                       float* change_sum) {
+namespace {
+
+NORMGRAD_SIMD_CLONES void block_update_sums(const float* old, const float* now, int64_t n,
+                                            float* now_sum, float* change_sum) {
     float acc_now[kLanes] = {}, acc_change[kLanes] = {};
     int64_t i = 0;
     for (; i + kLanes <= n; i += kLanes)
@@ -91,6 +97,21 @@ NORMGRAD_SIMD_CLONES void sums_of_squares_after_update(const float* old, const f
         const float d = now[i] - old[i];
         a += now[i] * now[i];
         c += d * d;
+    }
+    *now_sum = a;
+    *change_sum = c;
+}
+
+}  // namespace
+
+void update_sums_of_squares(const float* old, const float* now, int64_t n, double* now_sum,
+                            double* change_sum) {
+    double a = 0.0, c = 0.0;
+    for (int64_t first = 0; first < n; first += kBlock) {
+        float sa = 0.f, sc = 0.f;
+        block_update_sums(old + first, now + first, std::min(kBlock, n - first), &sa, &sc);
+        a += sa;
+        c += sc;
     }
     *now_sum = a;
     *change_sum = c;

@@ -43,7 +43,7 @@ TEST_CASE("RunLog: settings first, an end record last, nothing unless finished",
     CHECK(!fs::exists(d.file("a.jsonl")));
     RunLog log(d.file("a.jsonl"), kSettings, nullptr);
     log.line(R"({"type":"step","step":1})");
-    log.finish(R"({"type":"end","status":"completed","step":1})");
+    log.completed(1);
     CHECK(
         testing::read_file(d.file("a.jsonl")) ==
         "{\"type\":\"run\",\"settings\":{\"--lr\":\"0.05\",\"--batch\":\"32\"}}\n"
@@ -57,7 +57,7 @@ TEST_CASE("RunLog: a resumed run continues its log from the checkpoint's positio
     const LogPosition at{6, 2};
     RunLog log(d.file("a.jsonl"), kSettings, &at);
     CHECK(log.continued_steps() == 6);
-    log.finish(R"({"type":"end","status":"completed"})");
+    log.completed(6);
     const std::string kept = testing::read_file(d.file("a.jsonl"));
     CHECK_THAT(kept, Contains(R"("step":6})") && !Contains(R"("step":7})"));
     CHECK_THAT(kept, Contains(R"({"type":"epoch","epoch":1})") &&
@@ -75,7 +75,7 @@ TEST_CASE("RunLog: after a kill -9, the log continues from the dead writer's tem
     const LogPosition at{8, 3};
     RunLog log(d.file("a.jsonl"), kSettings, &at);
     CHECK(log.continued_steps() == 8);
-    log.finish("{}");
+    log.completed(8);
     CHECK(!fs::exists(d.file("a.jsonl.normgrad-tmp-999999")));  // removed: its writer is gone
     CHECK_THAT(testing::read_file(d.file("a.jsonl")), Contains(R"("step":8})"));
 }

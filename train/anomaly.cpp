@@ -26,8 +26,7 @@ std::string where(const autograd::TapeRecord& r) {
 
 AnomalyDetector::AnomalyDetector(const Module& model) {
     for (Parameter& p : model.parameters()) p.tensor.set_name(p.name);
-    previous_forward_ = autograd::set_forward_hook([this](const autograd::TapeRecord& r) {
-        if (previous_forward_) previous_forward_(r);
+    forward_hook_ = autograd::add_forward_hook([this](const autograd::TapeRecord& r) {
         const int64_t i = first_non_finite(r.output.data(), r.output.numel());
         if (i >= 0)
             throw AnomalyError(fmt::format(
@@ -35,8 +34,7 @@ AnomalyDetector::AnomalyDetector(const Module& model) {
                 "element {}",
                 step_, where(r), r.op, r.output.shape().str(), r.output.data()[i], i));
     });
-    previous_backward_ = autograd::set_backward_hook([this](const autograd::TapeRecord& r) {
-        if (previous_backward_) previous_backward_(r);
+    backward_hook_ = autograd::add_backward_hook([this](const autograd::TapeRecord& r) {
         for (size_t k = 0; k < r.inputs.size(); ++k) {
             const Tensor& t = r.inputs[k];
             if (!t.defined() || !t.has_grad()) continue;
@@ -80,9 +78,5 @@ void AnomalyDetector::explain_norm(const std::vector<Parameter>& params, double 
         std::sqrt(double(std::numeric_limits<float>::max()))));
 }
 
-AnomalyDetector::~AnomalyDetector() {
-    autograd::set_forward_hook(std::move(previous_forward_));
-    autograd::set_backward_hook(std::move(previous_backward_));
-}
 
 }  // namespace normgrad::train

@@ -8,6 +8,7 @@
 
 #include "normgrad/autograd.hpp"
 #include "normgrad/files.hpp"
+#include "normgrad/train/evaluate.hpp"
 #include "normgrad/train/json_text.hpp"
 
 namespace normgrad::train {

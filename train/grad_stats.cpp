@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "normgrad/layers.hpp"
+#include "normgrad/optim.hpp"
 #include "normgrad/norms.hpp"
 #include "normgrad/train/json_text.hpp"
 
@@ -20,12 +21,14 @@ const ParamStats* LayerStats::param(const std::string& n) const {
     return nullptr;
 }
 
-GradStats::GradStats(const Module& model, Optimizer& optimizer) : optimizer_(optimizer) {
+GradStats::GradStats(const Module& model) {
     // Watch every leaf module (a layer without children), named by its path in the model.
     std::function<void(const Module&, const std::string&)> visit = [&](const Module& m,
                                                                        const std::string& path) {
         if (m.children().empty()) {
-            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}};
+            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}, {}};
+            w.before.resize(w.params.size());
+            w.before_squares.resize(w.params.size());
             index_[&m] = layers_.size();
             layers_.push_back(std::move(w));
             return;
@@ -34,20 +37,6 @@ GradStats::GradStats(const Module& model, Optimizer& optimizer) : optimizer_(opt
             visit(*child, path.empty() ? name : path + "." + name);
     };
     visit(model, "");
-    // The optimizer's entry for each watched parameter: the one holding the same values.
-    const std::vector<Parameter>& optimized = optimizer_.params();
-    for (auto& w : layers_)
-        for (const auto& p : w.params) {
-            int64_t slot = -1;
-            for (size_t k = 0; k < optimized.size(); ++k)
-                if (optimized[k].tensor.data() == p.tensor.data()) slot = int64_t(k);
-            w.slot.push_back(slot);
-        }
-    optimizer_.record_update_norms(true);
-    previous_backward_ = autograd::set_backward_hook([this](const autograd::TapeRecord& r) {
-        if (previous_backward_) previous_backward_(r);
-        on_backward(r);
-    });
     size_t watched = 0;
     for (const auto& w : layers_) watched += w.params.size();
     if (watched != model.parameters().size()) unwatched_ = model.parameters();
@@ -59,44 +48,36 @@ GradStats::GradStats(const Module& model, Optimizer& optimizer) : optimizer_(opt
         for (const auto& p : w.params) l.params.push_back({p.name, kNoValue, kNoValue, kNoValue});
         stats_.layers.push_back(std::move(l));
     }
-}
-
-GradStats::~GradStats() {
-    set_forward_observer(nullptr);
-    autograd::set_backward_hook(std::move(previous_backward_));
-    optimizer_.record_update_norms(false);
+    // Which tensor each layer outputs in this step's forward pass.
+    module_hook_ = add_module_hook([this](const Module& m, const Tensor&, const Tensor& y) {
+        if (!watching_) return;
+        const auto it = index_.find(&m);
+        if (it != index_.end() && y.requires_grad()) outputs_.push_back({y, it->second});
+    });
+    backward_hook_ =
+        autograd::add_backward_hook([this](const autograd::TapeRecord& r) { on_backward(r); });
 }
 
 void GradStats::begin_step() {
     for (auto& l : stats_.layers) l.output_grad_norm = kNoValue;
     outputs_.clear();
-    // Which tensor each layer outputs in this step's forward pass.
-    set_forward_observer([this](const Module& m, const Tensor& y) {
-        auto it = index_.find(&m);
-        if (it == index_.end() || !y.requires_grad()) return;
-        outputs_.push_back({y, it->second});
-        // Let the operation that made y measure its gradient while reading it, if it can.
-        autograd::request_output_grad_squares(y);
-    });
+    watching_ = true;
 }
 
 void GradStats::on_backward(const autograd::TapeRecord& r) {
     // The operation that produced a layer's output has just run its backward: the gradient of
-    // that output is complete, still in cache, and about to be freed. Measure it now (rather
-    // than keeping every output's gradient until the end of the backward pass).
+    // that output is complete, was just read (so it is likely still in cache) and is about to
+    // be freed. Measure it now rather than keeping every output's gradient until the end.
+    if (!watching_) return;
     for (const Output& o : outputs_)
         if (o.tensor.same_as(r.output) && r.output.has_grad()) {
-            // Measured by the operation itself (see autograd::output_grad_squares_request), or
-            // else here, in a pass of our own.
-            stats_.layers[o.layer].output_grad_norm =
-                std::isnan(r.output_grad_squares) ? l2_norm(r.output.grad(), r.output.numel())
-                                                  : std::sqrt(r.output_grad_squares);
+            stats_.layers[o.layer].output_grad_norm = l2_norm(r.output.grad(), r.output.numel());
             return;
         }
 }
 
 void GradStats::after_backward() {
-    set_forward_observer(nullptr);
+    watching_ = false;
     outputs_.clear();
     double global = 0.0;
     for (size_t i = 0; i < layers_.size(); ++i) {
@@ -125,23 +106,28 @@ void GradStats::after_backward() {
     stats_.global_grad_norm = unwatched_.empty() ? std::sqrt(global) : global_grad_norm(unwatched_);
 }
 
-void GradStats::after_update() {
-    const std::vector<Optimizer::UpdateNorms>& updates = optimizer_.update_norms();
-    for (size_t i = 0; i < layers_.size(); ++i)
-        for (size_t j = 0; j < layers_[i].params.size(); ++j) {
-            ParamStats& ps = stats_.layers[i].params[j];
-            const int64_t slot = layers_[i].slot[j];
-            if (slot < 0 || !updates[size_t(slot)].updated) {
-                // Not updated this step (not optimized, or no gradient): the weights as they are.
-                const Tensor& t = layers_[i].params[j].tensor;
-                ps.weight_norm = l2_norm(t.data(), t.numel());
-                ps.update_ratio = 0.0;
-                continue;
-            }
-            const Optimizer::UpdateNorms& u = updates[size_t(slot)];
-            ps.weight_norm = u.after;
-            ps.update_ratio = u.before > 0 ? u.update / u.before : kNoValue;
+void GradStats::before_update() {
+    for (Watched& w : layers_)
+        for (size_t j = 0; j < w.params.size(); ++j) {
+            const Tensor& t = w.params[j].tensor;
+            w.before[j].resize(size_t(t.numel()));
+            w.before_squares[j] = copy_and_sum_of_squares(t.data(), w.before[j].data(), t.numel());
         }
+}
+
+void GradStats::after_update() {
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        Watched& w = layers_[i];
+        for (size_t j = 0; j < w.params.size(); ++j) {
+            const Tensor& t = w.params[j].tensor;
+            ParamStats& ps = stats_.layers[i].params[j];
+            double now = 0.0, change = 0.0;
+            update_sums_of_squares(w.before[j].data(), t.data(), t.numel(), &now, &change);
+            ps.weight_norm = std::sqrt(now);
+            ps.update_ratio = w.before_squares[j] > 0 ? std::sqrt(change / w.before_squares[j])
+                                                      : kNoValue;
+        }
+    }
 }
 
 std::string StepStats::json() const {

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "normgrad/train/json_text.hpp"
+
 namespace normgrad::train {
 
 namespace {
@@ -134,6 +136,47 @@ void RunLog::line(std::string_view json) {
 
 void RunLog::flush() {
     if (file_) file_->flush();
+}
+
+void RunLog::step(const StepInfo& s) {
+    if (!file_) return;
+    line(fmt::format(R"({{"type":"step","epoch":{},"step":{},"loss":{},"lr":{},"grad_norm":{}{}}})",
+                     s.epoch, s.step, json_number(s.loss), json_number(s.lr),
+                     json_number(s.grad_norm), s.stats ? ",\"layers\":" + s.stats->json() : ""));
+}
+
+void RunLog::epoch(const EpochInfo& e) {
+    line(fmt::format(
+        R"({{"type":"epoch","epoch":{},"steps":{},"train_loss":{},"test_loss":{},"test_accuracy":{},"train_seconds":{}}})",
+        e.epoch, e.steps, json_number(e.train_loss), json_number(e.test_loss),
+        json_number(e.test_accuracy), json_number(e.train_seconds)));
+}
+
+void RunLog::completed(int64_t step) {
+    finish(fmt::format(R"({{"type":"end","status":"completed","step":{}}})", step));
+}
+
+void RunLog::interrupted(int64_t step, const std::string& signal, const std::string& checkpoint) {
+    finish(fmt::format(R"({{"type":"end","status":"interrupted","step":{},"signal":{},"checkpoint":{}}})",
+                       step, json_string(signal),
+                       checkpoint.empty() ? "null" : json_string(checkpoint)));
+}
+
+void RunLog::diverged(int64_t step, const std::string& value, const std::string& message) noexcept {
+    try {
+        finish(fmt::format(
+            R"({{"type":"end","status":"diverged","step":{},"value":{},"message":{}}})", step,
+            json_string(value), json_string(message)));
+    } catch (const std::exception&) {
+    }
+}
+
+void RunLog::failed(std::string_view status, int64_t step, const std::string& message) noexcept {
+    try {
+        finish(fmt::format(R"({{"type":"end","status":"{}","step":{},"message":{}}})", status,
+                           step, json_string(message)));
+    } catch (const std::exception&) {
+    }
 }
 
 void RunLog::finish(std::string_view end_json) {

@@ -10,6 +10,7 @@
 #include "normgrad/idx.hpp"
 #include "normgrad/parallel.hpp"
 #include "normgrad/stop.hpp"
+#include "normgrad/train/evaluate.hpp"
 #include "normgrad/train/model_io.hpp"
 #include "normgrad/train/trainer.hpp"
 

@@ -11,10 +11,10 @@
 
 #include <cstddef>
 #include <functional>
-#include <limits>
 #include <string>
 #include <vector>
 
+#include "normgrad/hooks.hpp"
 #include "normgrad/tensor.hpp"
 
 namespace normgrad::autograd {
@@ -27,12 +27,6 @@ struct TapeRecord {
     std::vector<Tensor> inputs;  // kept alive until the tape is released
     Tensor output;
     BackwardFn backward;
-    // Set by request_output_grad_squares(): someone (the gradient statistics) wants the sum of
-    // squares of this output's gradient. An operation whose backward reads that gradient anyway
-    // can add it up on the way (output_grad_squares_request()) and leaves it here; otherwise it
-    // stays NaN and the caller takes its own pass over the gradient.
-    bool wants_output_grad_squares = false;
-    double output_grad_squares = std::numeric_limits<double>::quiet_NaN();
 };
 
 // True while gradients are being recorded in this thread (the default).
@@ -77,25 +71,13 @@ void backward(const Tensor& loss);
 void release_tape();
 size_t tape_size();
 
-// Called after each operation's forward and after each backward step when set (anomaly
-// detection and the gradient statistics hook in here); null by default, so costs nothing. A
-// backward hook sees the record after its backward ran, while the gradient of its output is
-// still there. Each setter returns the hook it replaces, so that a user can chain to it and
-// put it back when done (users nest: the last to install is the first to restore).
-using ForwardHook = std::function<void(const TapeRecord&)>;
-using BackwardHook = std::function<void(const TapeRecord&)>;
-ForwardHook set_forward_hook(ForwardHook hook);
-BackwardHook set_backward_hook(BackwardHook hook);
-
-// Measuring output gradients where they are read (for train::GradStats). A separate pass over a
-// large gradient after the backward reads it from memory a second time (tens of MB per step in
-// the CNN); the operation's own backward has each piece in cache already.
-// - request_output_grad_squares(y): y's producing record (on the current tape) gets
-//   wants_output_grad_squares; nothing happens for a leaf or a tensor from another tape.
-// - output_grad_squares_request(): inside a backward function, where to store the sum of squares
-//   of the output's gradient, or nullptr when nobody asked (the usual case). An operation that
-//   stores it must add the same values in an order that does not depend on the thread count.
-void request_output_grad_squares(const Tensor& output);
-double* output_grad_squares_request();
+// Hooks (hooks.hpp): a forward hook sees each record right after its operation ran; a backward
+// hook sees each record right after its backward function ran, while the gradient of its output
+// is still there (it is freed next) and its inputs' gradients have received this record's part.
+// Both are chained and removed when their handle goes (anomaly detection, the gradient
+// statistics and a user's own checks each hold one).
+using RecordHook = std::function<void(const TapeRecord&)>;
+[[nodiscard]] HookHandle add_forward_hook(RecordHook hook);
+[[nodiscard]] HookHandle add_backward_hook(RecordHook hook);
 
 }  // namespace normgrad::autograd

@@ -11,28 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "normgrad/hooks.hpp"
+#include "normgrad/named_tensor.hpp"
 #include "normgrad/tensor.hpp"
 
 namespace normgrad {
 
-struct NamedTensor {
-    std::string name;
-    Tensor tensor;
-};
-
-struct Parameter {
-    std::string name;
-    Tensor tensor;
-    // Biases and normalisation gains/shifts: what "exclude from weight decay" leaves out.
-    bool is_bias_or_norm = false;
-};
-
 class Module;
 
-// Called after every module's forward with the module and its output (instrumentation hooks in
-// here to find the gradient arriving at each layer's output). Null by default: costs nothing.
-using ForwardObserver = std::function<void(const Module&, const Tensor&)>;
-void set_forward_observer(ForwardObserver observer);
+// Module hooks (hooks.hpp): called after every module's forward with the module, its input and
+// its output (the gradient statistics find each layer's output this way). Chained, removed when
+// the handle goes; none by default, which costs nothing.
+using ModuleHook = std::function<void(const Module&, const Tensor& input, const Tensor& output)>;
+[[nodiscard]] HookHandle add_module_hook(ModuleHook hook);
 
 class Module {
   public:
@@ -63,13 +54,11 @@ class Module {
     void zero_grad() const;
 
   protected:
-    // Register a trainable tensor under `name`; marks it requires_grad.
-    Tensor& register_parameter(const std::string& name, Tensor t, bool is_bias_or_norm = false);
-    Tensor& register_buffer(const std::string& name, Tensor t);
+    // Register a trainable tensor under `name`; marks it requires_grad. Returns the tensor (a
+    // handle sharing its values, so keeping it in a member is safe across later registrations).
+    Tensor register_parameter(const std::string& name, Tensor t, bool is_bias_or_norm = false);
+    Tensor register_buffer(const std::string& name, Tensor t);
     void register_module(const std::string& name, std::shared_ptr<Module> m);
-    // Replace a registered parameter or buffer's tensor (e.g. re-initialisation).
-    Tensor& parameter(const std::string& name);
-    Tensor& buffer(const std::string& name);
 
   private:
     void collect(const std::string& prefix, std::vector<Parameter>* params,

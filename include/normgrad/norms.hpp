@@ -20,12 +20,13 @@ double sum_of_squares(const float* v, int64_t n);
 // sqrt(sum_of_squares(v, n)).
 double l2_norm(const float* v, int64_t n);
 
-// The pieces Optimizer::apply_update measures an update with, one block (at most 4096 values, in
-// L1 cache) at a time, each returning float sums for the caller to add up in double:
+// What an update did to an array, for the gradient statistics (train::GradStats), which keep a
+// copy of the weights from before the optimizer's step:
 // copies v[0..n) to out (which must not overlap it) and returns the sum of v[i]^2 ...
-float copy_sum_of_squares(const float* v, float* out, int64_t n);
-// ... and, after the update, the sums of now[i]^2 and of (now[i] - old[i])^2.
-void sums_of_squares_after_update(const float* old, const float* now, int64_t n, float* now_sum,
-                                  float* change_sum);
+double copy_and_sum_of_squares(const float* v, float* out, int64_t n);
+// ... and, after the update, the sums of now[i]^2 and of (now[i] - old[i])^2. Both are taken
+// block by block as sum_of_squares is, so the first equals sum_of_squares(now, n).
+void update_sums_of_squares(const float* old, const float* now, int64_t n, double* now_sum,
+                            double* change_sum);
 
 }  // namespace normgrad

@@ -23,8 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "normgrad/module.hpp"
-#include "normgrad/norms.hpp"
+#include "normgrad/named_tensor.hpp"
 #include "normgrad/tensor.hpp"
 
 namespace normgrad {
@@ -61,32 +60,7 @@ class Optimizer {
     virtual void load_state(const std::vector<NamedTensor>& state) = 0;
     virtual std::string kind() const = 0;  // "SGD", "Adam", "AdamW"
 
-    // How far the last step() moved each parameter, for the gradient statistics
-    // (train::GradStats). After record_update_norms(true), every step() also measures, per
-    // parameter and in the same pass over its values that updates them, the L2 norms of the
-    // values before and after the update and of their difference, so watching the updates costs
-    // no second pass over the weights (and no copy of them). Entries follow params(); a
-    // parameter without a gradient in the last step has updated == false.
-    struct UpdateNorms {
-        double before = 0.0;  // ||p before the step||
-        double after = 0.0;   // ||p after the step||
-        double update = 0.0;  // ||p after - p before||
-        bool updated = false;
-    };
-    void record_update_norms(bool on);
-    const std::vector<UpdateNorms>& update_norms() const { return update_norms_; }
-
   protected:
-    // Every update rule changes its parameters through this: update(first, last) updates
-    // p[first..last) of parameter k (and the optimizer's own state for those elements); it is
-    // called once for [0, n), or block by block when UpdateNorms are recorded. (Capture by
-    // value: with scalars captured by reference, the compiler must assume that the stores to
-    // p may change them, and cannot vectorise the loop.)
-    template <class UpdateRange>
-    void apply_update(size_t k, float* p, int64_t n, UpdateRange update);
-    // Marks every parameter as not updated; each step() starts with it.
-    void begin_step_norms();
-
     // Weight decay to use for `p`: 0 for biases and norm parameters when they are excluded.
     static float decay_for(const Parameter& p, float weight_decay, bool exclude_bias_and_norm) {
         return exclude_bias_and_norm && p.is_bias_or_norm ? 0.f : weight_decay;
@@ -110,37 +84,7 @@ class Optimizer {
     float lr_ = 0.f;
     int64_t step_count_ = 0;
 
-  private:
-    bool record_norms_ = false;
-    std::vector<UpdateNorms> update_norms_;
 };
-
-template <class UpdateRange>
-void Optimizer::apply_update(size_t k, float* p, int64_t n, UpdateRange update) {
-    if (!record_norms_) {
-        update(int64_t{0}, n);
-        return;
-    }
-    // The same update, a block of 4096 values at a time (16 KB, in L1 cache): keep the block's
-    // old values (summing their squares on the way), update it, then take the two other sums
-    // of squares while the block is still in cache. The sums are vectorised float sums per
-    // block, added in double as normgrad::sum_of_squares does (norms.hpp). (Summing inside the
-    // update loop itself was 5x slower: with the reductions, the compiler no longer vectorised
-    // the update rules well.)
-    constexpr int64_t kBlock = kSumOfSquaresBlock;
-    float old[kBlock];
-    double before = 0.0, after = 0.0, change = 0.0;
-    for (int64_t first = 0; first < n; first += kBlock) {
-        const int64_t count = std::min(kBlock, n - first);
-        before += copy_sum_of_squares(p + first, old, count);
-        update(first, first + count);
-        float sa = 0.f, sc = 0.f;
-        sums_of_squares_after_update(old, p + first, count, &sa, &sc);
-        after += sa;
-        change += sc;
-    }
-    update_norms_[k] = {std::sqrt(before), std::sqrt(after), std::sqrt(change), true};
-}
 
 // ---------------------------------------------------------------------------------------------
 // SGD with momentum (torch.optim.SGD).

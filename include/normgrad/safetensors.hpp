@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "normgrad/module.hpp"
+#include "normgrad/named_tensor.hpp"
 
 namespace normgrad {
 

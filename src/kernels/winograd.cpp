@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "kernels/gemm.hpp"
+#include "kernels/reductions.hpp"
 #include "kernels/simd.hpp"
-#include "normgrad/norms.hpp"
 #include "normgrad/storage.hpp"
 
 // ---- How the tile transforms are computed ----
@@ -139,12 +139,6 @@ NORMGRAD_INLINE void copy_row(const float* src, int64_t n, float* dst) {
 NORMGRAD_INLINE void zero_row(float* dst, int64_t n) {
 #pragma omp simd
     for (int64_t k = 0; k < n; ++k) dst[k] = 0.f;
-}
-NORMGRAD_INLINE float plane_sum(const float* p, int64_t n) {
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t k = 0; k < n; ++k) s += p[k];
-    return s;
 }
 
 // U[xi][o][c] = (G w[o, c] G^T)[xi].
@@ -429,11 +423,10 @@ NORMGRAD_INLINE void output_transforms(const BlockPlanes& b, int64_t O, const fl
                                 bias ? bias[o] : 0.f, y + (n * O + o) * plane, s);
 }
 
-// Also adds each plane of dy to db_share[o] and puts its sum of squares in plane_squares
-// (null: not wanted), while it is in cache.
+// Also adds each plane of dy to db_share[o] (null: not wanted), while it is in cache.
 template <class F>
 NORMGRAD_INLINE void output_transposes(const BlockPlanes& b, int64_t O, const float* dy, float* dM,
-                                       double* db_share, double* plane_squares) {
+                                       double* db_share) {
     const Scratch<F> s(b.T, b.scratch);
     const int64_t TI = b.T.tiles(), plane = b.g.OH * b.g.OW;
     for (int64_t n = b.n0; n < b.n1; ++n)
@@ -441,8 +434,7 @@ NORMGRAD_INLINE void output_transposes(const BlockPlanes& b, int64_t O, const fl
             const float* dyo = dy + (n * O + o) * plane;
             output_transform_transpose<F>(b.g, b.T, dyo, dM + o * b.ld + (n - b.n0) * TI, O * b.ld,
                                           s);
-            if (db_share) db_share[o] += plane_sum(dyo, plane);
-            if (plane_squares) plane_squares[n * O + o] = sum_of_squares(dyo, plane);
+            if (db_share) db_share[o] += row_sum(dyo, plane);
         }
 }
 
@@ -466,8 +458,8 @@ void run_output_transforms(const BlockPlanes& b, int64_t O, const float* M, cons
 }
 NORMGRAD_SIMD_CLONES
 void run_output_transposes(const BlockPlanes& b, int64_t O, const float* dy, float* dM,
-                           double* db_share, double* plane_squares) {
-    output_transposes<Algorithm>(b, O, dy, dM, db_share, plane_squares);
+                           double* db_share) {
+    output_transposes<Algorithm>(b, O, dy, dM, db_share);
 }
 
 void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* bias,
@@ -503,7 +495,7 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
 }
 
 void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* dy,
-              GradBuffer dw, GradBuffer db, GradBuffer dx, double* plane_squares) {
+              GradBuffer dw, GradBuffer db, GradBuffer dx) {
     using F = Algorithm;
     constexpr int XI = F::alpha * F::alpha;
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -533,8 +525,7 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
             const int64_t ld = (n1 - n0) * TI;
             const BlockPlanes b{g, T, n0, n1, ld, scratch};
             run_output_transposes(b, O, dy, dM,
-                                  db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr,
-                                  plane_squares);
+                                  db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr);
             if (dw.data) {  // dU_xi += dM_xi V_xi^T, V recomputed from x
                 run_input_transforms(b, x, V);
                 for (int xi = 0; xi < XI; ++xi)
@@ -550,13 +541,7 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
             }
         }
     }
-    if (db.data)  // the threads' shares, summed in a fixed order
-        for (int64_t o = 0; o < O; ++o) {
-            double sum = 0.0;
-            for (int t = 0; t < threads; ++t) sum += db_shares[size_t(t * O + o)];
-            const auto v = static_cast<float>(sum);
-            db.data[o] = db.accumulate ? db.data[o] + v : v;
-        }
+    if (db.data) add_bias_shares(db_shares, threads, O, db);
     if (!dw.data) return;
     // The threads' shares of dU, summed in a fixed order into the first.
     float* dU = share(0);
@@ -579,10 +564,8 @@ void winograd_forward(const ConvGeometry& g, int64_t O, const float* x, const fl
 }
 
 void winograd_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
-                       double* plane_squares) {
-    if (dw.data || db.data || dx.data || plane_squares)
-        backward(g, O, x, w, dy, dw, db, dx, plane_squares);
+                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx) {
+    if (dw.data || db.data || dx.data) backward(g, O, x, w, dy, dw, db, dx);
 }
 
 }  // namespace normgrad::kernels

@@ -59,10 +59,8 @@ void winograd_forward(const ConvGeometry& g, int64_t O, const float* x, const fl
 
 // From dy [N, O, OH, OW]: dw [O, C, 3, 3], db [O] (the sum of dy over images and pixels) and
 // dx [N, C, H, W], each written or added as its GradBuffer asks (data == nullptr: that gradient
-// is not wanted). plane_squares, when not null, receives sum_of_squares of each plane of dy
-// (N * O of them, in plane order), for the gradient statistics.
+// is not wanted).
 void winograd_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
-                       double* plane_squares = nullptr);
+                       const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx);
 
 }  // namespace normgrad::kernels

@@ -14,18 +14,11 @@ namespace normgrad {
 
 namespace {
 
-// dx = value(i) for the activation's input x, given its output gradient dy; when the gradient
-// statistics asked for ||dy|| (autograd::output_grad_squares_request), it is measured in the
-// same pass, while dy is read anyway.
+// dx = value(i) for the activation's input x (written, or added where x already has a
+// gradient: see grad_buffer.hpp).
 template <class F>
-void write_input_grad(const Tensor& x, int64_t n, const float* dy, F value) {
-    OutputGradSquares squares(sum_of_squares_blocks(n));
-    if (double* block_sums = squares.parts()) {
-        write_grad_and_measure(grad_buffer(x), n, value, dy, block_sums);
-        squares.finish();
-    } else {
-        write_grad(grad_buffer(x), n, value);
-    }
+void write_input_grad(const Tensor& x, int64_t n, F value) {
+    write_grad(grad_buffer(x), n, value);
 }
 
 }  // namespace
@@ -44,7 +37,7 @@ Tensor relu(const Tensor& x) {
         // y > 0 exactly where x > 0, so the output is all backward needs.
         autograd::record("relu", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_input_grad(x, n, dy, [=](int64_t i) {
+            write_input_grad(x, n, [=](int64_t i) {
                 const float g = dy[i];
                 return yv[i] > 0.f ? g : 0.f;
             });
@@ -64,7 +57,7 @@ Tensor leaky_relu(const Tensor& x, float negative_slope) {
         // y = x for x > 0, s x otherwise: dy/dx = 1 or s.
         autograd::record("leaky_relu", {x}, y, [x, y, n, negative_slope] {
             const float *dy = y.grad(), *xv = x.data();
-            write_input_grad(x, n, dy, [=](int64_t i) {
+            write_input_grad(x, n, [=](int64_t i) {
                 const float g = dy[i];
                 return xv[i] > 0.f ? g : negative_slope * g;
             });
@@ -84,7 +77,7 @@ Tensor sigmoid(const Tensor& x) {
         // y = 1 / (1 + e^-x): dy/dx = y (1 - y).
         autograd::record("sigmoid", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_input_grad(x, n, dy, [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
+            write_input_grad(x, n, [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
         });
     }
     return y;
@@ -101,7 +94,7 @@ Tensor tanh(const Tensor& x) {
         // y = tanh x: dy/dx = 1 - y^2.
         autograd::record("tanh", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_input_grad(x, n, dy, [=](int64_t i) { return dy[i] * (1.f - yv[i] * yv[i]); });
+            write_input_grad(x, n, [=](int64_t i) { return dy[i] * (1.f - yv[i] * yv[i]); });
         });
     }
     return y;

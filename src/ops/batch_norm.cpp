@@ -53,6 +53,7 @@
 
 #include "kernels/grad_buffer.hpp"
 #include "kernels/parallel.hpp"
+#include "kernels/reductions.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 
@@ -92,13 +93,6 @@ struct Moments {
     }
 };
 
-float row_sum(const float* p, int64_t n) {
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; ++i) s += p[i];
-    return s;
-}
-
 // Per channel: the mean and the biased variance (M2 / m) of x.
 void channel_moments(const Layout& L, const float* x, std::vector<float>& mean,
                      std::vector<float>& var) {
@@ -131,7 +125,7 @@ void channel_moments(const Layout& L, const float* x, std::vector<float>& mean,
         for (int64_t n = L.N * t / nt; n < L.N * (t + 1) / nt; ++n)
             for (int64_t c = 0; c < L.C; ++c) {
                 const float* p = x + (n * L.C + c) * L.inner;
-                const float row_mean = row_sum(p, L.inner) / inner;
+                const float row_mean = kernels::row_sum(p, L.inner) / inner;
                 float q = 0.f;
 #pragma omp simd reduction(+ : q)
                 for (int64_t i = 0; i < L.inner; ++i) q += (p[i] - row_mean) * (p[i] - row_mean);
@@ -177,8 +171,7 @@ void normalise(const Layout& L, const float* x, const float* mean, const float* 
 
 // Per channel: sum_i g_i and sum_i g_i xhat_i  (that is, dbeta and dgamma).
 void channel_sums(const Layout& L, const float* x, const float* g, const float* mean,
-                  const float* invstd, std::vector<double>& sum_g, std::vector<double>& sum_gx,
-                  double* plane_squares = nullptr) {
+                  const float* invstd, std::vector<double>& sum_g, std::vector<double>& sum_gx) {
     sum_g.assign(static_cast<size_t>(L.C), 0.0);
     sum_gx.assign(static_cast<size_t>(L.C), 0.0);
     if (L.inner == 1) {
@@ -207,9 +200,6 @@ void channel_sums(const Layout& L, const float* x, const float* g, const float* 
                     }
                     sg[c] += rg;
                     sgx[c] += rgx;
-                    // (For the gradient statistics, when asked: ||g||^2 of this plane, in cache.)
-                    if (plane_squares)
-                        plane_squares[n * L.C + c] = sum_of_squares(g + off, L.inner);
                 }
         }
         for (int t = 0; t < threads; ++t)
@@ -305,12 +295,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
             const float* g = y.grad();
             const float* xv = x.data();
             std::vector<double> sum_g, sum_gx;
-            // The gradient statistics may ask for ||g||^2 (autograd::output_grad_squares_request):
-            // for images (inner > 1) it is summed plane by plane in the pass below, then added in
-            // plane order; for BatchNorm1d the statistics take their own pass.
-            OutputGradSquares squares(L.N * L.C, /*measurable=*/L.inner > 1);
-            channel_sums(L, xv, g, mean->data(), invstd->data(), sum_g, sum_gx, squares.parts());
-            squares.finish();
+            channel_sums(L, xv, g, mean->data(), invstd->data(), sum_g, sum_gx);
             add_affine_grads(L, gamma, beta, sum_g, sum_gx);
             if (!x.requires_grad()) return;
             // dx_j = (gamma / s) [ g_j - dbeta / m - xhat_j dgamma / m ]   (see the top of file)

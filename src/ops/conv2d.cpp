@@ -10,6 +10,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/grad_buffer.hpp"
 #include "kernels/im2col.hpp"
+#include "kernels/reductions.hpp"
 #include "kernels/small_gemm.hpp"
 #include "kernels/winograd.hpp"
 #include "normgrad/autograd.hpp"
@@ -59,13 +60,6 @@ bool use_winograd(const ConvGeometry& g, ConvAlgorithm a) {
            g.rows() > kernels::kSmallGemmMaxK;
 }
 
-float row_sum(const float* p, int64_t n) {
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; ++i) s += p[i];
-    return s;
-}
-
 int threads_for(int64_t images) {
     return static_cast<int>(std::min<int64_t>(omp_in_parallel() ? 1 : omp_get_max_threads(),
                                               std::max<int64_t>(1, images)));
@@ -105,8 +99,7 @@ void im2col_forward(const ConvGeometry& g, int64_t O, const float* x, const floa
 //                             dL/dcols = w^T dy[n]    ([K, O] x [O, P])
 //   cols = im2col(x[n])   =>  dL/dx[n] = col2im(dL/dcols)  (each pixel sums the columns it fed)
 void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const float* w,
-                     const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx,
-                     double* plane_squares) {
+                     const float* dy, GradBuffer dw, GradBuffer db, GradBuffer dx) {
     const int64_t K = g.rows(), P = g.OH * g.OW, image = g.C * g.H * g.W;
     ConvGeometry one = g;
     one.N = 1;
@@ -134,11 +127,8 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
             }
             if (db.data) {  // dy[n] was just read, so it is still in cache
                 double* db_share = db_shares.data() + omp_get_thread_num() * O;
-                for (int64_t o = 0; o < O; ++o) db_share[o] += row_sum(dyn + o * P, P);
+                for (int64_t o = 0; o < O; ++o) db_share[o] += kernels::row_sum(dyn + o * P, P);
             }
-            if (plane_squares)  // for the gradient statistics, likewise while in cache
-                for (int64_t o = 0; o < O; ++o)
-                    plane_squares[n * O + o] = sum_of_squares(dyn + o * P, P);
             if (dx.data) {
                 kernels::gemm_serial(true, false, K, P, O, 1.f, w, K, dyn, P, 0.f, dcols, P);
                 float* dxn = dx.data + n * image;
@@ -147,13 +137,7 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
             }
         }
     }
-    if (db.data)  // the threads' shares, summed in a fixed order
-        for (int64_t o = 0; o < O; ++o) {
-            double sum = 0.0;
-            for (int t = 0; t < threads; ++t) sum += db_shares[size_t(t * O + o)];
-            const auto v = static_cast<float>(sum);
-            db.data[o] = db.accumulate ? db.data[o] + v : v;
-        }
+    if (db.data) kernels::add_bias_shares(db_shares, threads, O, db);
     if (!dw.data) return;
     // The threads' shares, summed in a fixed order.
     for (int64_t i = 0; i < O * K; ++i) {
@@ -186,16 +170,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dParams p)
             const GradBuffer dw = w.requires_grad() ? grad_buffer(w) : none;
             const GradBuffer db = b.requires_grad() ? grad_buffer(b) : none;
             const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : none;
-            // The gradient statistics may ask for ||dy||^2: summed plane by plane where the
-            // backward reads each plane, then added in plane order (the same for any number of
-            // threads).
-            OutputGradSquares squares(g.N * O);
-            double* p = squares.parts();
             if (winograd)
-                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx, p);
+                kernels::winograd_backward(g, O, x.data(), w.data(), dy, dw, db, dx);
             else
-                im2col_backward(g, O, x.data(), w.data(), dy, dw, db, dx, p);
-            squares.finish();
+                im2col_backward(g, O, x.data(), w.data(), dy, dw, db, dx);
         });
     }
     return y;

@@ -122,15 +122,10 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
         autograd::record("max_pool2d", {x}, y, [x, y, argmax, N, C, H, W, OH, OW, tiles_2x2] {
             const float* dy = y.grad();
             const GradBuffer dx = grad_buffer(x);
-            // The gradient statistics may ask for ||dy||^2: summed plane by plane as each plane
-            // is read, then added in plane order (the same for any number of threads).
-            OutputGradSquares squares(N * C);
-            double* plane_squares = squares.parts();
 #pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::kMinParallelElements)
             for (int64_t plane = 0; plane < N * C; ++plane) {
                 float* d = dx.data + plane * H * W;
                 const float* g = dy + plane * OH * OW;
-                if (plane_squares) plane_squares[plane] = sum_of_squares(g, OH * OW);
                 if (tiles_2x2) {
                     const float* in = x.data() + plane * H * W;
                     for (int64_t oh = 0; oh < OH; ++oh) {
@@ -153,7 +148,6 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
                 if (!dx.accumulate) std::fill(d, d + H * W, 0.f);
                 for (int64_t i = 0; i < OH * OW; ++i) d[a[i]] += g[i];
             }
-            squares.finish();
         });
     }
     return y;

@@ -21,8 +21,7 @@ class AnomalyError : public std::runtime_error {
 class AnomalyDetector {
   public:
     // Names the model's parameters (for the messages) and installs the tape hooks.
-    explicit AnomalyDetector(const Module& model);
-    ~AnomalyDetector();  // removes the hooks
+    explicit AnomalyDetector(const Module& model);  // the hooks live as long as the detector
     AnomalyDetector(const AnomalyDetector&) = delete;
     AnomalyDetector& operator=(const AnomalyDetector&) = delete;
     void set_step(int64_t step) { step_ = step; }
@@ -33,9 +32,7 @@ class AnomalyDetector {
 
   private:
     int64_t step_ = 0;
-    // The hooks installed before this detector: called first, restored by the destructor.
-    autograd::ForwardHook previous_forward_;
-    autograd::BackwardHook previous_backward_;
+    HookHandle forward_hook_, backward_hook_;
 };
 
 }  // namespace normgrad::train

@@ -5,20 +5,21 @@
 // and for BatchNorm layers summaries of the batch mean and variance; plus the global gradient
 // norm. Use it around the usual step:
 //
-//   GradStats stats(model, opt);   // asks opt to measure its updates (Optimizer::UpdateNorms)
+//   GradStats stats(model);
 //   stats.begin_step();            // before the forward pass
 //   loss = ...; backward(loss);
 //   stats.after_backward();        // gradient norms
+//   stats.before_update();         // keeps a copy of the weights
 //   opt.step();
 //   stats.after_update();          // weight norms, update ratios
 //   use(stats.current());
 //
-// What it costs: one pass over every gradient (the global norm comes out of it, so a training
-// loop need not compute global_grad_norm again) and one over every layer's output gradient,
-// taken by a backward hook right after that gradient was used, before it is freed; the
-// weights' norms and updates are measured by the optimizer inside its own pass. It installs a
-// forward observer and a backward hook (chaining to the hook already installed, and putting it
-// back when destroyed), so construct it after, and destroy it before, hooks installed earlier.
+// It watches from outside, through the engine's hooks (hooks.hpp): a module hook notes which
+// tensor each layer outputs, and a backward hook measures that tensor's gradient right after the
+// operation that made it has read it, before it is freed. No operation or optimizer knows of it.
+// What it costs: one pass over every layer's output gradient and one over every parameter
+// gradient (the global norm comes out of it, so a training loop need not compute
+// global_grad_norm again), a copy of the weights before the update and one pass over them after.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,6 @@
 
 #include "normgrad/autograd.hpp"
 #include "normgrad/module.hpp"
-#include "normgrad/optim.hpp"
 
 namespace normgrad::train {
 
@@ -63,38 +63,38 @@ struct StepStats {
 
 class GradStats {
   public:
-    // Watches every leaf module of `model`; `optimizer` (which must outlive this object) is
-    // switched to recording its update norms, and back off by the destructor.
-    GradStats(const Module& model, Optimizer& optimizer);
-    ~GradStats();
+    // Watches every leaf module of `model` while this object lives.
+    explicit GradStats(const Module& model);
     GradStats(const GradStats&) = delete;
     GradStats& operator=(const GradStats&) = delete;
 
     void begin_step();      // watch the layers' outputs during the coming forward pass
-    void after_backward();  // gradient norms; frees the outputs' gradients
-    void after_update();    // weight norms and update ratios (from the optimizer)
+    void after_backward();  // gradient norms
+    void before_update();   // a copy of the weights, to measure what the update does
+    void after_update();    // weight norms and update ratios
     const StepStats& current() const { return stats_; }
 
   private:
     struct Watched {
         const Module* module;
         std::string name;
-        std::vector<Parameter> params;  // the module's own parameters
-        std::vector<int64_t> slot;      // each one's index in optimizer.params(), or -1
+        std::vector<Parameter> params;     // the module's own parameters
+        std::vector<std::vector<float>> before;  // their values before the update
+        std::vector<double> before_squares;      // and the sums of squares of those
     };
     struct Output {
         Tensor tensor;  // a layer's output in this step's forward pass
         size_t layer;   // index into layers_
     };
     void on_backward(const autograd::TapeRecord& r);
-    Optimizer& optimizer_;
     // All of the model's parameters when some are not in a leaf module (else empty).
     std::vector<Parameter> unwatched_;
     std::vector<Watched> layers_;
     std::unordered_map<const Module*, size_t> index_;
     std::vector<Output> outputs_;
-    autograd::BackwardHook previous_backward_;  // called first, restored by the destructor
+    bool watching_ = false;  // between begin_step() and after_backward()
     StepStats stats_;
+    HookHandle module_hook_, backward_hook_;  // last: removed first
 };
 
 }  // namespace normgrad::train

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "normgrad/files.hpp"
+#include "normgrad/train/run_records.hpp"
 #include "normgrad/train/run_settings.hpp"
 
 namespace normgrad::train {
@@ -42,16 +43,26 @@ class RunLog {
     RunLog(const std::string& path, const RunSettings& settings, const LogPosition* continue_at);
 
     bool enabled() const { return file_ != nullptr; }
+    void step(const StepInfo& s);
+    void epoch(const EpochInfo& e);
+    void flush();  // the lines so far, to the temporary (before a checkpoint)
+
+    // The "end" record, then the log goes in place. A run that failed must not have its failure
+    // hidden by a log that cannot be written: those three never throw (the log is lost then).
+    void completed(int64_t step);
+    void interrupted(int64_t step, const std::string& signal, const std::string& checkpoint);
+    void diverged(int64_t step, const std::string& value, const std::string& message) noexcept;
+    void failed(std::string_view status, int64_t step, const std::string& message) noexcept;
+
+    // A line of the caller's own (tests).
     void line(std::string_view json);
-    void flush();
-    // Writes the "end" record and puts the log in place.
-    void finish(std::string_view end_json);
 
     // When continuing: how many step lines the earlier log gave, and where they came from.
     int64_t continued_steps() const { return continued_steps_; }
     const std::string& continued_from() const { return continued_from_; }
 
   private:
+    void finish(std::string_view end_json);
     std::unique_ptr<AtomicFile> file_;
     int64_t continued_steps_ = 0;
     std::string continued_from_;

@@ -12,6 +12,7 @@
 #include "normgrad/optim.hpp"
 #include "normgrad/train/grad_stats.hpp"
 #include "normgrad/train/models.hpp"
+#include "normgrad/train/run_records.hpp"
 
 namespace normgrad::train {
 
@@ -50,25 +51,6 @@ struct TrainConfig {
     std::function<void(const std::string&)> on_note;
 };
 
-struct StepInfo {
-    int epoch;     // 1-based
-    int64_t step;  // global, 1-based
-    float loss;
-    float lr;
-    double grad_norm;        // global L2 norm of all parameter gradients, before clipping
-    const StepStats* stats;  // per-layer statistics (null when grad_stats is off or the loss
-                             // was not finite, so no backward pass ran)
-};
-
-struct EpochInfo {
-    int epoch;
-    double train_loss;     // mean over the epoch's steps
-    double test_loss;      // mean cross-entropy over the test set
-    double test_accuracy;  // in [0, 1]
-    double train_seconds;  // the training loop alone: no evaluation, no data loading
-    int64_t steps;
-};
-
 struct TrainResult {
     std::vector<EpochInfo> epochs;
     std::vector<float> losses;  // every step of this invocation
@@ -95,7 +77,6 @@ class SetupError : public std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
 
-std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Module& model);
 
 // Trains `model` (built from c.model) and evaluates it after each epoch. `on_step` (optional)
 // sees every step, the diverged one included (before DivergedError is thrown); the log file,
@@ -104,14 +85,5 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Module& mo
 TrainResult train(const TrainConfig& c, Sequential& model, const Dataset& train_set,
                   const Dataset& test_set,
                   const std::function<void(const StepInfo&)>& on_step = {});
-
-struct Evaluation {
-    double accuracy = 0.0;  // fraction classified correctly
-    double loss = 0.0;      // mean cross-entropy
-};
-// `data` in evaluation mode and without the tape. The batch size changes nothing but memory:
-// after training, the training batch size (the default, 128) reuses the buffers training left
-// in the pool instead of allocating larger ones.
-Evaluation evaluate(Module& model, const Dataset& data, int64_t batch = 128);
 
 }  // namespace normgrad::train

@@ -1,0 +1,21 @@
+// Test accuracy and loss of a model.
+#pragma once
+
+#include <cstdint>
+
+#include "normgrad/idx.hpp"
+#include "normgrad/module.hpp"
+
+namespace normgrad::train {
+
+struct Evaluation {
+    double accuracy = 0.0;  // fraction classified correctly
+    double loss = 0.0;      // mean cross-entropy
+};
+
+// `data` in evaluation mode and without the tape. The batch size changes nothing but memory:
+// after training, the training batch size (the default, 128) reuses the buffers training left
+// in the pool instead of allocating larger ones.
+Evaluation evaluate(Module& model, const Dataset& data, int64_t batch = 128);
+
+}  // namespace normgrad::train
