@@ -10,6 +10,7 @@
 #include "flags.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/train/compare.hpp"
+#include "report.hpp"
 #include "run_files.hpp"
 #include "training_flags.hpp"
 
@@ -117,7 +118,7 @@ int run_compare(CompareFlags& f, CLI::App* sub) {
 
     const std::string csv = f.out_dir + "/steps.csv", html = f.out_dir + "/report.html";
     train::write_csv(r, csv);
-    train::write_html(r, html);
+    write_html(r, html);
     fmt::print("\n{}\nwrote {} and {} (charts also as {}/chart-*.svg)\n", train::format_table(r),
                csv, html, f.out_dir);
     return 0;

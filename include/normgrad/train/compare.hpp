@@ -62,7 +62,5 @@ std::string format_table(const CompareResult& r);
 // One row per step, both runs aligned: step, epoch, loss, global gradient norm, what happened at
 // the step (event: "diverged (loss)" where a run stopped), per-layer gradient norms.
 void write_csv(const CompareResult& r, const std::string& path);
-// A self-contained HTML page with SVG charts of both runs (train/report.cpp).
-void write_html(const CompareResult& r, const std::string& path);
 
 }  // namespace normgrad::train

@@ -12,8 +12,11 @@
 #include "normgrad/files.hpp"
 #include "normgrad/train/compare.hpp"
 #include "normgrad/train/json_text.hpp"
+#include "report.hpp"
 
-namespace normgrad::train {
+namespace normgrad::cli {
+
+using namespace normgrad::train;
 
 namespace {
 
@@ -279,4 +282,4 @@ same batches in the same order.</p>
     for (const auto& [id, svg] : charts) write_file_atomically(dir + "chart-" + id + ".svg", svg);
 }
 
-}  // namespace normgrad::train
+}  // namespace normgrad::cli
