@@ -44,7 +44,7 @@ class NoGradGuard {
     bool previous_;
 };
 
-// Names the module whose operations are being recorded (for anomaly messages and statistics).
+// Names the module whose operations are being recorded (so that observers can name the layer).
 class ScopeGuard {
   public:
     explicit ScopeGuard(std::string name);
@@ -74,8 +74,7 @@ size_t tape_size();
 // Hooks (hooks.hpp): a forward hook sees each record right after its operation ran; a backward
 // hook sees each record right after its backward function ran, while the gradient of its output
 // is still there (it is freed next) and its inputs' gradients have received this record's part.
-// Both are chained and removed when their handle goes (anomaly detection, the gradient
-// statistics and a user's own checks each hold one).
+// Both are chained and removed when their handle goes.
 using RecordHook = std::function<void(const TapeRecord&)>;
 [[nodiscard]] HookHandle add_forward_hook(RecordHook hook);
 [[nodiscard]] HookHandle add_backward_hook(RecordHook hook);

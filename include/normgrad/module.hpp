@@ -20,8 +20,8 @@ namespace normgrad {
 class Module;
 
 // Module hooks (hooks.hpp): called after every module's forward with the module, its input and
-// its output (the gradient statistics find each layer's output this way). Chained, removed when
-// the handle goes; none by default, which costs nothing.
+// its output (how an observer finds each layer's output). Chained, removed when the handle goes;
+// none by default, which costs nothing.
 using ModuleHook = std::function<void(const Module&, const Tensor& input, const Tensor& output)>;
 [[nodiscard]] HookHandle add_module_hook(ModuleHook hook);
 

@@ -1,4 +1,4 @@
-// Sums of squares and L2 norms of float arrays, for gradient clipping and the gradient statistics.
+// Sums of squares and L2 norms of float arrays (gradient clipping, and whoever measures a run).
 //
 // Both run once per parameter per training step, so they are written to cost little: the array
 // is cut into fixed blocks, each block summed in float with vector instructions, and the block
@@ -20,8 +20,7 @@ double sum_of_squares(const float* v, int64_t n);
 // sqrt(sum_of_squares(v, n)).
 double l2_norm(const float* v, int64_t n);
 
-// What an update did to an array, for the gradient statistics (train::GradStats), which keep a
-// copy of the weights from before the optimizer's step:
+// What an update did to an array, given a copy of it from before the update:
 // copies v[0..n) to out (which must not overlap it) and returns the sum of v[i]^2 ...
 double copy_and_sum_of_squares(const float* v, float* out, int64_t n);
 // ... and, after the update, the sums of now[i]^2 and of (now[i] - old[i])^2. Both are taken
