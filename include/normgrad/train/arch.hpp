@@ -56,7 +56,7 @@ struct ArchLayer {
     int stride = 1;          // conv
     int padding = -1;        // conv (-1: kernel / 2)
     float rate = 0.f;        // dropout
-    std::string activation;  // relu, sigmoid, tanh, or "" for "act"
+    std::string activation = "";  // relu, sigmoid, tanh, or "" for "act"
     std::vector<ArchLayer> inner = {};  // residual: the block's layers
 };
 
