@@ -5,10 +5,11 @@
 // enough for the threaded passes), with and without gamma/beta, with and without running
 // statistics, and momentum 0.1, none (cumulative average), 0 and 1; at one and two threads.
 //
-// Tolerance: |fast - reference| <= 1e-5 * max(1, |reference|) for every value (see kTolerance).
-// The reference computes in double; the fast operation in float with double accumulators.
+// Tolerance: 1e-5, relative above 1 and absolute below (see kTolerance). The reference computes
+// in double; the fast operation in float with double accumulators.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -25,10 +26,11 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// The largest deviation measured over every value of every case below, at one and two threads,
-// is 2.5e-6 (|fast - reference| / max(1, |reference|)), in dx of the [2, 4] cases, where dx is
-// a difference of nearly equal terms (with two values per channel it is 0 up to eps). 1e-5 is
-// also the tolerance of the PyTorch fixtures.
+// |fast - reference| <= kTolerance * max(1, |reference|) for every value, except dx, which is
+// compared relative to the size of its three terms (see expect_dx_close). The largest deviation
+// measured over every case below, at one and two threads, is 0.08 of this tolerance with g++ -O3
+// (the Release build) and 0.17 with clang++ -O2 (the sanitizer build); 1e-5 is also the tolerance
+// of the PyTorch fixtures.
 constexpr double kTolerance = 1e-5;
 
 struct Threads {
@@ -41,6 +43,47 @@ void expect_close(const std::string& what, const std::vector<float>& fast,
     const auto r = normgrad::testing::compare_close(fast, reference, kTolerance);
     INFO(what << ": " << r.report);
     CHECK(r.ok);
+}
+
+// dx_j = (gamma / s) [ g_j - (1/m) sum_i g_i - xhat_j (1/m) sum_i g_i xhat_i ] is a difference of
+// three terms that can be much larger than itself (with two values per channel it is 0 up to
+// eps), and float rounding is relative to the size of those terms. So dx is compared to
+// kTolerance * max(1, |dx_j|, size of the terms_j), each term's size taken from the reference.
+void expect_dx_close(const std::vector<float>& fast, const reference::BatchNormGrads& grads,
+                     const reference::BatchNormForward& ref, const std::vector<float>& dy,
+                     const std::vector<float>& x, int64_t N, int64_t C, int64_t S,
+                     const std::vector<float>& gamma) {
+    REQUIRE(fast.size() == grads.dx.size());
+    const auto m = double(N * S);
+    size_t bad = 0, worst = 0;
+    double worst_excess = 0.0;
+    for (int64_t c = 0; c < C; ++c) {
+        const double k1 =
+            (gamma.empty() ? 1.0 : std::abs(gamma[size_t(c)])) * ref.invstd[size_t(c)];
+        double mean_g = 0.0, mean_gxhat = 0.0;  // (1/m) sum_i g_i and (1/m) sum_i g_i xhat_i
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t s = 0; s < S; ++s) {
+                const size_t i = size_t((n * C + c) * S + s);
+                const double xhat = (x[i] - ref.mean[size_t(c)]) * ref.invstd[size_t(c)];
+                mean_g += dy[i] / m, mean_gxhat += dy[i] * xhat / m;
+            }
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t s = 0; s < S; ++s) {
+                const size_t i = size_t((n * C + c) * S + s);
+                const double xhat = (x[i] - ref.mean[size_t(c)]) * ref.invstd[size_t(c)];
+                double terms = std::abs(dy[i]);
+                if (ref.batch_statistics) terms += std::abs(mean_g) + std::abs(xhat * mean_gxhat);
+                const double expected = grads.dx[i];
+                const double bound = kTolerance * std::max({1.0, std::abs(expected), k1 * terms});
+                const double excess = std::abs(double(fast[i]) - expected) / bound;
+                if (excess > 1.0) ++bad;
+                if (excess > worst_excess) worst_excess = excess, worst = i;
+            }
+    }
+    INFO("dx: " << bad << " of " << fast.size() << " elements differ; worst at flat index " << worst
+                << ": " << fast[worst] << " against " << grads.dx[worst] << ", " << worst_excess
+                << " times the tolerance");
+    CHECK(bad == 0);
 }
 
 std::vector<float> to_float(const std::vector<double>& v) {
@@ -141,7 +184,7 @@ struct Both {
         const auto grads = reference::batch_norm_backward(dy_v, x_v, N, C, S, gamma_v, ref);
 
         expect_close("y", y.to_vector(), ref.y);
-        expect_close("dx", x.grad_vector(), grads.dx);
+        expect_dx_close(x.grad_vector(), grads, ref, dy_v, x_v, N, C, S, gamma_v);
         if (c.affine) {
             expect_close("dgamma", gamma.grad_vector(), grads.dgamma);
             expect_close("dbeta", beta.grad_vector(), grads.dbeta);
@@ -194,7 +237,7 @@ void run_case(const Case& c, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("batch_norm matches the plain reference: outputs, gradients, running statistics",
+TEST_CASE("batch_norm matches the plain reference step by step, in training and evaluation",
           "[batchnorm][reference]") {
     const Shape shapes[] = {
         {8, 3},          // BatchNorm1d
