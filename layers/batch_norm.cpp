@@ -1,4 +1,5 @@
-// BatchNorm1d / BatchNorm2d: the batch_norm operation plus gamma, beta and running statistics.
+// BatchNorm1d / BatchNorm2d: gamma, beta and the running statistics, given to the batch_norm
+// operation (src/ops/batch_norm.cpp), which normalises and updates the running statistics.
 #include <fmt/format.h>
 
 #include "normgrad/autograd.hpp"
@@ -34,26 +35,10 @@ Tensor BatchNorm::forward(const Tensor& x) {
         shape_error(kind(), fmt::format("expected input {} with {} channels, got {}",
                                         expected_rank_ == 2 ? "[N, C]" : "[N, C, H, W]",
                                         num_features, x.shape().str()));
-    const bool use_batch_stats = is_training() || !options.track_running_stats;
-    if (!use_batch_stats)  // evaluation: frozen statistics, nothing is updated
-        return batch_norm_eval(x, gamma, beta, running_mean, running_var, options.eps);
-
-    Tensor y = batch_norm_train(x, gamma, beta, options.eps, &last_stats_);
-    if (is_training() && options.track_running_stats) {
-        // running = (1 - f) * running + f * batch, with f = momentum, or 1/t for the cumulative
-        // average (momentum = None). The running variance takes the unbiased batch variance.
-        const float t = num_batches_tracked.data()[0] += 1.f;
-        const float f = options.momentum ? *options.momentum : 1.f / t;
-        const auto m = static_cast<float>(last_stats_.count);
-        const float unbias = m / (m - 1.f);
-        float* rm = running_mean.data();
-        float* rv = running_var.data();
-        for (int64_t c = 0; c < num_features; ++c) {
-            rm[c] = (1.f - f) * rm[c] + f * last_stats_.mean[size_t(c)];
-            rv[c] = (1.f - f) * rv[c] + f * last_stats_.var[size_t(c)] * unbias;
-        }
-    }
-    return y;
+    // Training: batch statistics, and the running ones updated. Evaluation: the running
+    // statistics, or the batch's when there are none (track_running_stats = false).
+    return batch_norm(x, gamma, beta, running_mean, running_var, num_batches_tracked, is_training(),
+                      options.momentum, options.eps, &last_stats_);
 }
 
 std::string BatchNorm::describe() const {

@@ -106,9 +106,9 @@ TEST_CASE("shape errors name the operation and both shapes", "[autograd][shape]"
     CHECK_THROWS_WITH(add(a, b), Contains("add") && Contains("[2, 3]") && Contains("[4, 5]"));
     CHECK_THROWS_WITH(linear(a, b), Contains("linear") && Contains("[2, 3]") && Contains("[4, 5]"));
     CHECK_THROWS_AS(conv2d(a, b, Tensor{}), ShapeError);
-    CHECK_THROWS_WITH(batch_norm_train(Tensor::zeros({1, 3}), Tensor{}, Tensor{}, 1e-5f),
+    CHECK_THROWS_WITH(batch_norm(Tensor::zeros({1, 3}), Tensor{}, Tensor{}, {}, {}, {},
+                                 /*training=*/true, 0.1f, 1e-5f),
                       Contains("more than 1 value per channel"));
     std::vector<int32_t> bad{0, 7};
     CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3}), bad), Contains("label 7"));
 }
-

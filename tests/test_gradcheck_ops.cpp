@@ -154,8 +154,15 @@ TEST_CASE("gradcheck: batch_norm, training mode, with all three backward terms",
                beta = randn({s[1]}, 21).set_name("beta");
         GradCheckOptions opt;
         opt.step = 1e-3;  // normalisation is smooth but strongly curved for tiny batches
-        check([&] { return batch_norm_train(x, gamma, beta, 1e-5f); }, {x, gamma, beta}, opt);
-        check([&] { return batch_norm_train(x, Tensor{}, Tensor{}, 1e-5f); }, {x}, opt);
+        check(
+            [&] { return batch_norm(x, gamma, beta, {}, {}, {}, /*training=*/true, 0.1f, 1e-5f); },
+            {x, gamma, beta}, opt);
+        check(
+            [&] {
+                return batch_norm(x, Tensor{}, Tensor{}, {}, {}, {}, /*training=*/true, 0.1f,
+                                  1e-5f);
+            },
+            {x}, opt);
     }
 }
 
@@ -165,7 +172,9 @@ TEST_CASE("gradcheck: batch_norm, evaluation mode", "[gradcheck][ops][batchnorm]
         Tensor gamma = randn({s[1]}, 23).set_name("gamma"),
                beta = randn({s[1]}, 24).set_name("beta");
         Tensor rm = randn({s[1]}, 25), rv = Tensor::full({s[1]}, 0.7f);
-        check([&] { return batch_norm_eval(x, gamma, beta, rm, rv, 1e-5f); }, {x, gamma, beta});
+        check(
+            [&] { return batch_norm(x, gamma, beta, rm, rv, {}, /*training=*/false, 0.1f, 1e-5f); },
+            {x, gamma, beta});
     }
 }
 
@@ -180,7 +189,7 @@ TEST_CASE("gradcheck: a small CNN end to end", "[gradcheck][ops]") {
     opt.atol = 2e-3;
     auto f = [&] {
         Tensor h = conv2d(x, w1, b1, {1, 1});
-        h = batch_norm_train(h, g, be, 1e-5f);
+        h = batch_norm(h, g, be, {}, {}, {}, /*training=*/true, 0.1f, 1e-5f);
         h = normgrad::tanh(h);  // smooth, so no kinks under finite differences
         h = max_pool2d(h, {2, 0, 0});
         return cross_entropy(linear(flatten(h), w2, b2), labels);

@@ -204,7 +204,8 @@ TEST_CASE("conv2d and batch_norm: two threads agree with one, and repeat exactly
         Tensor w = randn({16, 8, 3, 3}, 12, 0.2f).set_requires_grad();
         Tensor b = randn({16}, 13).set_requires_grad();
         Tensor g = randn({16}, 14).set_requires_grad(), be = randn({16}, 15).set_requires_grad();
-        Tensor y = relu(batch_norm_train(conv2d(x, w, b, {1, 1}), g, be, 1e-5f));
+        Tensor y = relu(
+            batch_norm(conv2d(x, w, b, {1, 1}), g, be, {}, {}, {}, /*training=*/true, 0.1f, 1e-5f));
         autograd::backward(sum(mul(y, randn(y.shape(), 16))));
         std::vector<std::vector<float>> out{y.to_vector()};
         for (const Tensor* t : {&x, &w, &b, &g, &be}) out.push_back(t->grad_vector());
@@ -293,6 +294,6 @@ TEST_CASE("backward writes the first gradient and adds later ones", "[kernels][a
     twice([](const Tensor& t) { return mul(t, t); });
     twice([](const Tensor& t) {
         Tensor g = Tensor::full({3}, 1.5f), b = Tensor::full({3}, 0.5f);
-        return mul(batch_norm_train(t, g, b, 1e-5f), t);
+        return mul(batch_norm(t, g, b, {}, {}, {}, /*training=*/true, 0.1f, 1e-5f), t);
     });
 }

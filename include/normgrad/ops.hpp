@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <vector>
 
 #include "normgrad/tensor.hpp"
 
@@ -65,20 +67,28 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p = {});
 // Mean over the batch of -log softmax(logits)[label]; logits [N, K], labels in [0, K).
 Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> labels);
 
-// --- batch normalisation (src/ops/batch_norm.cpp) ---
-// Normalises over N for 2-D input [N, C] and over (N, H, W) per channel for 4-D input [N, C, H, W].
-// gamma and beta ([C]) may be undefined (affine = false).
+// --- batch normalisation (src/ops/batch_norm.cpp; plain loops: batch_norm_reference.hpp) ---
+// Normalises over N for 2-D input [N, C] and over (N, H, W) per channel for 4-D input [N, C, H, W],
+// as PyTorch's F.batch_norm (torch/nn/functional.py):
+//  - training, or no running statistics (running_mean and running_var undefined, PyTorch's
+//    track_running_stats = False): normalise with this batch's mean and *biased* variance.
+//    Throws std::invalid_argument when a channel has a single value (m == 1).
+//    In training with running statistics, also update them in place, outside the tape:
+//      num_batches_tracked += 1   (when defined; it is required for momentum = std::nullopt)
+//      running = (1 - f) * running + f * batch_statistic,  f = momentum, or 1/num_batches_tracked
+//    where the running variance takes the *unbiased* batch variance (m / (m - 1) times the biased).
+//  - evaluation with running statistics: normalise with them; nothing is updated.
+// gamma and beta ([C]) may be undefined (affine = false); running_mean, running_var: [C];
+// num_batches_tracked: one value. `stats`, when given, receives the batch statistics whenever
+// they are used.
 struct BatchStats {
     std::vector<float> mean;  // per channel
     std::vector<float> var;   // biased (divides by m): what normalisation uses
     int64_t count = 0;        // m, the values per channel
 };
-// Training mode: normalise with this batch's mean and biased variance; fills `stats` when given.
-// Throws std::invalid_argument when a channel has a single value (m == 1).
-Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
-                        BatchStats* stats = nullptr);
-// Evaluation mode: normalise with given statistics (running_mean, running_var: [C]).
-Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                       const Tensor& running_mean, const Tensor& running_var, float eps);
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& num_batches_tracked, bool training, std::optional<float> momentum,
+                  float eps, BatchStats* stats = nullptr);
 
 }  // namespace normgrad
