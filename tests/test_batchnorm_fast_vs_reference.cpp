@@ -288,4 +288,10 @@ TEST_CASE("batch_norm refuses what it cannot compute", "[batchnorm]") {
                       Contains("running_mean must have shape [3]"));
     CHECK_THROWS_WITH(batch_norm(x, Tensor::ones({2}), {}, {}, {}, {}, true, 0.1f, 1e-5f),
                       Contains("gamma has shape [2]"));
+    // PyTorch's momentum is the new batch's weight, in [0, 1] (Keras' 0.99 would be 0.01 here).
+    CHECK_THROWS_WITH(batch_norm(x, {}, {}, rm, rv, {}, true, 1.5f, 1e-5f),
+                      Contains("momentum must lie in [0, 1]"));
+    CHECK_THROWS_WITH(batch_norm(x, {}, {}, rm, rv, {}, true, 0.1f, 0.f),
+                      Contains("eps must be positive"));
+    CHECK(rm.to_vector() == std::vector<float>(3, 0.f));
 }

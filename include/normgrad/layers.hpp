@@ -103,7 +103,8 @@ class BatchNorm : public Module {
     BatchNorm(int64_t num_features, int spatial_rank, BatchNormOptions options = {});
     Tensor forward(const Tensor& x) override;
     std::string describe() const override;
-    // The statistics of the last training batch (for instrumentation).
+    // The statistics of the last training batch (mean and biased variance per channel: what it
+    // normalised with), for anyone inspecting the layer.
     const BatchStats& last_batch_stats() const { return last_stats_; }
     int64_t num_features;
     BatchNormOptions options;

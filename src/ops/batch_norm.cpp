@@ -136,6 +136,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   float eps, BatchStats* stats) {
     const bool batch_stats = training || !running_mean.defined();
     const char* op = batch_stats ? "batch_norm" : "batch_norm (eval)";
+    if (momentum && !(*momentum >= 0.f && *momentum <= 1.f))
+        throw std::invalid_argument(fmt::format(
+            "batch_norm: momentum must lie in [0, 1] (the new batch's weight, as in PyTorch), "
+            "got {}",
+            *momentum));
+    if (!(eps > 0.f))
+        throw std::invalid_argument(fmt::format("batch_norm: eps must be positive, got {}", eps));
     const Layout L =
         check_input(op, x, gamma, beta, running_mean, running_var, num_batches_tracked);
     const auto C = static_cast<size_t>(L.C);
