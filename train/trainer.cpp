@@ -10,7 +10,7 @@
 
 #include "normgrad/activity.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/cross_entropy.hpp"
 #include "normgrad/parallel.hpp"
 #include "normgrad/safetensors.hpp"
 #include "normgrad/stop.hpp"

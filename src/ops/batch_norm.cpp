@@ -54,7 +54,7 @@
 #include "kernels/grad_buffer.hpp"
 #include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/batch_norm.hpp"
 
 namespace normgrad {
 
