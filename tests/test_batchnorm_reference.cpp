@@ -7,7 +7,9 @@
 
 #include "fixture.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/batch_norm.hpp"
+#include "normgrad/ops/elementwise.hpp"
+#include "normgrad/ops/reduce.hpp"
 #include "normgrad/tensor.hpp"
 
 namespace {
