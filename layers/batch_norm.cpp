@@ -1,10 +1,11 @@
 // BatchNorm1d / BatchNorm2d: gamma, beta and the running statistics, given to the batch_norm
 // operation (src/ops/batch_norm.cpp), which normalises and updates the running statistics.
+#include "normgrad/layers/batch_norm.hpp"
+
 #include <fmt/format.h>
 
 #include "normgrad/autograd.hpp"
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/layers.hpp"
 
 namespace normgrad {
 
@@ -48,9 +49,12 @@ std::string BatchNorm::describe() const {
                        options.track_running_stats ? "" : ", no running stats");
 }
 
-NORMGRAD_REGISTER_LAYER(BatchNorm1d, Shape({5, 3}),
-                        [](Rng&) { return std::make_shared<BatchNorm1d>(3); });
-NORMGRAD_REGISTER_LAYER(BatchNorm2d, Shape({3, 2, 3, 2}),
-                        [](Rng&) { return std::make_shared<BatchNorm2d>(2); });
+LayerExample BatchNorm1d::example() {
+    return {"BatchNorm1d", Shape({5, 3}), [](Rng&) { return std::make_shared<BatchNorm1d>(3); }};
+}
+LayerExample BatchNorm2d::example() {
+    return {"BatchNorm2d", Shape({3, 2, 3, 2}),
+            [](Rng&) { return std::make_shared<BatchNorm2d>(2); }};
+}
 
 }  // namespace normgrad

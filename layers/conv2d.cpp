@@ -1,9 +1,10 @@
 // Conv2d: a square-kernel 2-D convolution with optional bias.
+#include "normgrad/layers/conv2d.hpp"
+
 #include <fmt/format.h>
 
 #include "init.hpp"
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/layers.hpp"
 
 namespace normgrad {
 
@@ -36,7 +37,9 @@ std::string Conv2d::describe() const {
                        kernel, kernel, params.stride, params.padding);
 }
 
-NORMGRAD_REGISTER_LAYER(Conv2d, Shape({2, 2, 5, 5}),
-                        [](Rng& rng) { return std::make_shared<Conv2d>(2, 3, 3, rng, 1, 1); });
+LayerExample Conv2d::example() {
+    return {"Conv2d", Shape({2, 2, 5, 5}),
+            [](Rng& rng) { return std::make_shared<Conv2d>(2, 3, 3, rng, 1, 1); }};
+}
 
 }  // namespace normgrad

@@ -1,9 +1,11 @@
 // Dense (fully connected): y = x w^T + b.
+#include "normgrad/layers/dense.hpp"
+
 #include <fmt/format.h>
 
 #include "init.hpp"
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/layers.hpp"
+#include "normgrad/ops/matmul.hpp"
 
 namespace normgrad {
 
@@ -24,7 +26,8 @@ std::string Dense::describe() const {
     return fmt::format("Dense({} -> {})", in_features, out_features);
 }
 
-NORMGRAD_REGISTER_LAYER(Dense, Shape({4, 5}),
-                        [](Rng& rng) { return std::make_shared<Dense>(5, 3, rng); });
+LayerExample Dense::example() {
+    return {"Dense", Shape({4, 5}), [](Rng& rng) { return std::make_shared<Dense>(5, 3, rng); }};
+}
 
 }  // namespace normgrad

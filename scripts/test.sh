@@ -2,10 +2,12 @@
 # The whole test suite: installs missing packages, builds, runs every test in the Release build
 # (g++ -O3) and again under AddressSanitizer + UndefinedBehaviorSanitizer (clang++), then fuzzes
 # each input parser for a bounded time with the fuzz targets of that same sanitizer build
-# (scripts/fuzz.sh).
+# (scripts/fuzz.sh). The Release suite includes the package test: normgrad installed into
+# build/install-prefix and used from tests/consumer/, a project of its own (tests/CMakeLists.txt).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-"$root/scripts/install-deps.sh"
+# chromium (about 520 MB with what it pulls in): tests/test_report.cpp renders the report in it.
+"$root/scripts/install-deps.sh" chromium
 
 echo "== Release build"
 "$root/scripts/build.sh" release

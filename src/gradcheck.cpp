@@ -5,7 +5,8 @@
 #include <cmath>
 
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/elementwise.hpp"
+#include "normgrad/ops/reduce.hpp"
 
 namespace normgrad {
 

@@ -5,7 +5,7 @@
 
 #include "fixture.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/layers.hpp"
+#include "normgrad/layers/batch_norm.hpp"
 
 using namespace normgrad;
 using Catch::Matchers::Contains;

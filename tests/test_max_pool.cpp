@@ -6,7 +6,8 @@
 #include <limits>
 
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/max_pool2d.hpp"
+#include "normgrad/ops/reduce.hpp"
 
 using namespace normgrad;
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/reduce.hpp"
+#include "normgrad/ops/reshape.hpp"
 #include "normgrad/random.hpp"
 #include "normgrad/tensor.hpp"
 

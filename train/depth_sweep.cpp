@@ -1,8 +1,9 @@
 #include "normgrad/train/depth_sweep.hpp"
 
 #include "normgrad/autograd.hpp"
+#include "normgrad/layers/dense.hpp"
 #include "normgrad/norms.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/cross_entropy.hpp"
 #include "normgrad/train/batches.hpp"
 #include "normgrad/train/grad_stats.hpp"
 

@@ -8,8 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "normgrad/layers.hpp"
-#include "normgrad/optim.hpp"
+#include "normgrad/layers/batch_norm.hpp"
 #include "normgrad/norms.hpp"
 #include "normgrad/train/json_text.hpp"
 

@@ -6,6 +6,13 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "normgrad/layers/activations.hpp"
+#include "normgrad/layers/batch_norm.hpp"
+#include "normgrad/layers/conv2d.hpp"
+#include "normgrad/layers/dense.hpp"
+#include "normgrad/layers/flatten.hpp"
+#include "normgrad/layers/max_pool2d.hpp"
+
 namespace normgrad::train {
 
 namespace {

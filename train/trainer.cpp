@@ -11,7 +11,7 @@
 
 #include "normgrad/activity.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/cross_entropy.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/train/anomaly.hpp"
 #include "normgrad/train/batches.hpp"

@@ -1,8 +1,9 @@
-// The whole layer: forward written with tape operations, and one registration line.
+// The whole layer: forward written with tape operations (its example for the gradient test is
+// registered in leaky_relu_example.cpp).
 #include "leaky_relu_layer.hpp"
 
-#include "normgrad/layer_registry.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/activations.hpp"
+#include "normgrad/ops/elementwise.hpp"
 
 namespace example {
 
@@ -15,7 +16,3 @@ Tensor LeakyReLU::forward(const Tensor& x) {
 }
 
 }  // namespace example
-
-// The generic gradient test (tests/test_layers_gradcheck.cpp) now checks this layer too.
-NORMGRAD_REGISTER_LAYER(LeakyReLU, normgrad::Shape({4, 6}),
-                        [](normgrad::Rng&) { return std::make_shared<example::LeakyReLU>(0.2f); });

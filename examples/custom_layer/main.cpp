@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include "leaky_relu_layer.hpp"
-#include "normgrad/layers.hpp"
+#include "normgrad/layers/dense.hpp"
+#include "normgrad/layers/flatten.hpp"
+#include "normgrad/layers/sequential.hpp"
 #include "normgrad/train/trainer.hpp"
 
 int main(int argc, char** argv) try {

@@ -8,7 +8,7 @@
 #include "kernels/grad_buffer.hpp"
 #include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/activations.hpp"
 
 namespace normgrad {
 

@@ -61,7 +61,7 @@
 #include "kernels/batch_norm.hpp"
 #include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/batch_norm.hpp"
 
 namespace normgrad {
 

@@ -14,7 +14,7 @@
 #include "kernels/small_gemm.hpp"
 #include "kernels/winograd.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/conv2d.hpp"
 
 namespace normgrad {
 

@@ -3,7 +3,7 @@
 
 #include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/elementwise.hpp"
 
 namespace normgrad {
 

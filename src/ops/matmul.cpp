@@ -6,7 +6,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/matmul.hpp"
 
 namespace normgrad {
 

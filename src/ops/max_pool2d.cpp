@@ -12,7 +12,7 @@
 #include "kernels/grad_buffer.hpp"
 #include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
+#include "normgrad/ops/max_pool2d.hpp"
 
 namespace normgrad {
 

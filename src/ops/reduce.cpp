@@ -1,7 +1,7 @@
 // Full reductions to a scalar: sum and mean. Accumulated in double so large tensors stay exact.
+#include "normgrad/ops/reduce.hpp"
 #include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
-#include "normgrad/ops.hpp"
 
 namespace normgrad {
 

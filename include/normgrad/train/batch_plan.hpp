@@ -11,7 +11,7 @@
 #include <string>
 
 #include "normgrad/idx.hpp"
-#include "normgrad/layers.hpp"
+#include "normgrad/layers/sequential.hpp"
 
 namespace normgrad::train {
 

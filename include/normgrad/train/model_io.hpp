@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "normgrad/layers.hpp"
+#include "normgrad/layers/sequential.hpp"
 #include "normgrad/optim.hpp"
 #include "normgrad/train/models.hpp"
 #include "normgrad/train/run_settings.hpp"

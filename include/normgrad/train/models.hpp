@@ -4,7 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "normgrad/layers.hpp"
+#include "normgrad/layers/init.hpp"
+#include "normgrad/layers/sequential.hpp"
+#include "normgrad/random.hpp"
 
 namespace normgrad::train {
 
