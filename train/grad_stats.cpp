@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "normgrad/layers/batch_norm.hpp"
+#include "normgrad/optim.hpp"
 #include "normgrad/norms.hpp"
 #include "normgrad/train/json_text.hpp"
 
