@@ -76,13 +76,15 @@ void Adam::step() {
         //         m <- beta1 * m + (1 - beta1) * g'
         //         v <- beta2 * v + (1 - beta2) * g'^2
         //         p <- p - step_size * m / (sqrt(v) / sqrt(c2) + eps)
-        for (int64_t i = 0; i < n; ++i) {
-            p[i] *= shrink;
-            const float gi = g[i] + l2 * p[i];
-            m[i] = beta1 * m[i] + (1.f - beta1) * gi;
-            v[i] = beta2 * v[i] + (1.f - beta2) * gi * gi;
-            p[i] -= step_size * (m[i] / (std::sqrt(v[i]) / sqrt_c2 + eps));
-        }
+        update(k, p, n, [=](int64_t first, int64_t last) {
+            for (int64_t i = first; i < last; ++i) {
+                p[i] *= shrink;
+                const float gi = g[i] + l2 * p[i];
+                m[i] = beta1 * m[i] + (1.f - beta1) * gi;
+                v[i] = beta2 * v[i] + (1.f - beta2) * gi * gi;
+                p[i] -= step_size * (m[i] / (std::sqrt(v[i]) / sqrt_c2 + eps));
+            }
+        });
     }
     ++step_count_;
 }

@@ -54,7 +54,9 @@ void Sgd::step() {
 
         if (mu == 0.f) {
             // Plain SGD:  p <- p - lr * (g + wd * p)
-            for (int64_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+            update(k, p, n, [=](int64_t first, int64_t last) {
+                for (int64_t i = first; i < last; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+            });
             continue;
         }
 
@@ -66,11 +68,13 @@ void Sgd::step() {
         //            b <- d                              on this parameter's first update,
         //            b <- mu * b + (1 - dampening) * d   afterwards
         //            p <- p - lr * b                     (nesterov: p <- p - lr * (d + mu * b))
-        for (int64_t i = 0; i < n; ++i) {
-            const float d = g[i] + wd * p[i];
-            b[i] = first ? d : mu * b[i] + (1.f - dampening) * d;
-            p[i] -= lr * (nesterov ? d + mu * b[i] : b[i]);
-        }
+        update(k, p, n, [=](int64_t from, int64_t to) {
+            for (int64_t i = from; i < to; ++i) {
+                const float d = g[i] + wd * p[i];
+                b[i] = first ? d : mu * b[i] + (1.f - dampening) * d;
+                p[i] -= lr * (nesterov ? d + mu * b[i] : b[i]);
+            }
+        });
     }
     ++step_count_;
 }

@@ -71,10 +71,12 @@ Tensor forward_backward(Run& r) {
 }  // namespace
 
 TEST_CASE("grad stats: norms and update ratios equal the ones computed directly", "[grad_stats]") {
-    for (bool adam : {false, true}) {
-        INFO((adam ? "AdamW" : "SGD"));
+    // With the optimizer's update hook, and from a copy of the weights without it.
+    for (const auto& [adam, hook] : {std::pair{false, true}, std::pair{true, true},
+                                     std::pair{false, false}, std::pair{true, false}}) {
+        INFO((adam ? "AdamW" : "SGD") << (hook ? ", update hook" : ", copy of the weights"));
         Run r = make_run(adam);
-        train::GradStats stats(*r.model);
+        train::GradStats stats(*r.model, hook ? r.opt.get() : nullptr);
         for (int step = 1; step <= 3; ++step) {
             INFO("step " << step);
             stats.begin_step();
@@ -181,11 +183,50 @@ TEST_CASE("grad stats: output gradient norms follow the chain rule at the last l
         if (l.layer != "flatten") CHECK(std::isfinite(l.output_grad_norm));
 }
 
+TEST_CASE("optimizer update hooks see every block before and after, and change no bits",
+          "[grad_stats]") {
+    // 10,000 values: two full blocks of 4096 and a partial one.
+    for (bool adam : {false, true}) {
+        INFO((adam ? "Adam" : "SGD"));
+        Rng rng(3);
+        auto make = [&](Tensor& w) -> std::unique_ptr<Optimizer> {
+            if (adam)
+                return std::make_unique<Adam>(std::vector<Parameter>{{"w", w}}, AdamOptions{});
+            SgdOptions o;
+            o.lr = 0.1f;
+            o.momentum = 0.9f;
+            return std::make_unique<Sgd>(std::vector<Parameter>{{"w", w}}, o);
+        };
+        Tensor a = Tensor::randn({10000}, rng), g = Tensor::randn({10000}, rng);
+        Tensor b = a.clone();
+        a.set_requires_grad(true);
+        b.set_requires_grad(true);
+        std::copy(g.data(), g.data() + 10000, a.mutable_grad());
+        std::copy(g.data(), g.data() + 10000, b.mutable_grad());
+        auto watched = make(a), plain = make(b);
+        std::vector<float> old = a.to_vector(), seen_before(10000), seen_after(10000);
+        std::vector<int64_t> blocks;
+        const HookHandle hook = watched->add_update_hook(
+            [&](size_t k, int64_t first, const float* before, const float* after, int64_t n) {
+                CHECK(k == 0);
+                blocks.push_back(n);
+                std::copy(before, before + n, seen_before.begin() + first);
+                std::copy(after, after + n, seen_after.begin() + first);
+            });
+        watched->step();
+        plain->step();
+        CHECK(blocks == std::vector<int64_t>{4096, 4096, 1808});
+        CHECK(seen_before == old);
+        CHECK(seen_after == a.to_vector());
+        CHECK(a.to_vector() == b.to_vector());  // the same bits as in one pass
+    }
+}
+
 TEST_CASE("grad stats: watching a run leaves its weights bit for bit the same", "[grad_stats]") {
     for (bool adam : {false, true}) {
         INFO((adam ? "AdamW" : "SGD"));
         Run watched = make_run(adam), plain = make_run(adam);
-        train::GradStats stats(*watched.model);
+        train::GradStats stats(*watched.model, watched.opt.get());
         for (int step = 0; step < 4; ++step) {
             stats.begin_step();
             forward_backward(watched);

@@ -9,8 +9,8 @@
 #include <utility>
 
 #include "normgrad/layers/batch_norm.hpp"
-#include "normgrad/optim.hpp"
 #include "normgrad/norms.hpp"
+#include "normgrad/optim.hpp"
 #include "normgrad/train/json_text.hpp"
 
 namespace normgrad::train {
@@ -21,14 +21,16 @@ const ParamStats* LayerStats::param(const std::string& n) const {
     return nullptr;
 }
 
-GradStats::GradStats(const Module& model) {
+GradStats::GradStats(const Module& model, Optimizer* optimizer) {
     // Watch every leaf module (a layer without children), named by its path in the model.
     std::function<void(const Module&, const std::string&)> visit = [&](const Module& m,
                                                                        const std::string& path) {
         if (m.children().empty()) {
-            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}, {}};
+            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}, {}, {}, {}};
             w.before.resize(w.params.size());
             w.before_squares.resize(w.params.size());
+            w.after_squares.resize(w.params.size());
+            w.change_squares.resize(w.params.size());
             index_[&m] = layers_.size();
             layers_.push_back(std::move(w));
             return;
@@ -56,6 +58,31 @@ GradStats::GradStats(const Module& model) {
     });
     backward_hook_ =
         autograd::add_backward_hook([this](const autograd::TapeRecord& r) { on_backward(r); });
+    if (!optimizer) return;
+    // The optimizer's parameter k is the watched one holding the same values.
+    static_assert(Optimizer::kUpdateBlock == kSumOfSquaresBlock,
+                  "block sums added in double give sum_of_squares' value");
+    for (const Parameter& p : optimizer->params()) {
+        std::pair<int64_t, int64_t> where{-1, -1};
+        for (size_t i = 0; i < layers_.size(); ++i)
+            for (size_t j = 0; j < layers_[i].params.size(); ++j)
+                if (layers_[i].params[j].tensor.data() == p.tensor.data())
+                    where = {int64_t(i), int64_t(j)};
+        slot_.push_back(where);
+    }
+    from_hook_ = true;
+    update_hook_ = optimizer->add_update_hook(
+        [this](size_t k, int64_t, const float* before, const float* after, int64_t n) {
+            const auto [i, j] = slot_[k];
+            if (i < 0) return;
+            Watched& w = layers_[size_t(i)];
+            double now = 0.0, change = 0.0;
+            update_sums_of_squares(before, after, n, &now, &change);
+            double& b = w.before_squares[size_t(j)];
+            b = std::max(b, 0.0) + sum_of_squares(before, n);
+            w.after_squares[size_t(j)] += now;
+            w.change_squares[size_t(j)] += change;
+        });
 }
 
 void GradStats::begin_step() {
@@ -109,6 +136,10 @@ void GradStats::after_backward() {
 void GradStats::before_update() {
     for (Watched& w : layers_)
         for (size_t j = 0; j < w.params.size(); ++j) {
+            w.after_squares[j] = w.change_squares[j] = 0.0;
+            // -1 until the optimizer reports a block of it (the hook adds into it from 0).
+            w.before_squares[j] = from_hook_ ? -1.0 : 0.0;
+            if (from_hook_) continue;
             const Tensor& t = w.params[j].tensor;
             w.before[j].resize(size_t(t.numel()));
             w.before_squares[j] = copy_and_sum_of_squares(t.data(), w.before[j].data(), t.numel());
@@ -121,11 +152,18 @@ void GradStats::after_update() {
         for (size_t j = 0; j < w.params.size(); ++j) {
             const Tensor& t = w.params[j].tensor;
             ParamStats& ps = stats_.layers[i].params[j];
-            double now = 0.0, change = 0.0;
-            update_sums_of_squares(w.before[j].data(), t.data(), t.numel(), &now, &change);
-            ps.weight_norm = std::sqrt(now);
-            ps.update_ratio = w.before_squares[j] > 0 ? std::sqrt(change / w.before_squares[j])
-                                                      : kNoValue;
+            if (!from_hook_) {
+                update_sums_of_squares(w.before[j].data(), t.data(), t.numel(), &w.after_squares[j],
+                                       &w.change_squares[j]);
+            } else if (w.before_squares[j] < 0.0) {
+                // Not updated this step (not optimized, or no gradient): the weights as they are.
+                w.after_squares[j] = sum_of_squares(t.data(), t.numel());
+                w.before_squares[j] = w.after_squares[j];
+            }
+            ps.weight_norm = std::sqrt(w.after_squares[j]);
+            ps.update_ratio = w.before_squares[j] > 0
+                                  ? std::sqrt(w.change_squares[j] / w.before_squares[j])
+                                  : kNoValue;
         }
     }
 }

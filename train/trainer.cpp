@@ -44,7 +44,7 @@ class Trainer {
           params_(model.parameters()),
           data_rng_(data_order_rng(c.seed)),
           step_(run.at.step) {
-        if (c.grad_stats) stats_ = std::make_unique<GradStats>(model);
+        if (c.grad_stats) stats_ = std::make_unique<GradStats>(model, &opt_);
         if (c.detect_anomaly) anomaly_ = std::make_unique<AnomalyDetector>(model);
     }
 

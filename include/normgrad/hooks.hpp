@@ -61,11 +61,10 @@ class HookList {
         });
     }
     bool empty() const { return hooks_.empty(); }
-    // Calls every hook. (A hook that adds or removes hooks affects only later calls.)
+    // Calls every hook, in order. (A hook must not add or remove hooks of the list it is in
+    // while it runs.)
     void operator()(Args... args) const {
-        if (hooks_.empty()) return;
-        const std::vector<std::pair<uint64_t, Hook>> now = hooks_;
-        for (const auto& [id, hook] : now) hook(args...);
+        for (size_t i = 0; i < hooks_.size(); ++i) hooks_[i].second(args...);
     }
 
   private:

@@ -20,9 +20,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "normgrad/hooks.hpp"
 #include "normgrad/named_tensor.hpp"
 #include "normgrad/tensor.hpp"
 
@@ -58,9 +60,41 @@ class Optimizer {
     // Throws std::runtime_error naming the tensor (unknown or incomplete entry, wrong shape with
     // the expected and found shapes, bad counter); on error the optimizer is left unchanged.
     virtual void load_state(const std::vector<NamedTensor>& state) = 0;
-    virtual std::string kind() const = 0;  // "SGD", "Adam", "AdamW"
+
+    // Update hooks (hooks.hpp): observers of what step() does to the values, called for each
+    // parameter k block by block (at most kUpdateBlock values, while the block is in cache) with
+    // the block's values before and after the update, `first` being the block's offset in the
+    // parameter. Chained, removed when their handle goes; with none, step() updates in one pass.
+    // (A watcher that measures updates this way needs no copy of the weights.)
+    using UpdateHook = std::function<void(size_t k, int64_t first, const float* before,
+                                          const float* after, int64_t n)>;
+    [[nodiscard]] HookHandle add_update_hook(UpdateHook hook) {
+        return update_hooks_.add(std::move(hook));
+    }
+    static constexpr int64_t kUpdateBlock = 4096;  // 16 KB of floats: in L1 cache
+    virtual std::string kind() const = 0;          // "SGD", "Adam", "AdamW"
 
   protected:
+    // Every update rule changes parameter k's values p[0..n) through this: `rule(first, last)`
+    // updates p[first..last) (and the optimizer's own state for those elements), called once
+    // for [0, n), or block by block, the old block kept aside, when update hooks watch. (Capture
+    // by value in `rule`: with scalars captured by reference the compiler must assume the stores
+    // to p may change them, and cannot vectorise the loop.)
+    template <class Rule>
+    void update(size_t k, float* p, int64_t n, Rule rule) {
+        if (update_hooks_.empty()) {
+            rule(int64_t{0}, n);
+            return;
+        }
+        float before[kUpdateBlock];
+        for (int64_t first = 0; first < n; first += kUpdateBlock) {
+            const int64_t count = std::min(kUpdateBlock, n - first);
+            std::copy(p + first, p + first + count, before);
+            rule(first, first + count);
+            update_hooks_(k, first, before, p + first, count);
+        }
+    }
+
     // Weight decay to use for `p`: 0 for biases and norm parameters when they are excluded.
     static float decay_for(const Parameter& p, float weight_decay, bool exclude_bias_and_norm) {
         return exclude_bias_and_norm && p.is_bias_or_norm ? 0.f : weight_decay;
@@ -84,6 +118,8 @@ class Optimizer {
     float lr_ = 0.f;
     int64_t step_count_ = 0;
 
+  private:
+    HookList<size_t, int64_t, const float*, const float*, int64_t> update_hooks_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -5,11 +5,11 @@
 // and for BatchNorm layers summaries of the batch mean and variance; plus the global gradient
 // norm. Use it around the usual step:
 //
-//   GradStats stats(model);
+//   GradStats stats(model, &opt);  // or without the optimizer (below)
 //   stats.begin_step();            // before the forward pass
 //   loss = ...; backward(loss);
 //   stats.after_backward();        // gradient norms
-//   stats.before_update();         // keeps a copy of the weights
+//   stats.before_update();
 //   opt.step();
 //   stats.after_update();          // weight norms, update ratios
 //   use(stats.current());
@@ -19,7 +19,9 @@
 // operation that made it has read it, before it is freed. No operation or optimizer knows of it.
 // What it costs: one pass over every layer's output gradient and one over every parameter
 // gradient (the global norm comes out of it, so a training loop need not compute
-// global_grad_norm again), a copy of the weights before the update and one pass over them after.
+// global_grad_norm again). The update is measured by the optimizer's update hook
+// (Optimizer::add_update_hook: each block of values before and after, while in cache), or,
+// without an optimizer, from a copy of the weights taken by before_update().
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,7 @@
 
 #include "normgrad/autograd.hpp"
 #include "normgrad/module.hpp"
+#include "normgrad/optim.hpp"
 
 namespace normgrad::train {
 
@@ -63,8 +66,9 @@ struct StepStats {
 
 class GradStats {
   public:
-    // Watches every leaf module of `model` while this object lives.
-    explicit GradStats(const Module& model);
+    // Watches every leaf module of `model`, and the updates of `optimizer` when given (which
+    // must outlive this object), while this object lives.
+    explicit GradStats(const Module& model, Optimizer* optimizer = nullptr);
     GradStats(const GradStats&) = delete;
     GradStats& operator=(const GradStats&) = delete;
 
@@ -78,9 +82,11 @@ class GradStats {
     struct Watched {
         const Module* module;
         std::string name;
-        std::vector<Parameter> params;     // the module's own parameters
-        std::vector<std::vector<float>> before;  // their values before the update
-        std::vector<double> before_squares;      // and the sums of squares of those
+        std::vector<Parameter> params;           // the module's own parameters
+        std::vector<std::vector<float>> before;  // their values before the update (no hook)
+        std::vector<double> before_squares;      // sums of squares before the update,
+        std::vector<double> after_squares;       // after it,
+        std::vector<double> change_squares;      // and of the change
     };
     struct Output {
         Tensor tensor;  // a layer's output in this step's forward pass
@@ -93,6 +99,10 @@ class GradStats {
     std::unordered_map<const Module*, size_t> index_;
     std::vector<Output> outputs_;
     bool watching_ = false;  // between begin_step() and after_backward()
+    // Optimizer parameter k -> (layer, parameter) watched, or (-1, -1).
+    std::vector<std::pair<int64_t, int64_t>> slot_;
+    bool from_hook_ = false;  // the optimizer reports the updates
+    HookHandle update_hook_;
     StepStats stats_;
     HookHandle module_hook_, backward_hook_;  // last: removed first
 };
