@@ -500,6 +500,32 @@ def main():
     write_atomically(os.path.join(raw_dir, "results.json"),
                      json.dumps({"machine": info, "runs": runs, "sgemm": ceiling_rows}, indent=1))
     print(f"bench: wrote {args.out} and {os.path.join(raw_dir, 'results.json')}", file=sys.stderr)
+    if os.path.abspath(args.out) == os.path.abspath(os.path.join(ROOT, "bench", "results.md")):
+        sync_readme(text)
+
+
+README_BEGIN, README_END = "<!-- bench/results.md begins -->\n", "<!-- bench/results.md ends -->"
+
+
+def readme_block(results_text):
+    """What the README shows of bench/results.md: all but its title line."""
+    lines = results_text.rstrip("\n").split("\n")
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    return "\n".join(lines) + "\n"
+
+
+def sync_readme(results_text):
+    """Puts the new report into README.md between its markers (tests/test_docs.cpp checks they
+    agree)."""
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        readme = f.read()
+    a, b = readme.index(README_BEGIN) + len(README_BEGIN), readme.index(README_END)
+    write_atomically(path, readme[:a] + readme_block(results_text) + readme[b:])
+    print(f"bench: README.md's Performance section now shows {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
