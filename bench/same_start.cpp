@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     try {
         train::ModelSpec spec;
         spec.kind = argv[1];
-        spec.batchnorm = std::string(argv[2]) == "on";
+        spec.norm = std::string(argv[2]) == "on" ? train::Norm::batch() : train::Norm::none();
         const uint64_t seed = std::stoull(argv[3]);
         const int64_t count = std::stoll(argv[4]);
         if (count <= 0) throw std::invalid_argument("COUNT: expected a positive image count");

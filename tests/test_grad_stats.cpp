@@ -35,7 +35,7 @@ struct Run {
 Run make_run(bool adam) {
     Run r;
     train::ModelSpec spec;
-    spec.batchnorm = true;
+    spec.norm = train::Norm::batch();
     spec.hidden = 8;
     spec.image_rows = spec.image_cols = 4;
     spec.classes = 3;
@@ -271,7 +271,7 @@ TEST_CASE("grad stats: every layer's output gradient norm in a CNN with BatchNor
     // layer by layer with every output's gradient kept, to measure directly.
     train::ModelSpec spec;
     spec.kind = "cnn";
-    spec.batchnorm = true;
+    spec.norm = train::Norm::batch();
     spec.image_rows = spec.image_cols = 12;
     Rng a(2), b(2), data(4);
     auto watched = train::build_model(spec, a), direct = train::build_model(spec, b);

@@ -13,9 +13,9 @@ TEST_CASE("models: shared layers start from the same weights with BatchNorm off 
         train::ModelSpec spec;
         spec.kind = kind;
         Rng a(5), b(5);
-        spec.batchnorm = false;
+        spec.norm = train::Norm::none();
         auto off = train::build_model(spec, a);
-        spec.batchnorm = true;
+        spec.norm = train::Norm::batch();
         auto on = train::build_model(spec, b);
         std::map<std::string, Tensor> on_params;
         for (auto& p : on->parameters()) on_params[p.name] = p.tensor;
@@ -38,7 +38,7 @@ TEST_CASE("models: the mlp is 784-256-256-10 and the cnn has the documented shap
                                             "fc2.weight [256, 256]", "fc2.bias [256]",
                                             "fc3.weight [10, 256]", "fc3.bias [10]"});
     spec.kind = "cnn";
-    spec.batchnorm = true;
+    spec.norm = train::Norm::batch();
     auto cnn = train::build_model(spec, rng);
     autograd::NoGradGuard no_grad;
     cnn->eval();

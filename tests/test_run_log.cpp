@@ -126,7 +126,7 @@ TEST_CASE("run settings: everything that changes the trajectory is in them", "[r
     CHECK(changed([](TrainConfig& x) { x.optimizer = "adam"; }));
     CHECK(changed([](TrainConfig& x) { x.model.hidden = 64; }));
     CHECK(changed([](TrainConfig& x) { x.model.depth = 3; }));
-    CHECK(changed([](TrainConfig& x) { x.model.batchnorm = true; }));
+    CHECK(changed([](TrainConfig& x) { x.model.norm = Norm::batch(); }));
     CHECK(changed([](TrainConfig& x) { x.model.activation = Activation::Tanh; }));
     CHECK(changed([](TrainConfig& x) { x.model.init = Init::normal(0.1f); }));
     CHECK_FALSE(changed([](TrainConfig& x) { x.threads = 2; }));  // rounding only

@@ -1,6 +1,9 @@
 #include "normgrad/train/batches.hpp"
 
+#include <fmt/format.h>
+
 #include <numeric>
+#include <stdexcept>
 
 namespace normgrad::train {
 
@@ -12,12 +15,25 @@ std::vector<int64_t> epoch_order(int64_t count, Rng* rng) {
     return order;
 }
 
+std::string to_string(InputScaling s) {
+    return s == InputScaling::Unit ? "unit" : "standardize";
+}
+
+InputScaling parse_input_scaling(const std::string& s) {
+    if (s == "standardize") return InputScaling::Standardize;
+    if (s == "unit") return InputScaling::Unit;
+    throw std::invalid_argument(
+        fmt::format("unknown input scaling '{}' (expected standardize or unit)", s));
+}
+
 Batch make_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t first,
-                 int64_t size) {
+                 int64_t size, InputScaling scaling) {
     const int64_t pixels = data.rows * data.cols;
     Batch b{Tensor::empty({size, 1, data.rows, data.cols}), std::vector<int32_t>(size_t(size))};
-    // (p / 255 - mean) / std = p * a + c, computed once for the whole batch.
-    const float a = 1.f / (255.f * kMnistStd), c = -kMnistMean / kMnistStd;
+    // (p / 255 - mean) / std = p * a + c, computed once for the whole batch (unit: p / 255).
+    const bool unit = scaling == InputScaling::Unit;
+    const float a = unit ? 1.f / 255.f : 1.f / (255.f * kMnistStd);
+    const float c = unit ? 0.f : -kMnistMean / kMnistStd;
     float* dst = b.images.data();
     for (int64_t i = 0; i < size; ++i) {
         const int64_t idx = order[size_t(first + i)];

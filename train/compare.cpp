@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <algorithm>
 #include <stdexcept>
 
 #include "normgrad/autograd.hpp"
@@ -15,17 +17,18 @@ namespace normgrad::train {
 
 namespace {
 
-RunRecord run_one(const CompareConfig& cc, bool batchnorm, const Dataset& train_set,
+RunRecord run_one(const CompareConfig& cc, const Norm& norm, const Dataset& train_set,
                   const Dataset& test_set) {
     TrainConfig c = cc.base;
-    c.model.batchnorm = batchnorm;
+    c.model.norm = norm;
     c.grad_stats = true;
     c.save_path.clear();
-    c.progress_label = batchnorm ? "BatchNorm on" : "BatchNorm off";
     RunRecord rec;
-    rec.label = batchnorm ? "BatchNorm on" : "BatchNorm off";
-    rec.batchnorm = batchnorm;
-    Rng init(c.seed);  // BatchNorm draws no random numbers: shared layers start identical
+    rec.label = describe(norm);
+    rec.tag = variant_tag(norm);
+    rec.norm = norm;
+    c.progress_label = rec.label;
+    Rng init(c.seed);  // normalisations draw no random numbers: shared layers start identical
     auto model = build_model(c.model, init);
 
     const int64_t steps_per_epoch = (train_set.count + c.batch - 1) / c.batch;
@@ -35,8 +38,17 @@ RunRecord run_one(const CompareConfig& cc, bool batchnorm, const Dataset& train_
 
     // The layers with parameters, in forward order (a step without statistics, such as one
     // whose loss was not finite, fills their columns with NaN).
-    for (const auto& [name, layer] : model->children())
-        if (!layer->parameters().empty()) rec.layers.push_back(name);
+    // (Leaf layers by path, as the statistics name them: res1.conv1.)
+    std::function<void(const Module&, const std::string&)> visit = [&](const Module& m,
+                                                                       const std::string& path) {
+        if (m.children().empty()) {
+            if (!m.parameters().empty()) rec.layers.push_back(path);
+            return;
+        }
+        for (const auto& [name, child] : m.children())
+            visit(*child, path.empty() ? name : path + "." + name);
+    };
+    visit(*model, "");
     auto on_step = [&](const StepInfo& s) {
         StepRow row{s.step, s.epoch, s.loss, s.grad_norm, {}, {}};
         for (const auto& name : rec.layers) {
@@ -49,7 +61,8 @@ RunRecord run_one(const CompareConfig& cc, bool batchnorm, const Dataset& train_
         }
         rec.steps.push_back(std::move(row));
         if (s.step % eval_every == 0 && s.step != total && std::isfinite(s.loss))
-            rec.evals.push_back({s.step, evaluate(*model, test_set).accuracy});
+            rec.evals.push_back(
+                {s.step, evaluate(*model, test_set, 128, c.model.input).accuracy});
     };
     try {
         const TrainResult r = train(c, *model, train_set, test_set, on_step);
@@ -63,7 +76,7 @@ RunRecord run_one(const CompareConfig& cc, bool batchnorm, const Dataset& train_
         rec.diverged_step = e.step;
         rec.diverged_value = e.value;
         rec.diverged_message = e.what();
-        rec.test_accuracy = evaluate(*model, test_set).accuracy;
+        rec.test_accuracy = evaluate(*model, test_set, 128, c.model.input).accuracy;
         rec.evals.push_back({e.step, rec.test_accuracy});
     }
     return rec;
@@ -88,39 +101,66 @@ double layer_value(const RunRecord& run, const StepRow* row, const std::string& 
 
 }  // namespace
 
+std::string variant_tag(const Norm& n) {
+    std::string t = to_string(n);
+    t.erase(std::remove(t.begin(), t.end(), ':'), t.end());
+    return t;
+}
+
 CompareResult run_compare(const CompareConfig& config, const Dataset& train_set,
                           const Dataset& test_set) {
     CompareResult r;
     r.config = config;
-    r.off = run_one(config, false, train_set, test_set);
-    if (r.off.interrupted) {
-        r.interrupted = true;
-        return r;
+    for (const Norm& v : config.variants) {
+        r.runs.push_back(run_one(config, v, train_set, test_set));
+        if (r.runs.back().interrupted) {
+            r.interrupted = true;
+            return r;
+        }
     }
-    r.on = run_one(config, true, train_set, test_set);
-    r.interrupted = r.on.interrupted;
-    r.layers = r.on.layers;
-    for (const auto& l : r.off.layers)
-        if (std::find(r.layers.begin(), r.layers.end(), l) == r.layers.end()) r.layers.push_back(l);
+    // The union of the layers in forward order: the run with the most layers first, then any
+    // other's missing ones.
+    std::vector<const RunRecord*> by_size;
+    for (const auto& run : r.runs) by_size.push_back(&run);
+    std::stable_sort(by_size.begin(), by_size.end(), [](const RunRecord* a, const RunRecord* b) {
+        return a->layers.size() > b->layers.size();
+    });
+    for (const RunRecord* run : by_size)
+        for (const auto& l : run->layers)
+            if (std::find(r.layers.begin(), r.layers.end(), l) == r.layers.end())
+                r.layers.push_back(l);
     return r;
 }
 
 std::string format_table(const CompareResult& r) {
-    const int64_t last = std::max(r.off.steps.size(), r.on.steps.size());
+    size_t last = 0;
+    std::string tags;
+    for (const auto& run : r.runs) {
+        last = std::max(last, run.steps.size());
+        if (!tags.empty()) tags += " | ";
+        tags += run.tag;
+    }
     std::vector<int64_t> cols{1};
     for (int64_t s : r.config.at_steps)
-        if (s > 1 && s < last) cols.push_back(s);
-    if (last > 1) cols.push_back(last);
+        if (s > 1 && s < int64_t(last)) cols.push_back(s);
+    if (last > 1) cols.push_back(int64_t(last));
 
-    std::string out = "L2 norm of each layer's weight gradient (BatchNorm off | on)\n";
-    out += fmt::format("{:<10}", "layer");
-    for (int64_t s : cols) out += fmt::format(" {:>23}", fmt::format("step {}", s));
+    const size_t cell = 12 * r.runs.size() - 1;
+    std::string out = fmt::format("L2 norm of each layer's weight gradient ({})\n", tags);
+    size_t name_width = 10;
+    for (const auto& l : r.layers) name_width = std::max(name_width, l.size() + 1);
+    out += fmt::format("{:<{}}", "layer", name_width);
+    for (int64_t s : cols) out += fmt::format(" {:>{}}", fmt::format("step {}", s), cell);
     out += "\n";
     auto row = [&](const std::string& name, auto value) {
-        out += fmt::format("{:<10}", name);
+        out += fmt::format("{:<{}}", name, name_width);
         for (int64_t s : cols) {
-            const double a = value(r.off, row_at(r.off, s)), b = value(r.on, row_at(r.on, s));
-            out += fmt::format(" {:>11}|{:<11}", value_or_dash(a), value_or_dash(b));
+            std::string c;
+            for (const auto& run : r.runs) {
+                if (!c.empty()) c += '|';
+                c += fmt::format("{:>11}", value_or_dash(value(run, row_at(run, s))));
+            }
+            out += " " + c;
         }
         out += "\n";
     };
@@ -128,40 +168,46 @@ std::string format_table(const CompareResult& r) {
         row(l, [&](const RunRecord& run, const StepRow* sr) { return layer_value(run, sr, l); });
     row("global", [](const RunRecord&, const StepRow* sr) { return sr ? sr->grad_norm : NAN; });
     row("loss", [](const RunRecord&, const StepRow* sr) { return sr ? sr->loss : NAN; });
-    for (const RunRecord* run : {&r.off, &r.on})
-        out += fmt::format("{:<14} test accuracy {:6.2f}%   first non-finite step: {}\n",
-                           run->label, 100.0 * run->test_accuracy,
-                           run->diverged_step ? std::to_string(run->diverged_step) : "none");
+    size_t label_width = 14;
+    for (const auto& run : r.runs) label_width = std::max(label_width, run.label.size() + 1);
+    for (const auto& run : r.runs)
+        out += fmt::format("{:<{}} test accuracy {:6.2f}%   first non-finite step: {}\n",
+                           run.label, label_width, 100.0 * run.test_accuracy,
+                           run.diverged_step ? std::to_string(run.diverged_step) : "none");
     return out;
 }
 
 void write_csv(const CompareResult& r, const std::string& path) {
     std::string s = "step,epoch";
-    for (const char* tag : {"off", "on"}) s += fmt::format(",loss_{0},grad_norm_{0}", tag);
-    s += ",event_off,event_on";
+    for (const auto& run : r.runs) s += fmt::format(",loss_{0},grad_norm_{0}", run.tag);
+    for (const auto& run : r.runs) s += fmt::format(",event_{}", run.tag);
     for (const auto& l : r.layers)
-        for (const char* tag : {"off", "on"})
-            s += fmt::format(",{0}_grad_{1},{0}_output_grad_{1}", l, tag);
+        for (const auto& run : r.runs) s += fmt::format(",{0}_grad_{1},{0}_output_grad_{1}", l, run.tag);
     s += "\n";
     auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : std::string(); };
-    const size_t n = std::max(r.off.steps.size(), r.on.steps.size());
+    size_t n = 0;
+    for (const auto& run : r.runs) n = std::max(n, run.steps.size());
     for (size_t i = 0; i < n; ++i) {
-        const StepRow* a = i < r.off.steps.size() ? &r.off.steps[i] : nullptr;
-        const StepRow* b = i < r.on.steps.size() ? &r.on.steps[i] : nullptr;
-        const StepRow* any = a ? a : b;
+        std::vector<const StepRow*> rows;
+        const StepRow* any = nullptr;
+        for (const auto& run : r.runs) {
+            rows.push_back(i < run.steps.size() ? &run.steps[i] : nullptr);
+            if (!any) any = rows.back();
+        }
         s += fmt::format("{},{}", any->step, any->epoch);
-        for (const StepRow* x : {a, b})
+        for (const StepRow* x : rows)
             s += fmt::format(",{},{}", num(x ? x->loss : NAN), num(x ? x->grad_norm : NAN));
-        for (const RunRecord* run : {&r.off, &r.on})  // the step at which a run stopped
-            s += run->diverged_step == any->step
-                     ? fmt::format(",diverged ({} not finite)", run->diverged_value)
+        for (const auto& run : r.runs)  // the step at which a run stopped
+            s += run.diverged_step == any->step
+                     ? fmt::format(",diverged ({} not finite)", run.diverged_value)
                      : std::string(",");
         for (const auto& l : r.layers)
-            for (const auto* run : {&r.off, &r.on}) {
-                const StepRow* x = run == &r.off ? a : b;
+            for (size_t k = 0; k < r.runs.size(); ++k) {
+                const RunRecord& run = r.runs[k];
+                const StepRow* x = rows[k];
                 double g = NAN, o = NAN;
-                for (size_t k = 0; x && k < run->layers.size(); ++k)
-                    if (run->layers[k] == l) g = x->layer_grad[k], o = x->layer_output_grad[k];
+                for (size_t j = 0; x && j < run.layers.size(); ++j)
+                    if (run.layers[j] == l) g = x->layer_grad[j], o = x->layer_output_grad[j];
                 s += fmt::format(",{},{}", num(g), num(o));
             }
         s += "\n";

@@ -1,6 +1,9 @@
 #include "normgrad/train/depth_sweep.hpp"
 
+#include <functional>
+
 #include "normgrad/autograd.hpp"
+#include "normgrad/layers/conv2d.hpp"
 #include "normgrad/layers/dense.hpp"
 #include "normgrad/norms.hpp"
 #include "normgrad/ops/cross_entropy.hpp"
@@ -10,37 +13,61 @@
 namespace normgrad::train {
 
 double DepthPoint::first_over_last() const {
-    if (dense_grad_norms.size() < 2 || dense_grad_norms.back() == 0.0) return kNoValue;
-    return dense_grad_norms.front() / dense_grad_norms.back();
+    if (weight_grad_norms.size() < 2 || weight_grad_norms.back() == 0.0) return kNoValue;
+    return weight_grad_norms.front() / weight_grad_norms.back();
 }
 
+namespace {
+
+// Every Dense and Conv2d weight, by path, in the order the layers were added (forward order;
+// a residual block's projection after its body).
+void collect_weights(const Module& m, const std::string& path, std::vector<std::string>* names,
+                     std::vector<Tensor>* weights) {
+    if (auto* d = dynamic_cast<const Dense*>(&m)) {
+        names->push_back(path);
+        weights->push_back(d->weight);
+    } else if (auto* c = dynamic_cast<const Conv2d*>(&m)) {
+        names->push_back(path);
+        weights->push_back(c->weight);
+    }
+    for (const auto& [name, child] : m.children())
+        collect_weights(*child, path.empty() ? name : path + "." + name, names, weights);
+}
+
+}  // namespace
+
 std::vector<DepthPoint> depth_sweep(const ModelSpec& spec, const std::vector<int>& depths,
-                                    const Dataset& data, int64_t batch, int batches,
-                                    uint64_t seed) {
-    Rng order_rng = data_order_rng(seed);
-    const auto order = epoch_order(data.count, &order_rng);
+                                    const std::vector<Norm>& norms, const Dataset& data,
+                                    const SweepData& how) {
+    Rng order_rng = data_order_rng(how.seed);
+    const auto order = epoch_order(data.count, how.fixed_batch ? nullptr : &order_rng);
+    const bool sweeps_depth = spec.kind == "mlp";
+    const std::vector<int> sweep = sweeps_depth ? depths : std::vector<int>{0};
+    const int64_t batch = std::min(how.batch, data.count);
     std::vector<DepthPoint> out;
-    for (int depth : depths)
-        for (bool bn : {false, true}) {
+    for (int depth : sweep)
+        for (const Norm& norm : norms) {
             ModelSpec s = spec;
-            s.kind = "mlp";
-            s.depth = depth;
-            s.batchnorm = bn;
-            Rng init(seed);
+            if (sweeps_depth) s.depth = depth;
+            s.norm = norm;
+            Rng init(how.seed);
+            seed_training_rng(training_rng_seed(how.seed));
             auto model = build_model(s, init);
             model->train();
+            DepthPoint p{depth, norm, {}, {}};
             std::vector<Tensor> weights;
-            for (const auto& [name, m] : model->children())
-                if (auto* d = dynamic_cast<Dense*>(m.get())) weights.push_back(d->weight);
-            DepthPoint p{depth, bn, std::vector<double>(weights.size(), 0.0)};
-            for (int b = 0; b < batches; ++b) {
-                Batch bt =
-                    make_batch(data, order, (b * batch) % data.count, std::min(batch, data.count));
+            collect_weights(*model, "", &p.layers, &weights);
+            p.weight_grad_norms.assign(weights.size(), 0.0);
+            for (int b = 0; b < how.batches; ++b) {
+                // Batch b: images b*B .. b*B+B-1 of the order, wrapping round the data set.
+                const int64_t first = (int64_t(b) * batch) % data.count;
+                const int64_t n = std::min(batch, data.count - first);
+                Batch bt = make_batch(data, order, first, n, s.input);
                 model->zero_grad();
                 autograd::backward(cross_entropy((*model)(bt.images), bt.labels));
                 for (size_t k = 0; k < weights.size(); ++k)
-                    p.dense_grad_norms[k] +=
-                        l2_norm(weights[k].grad(), weights[k].numel()) / batches;
+                    p.weight_grad_norms[k] +=
+                        l2_norm(weights[k].grad(), weights[k].numel()) / how.batches;
             }
             out.push_back(std::move(p));
         }

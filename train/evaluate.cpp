@@ -8,7 +8,7 @@
 
 namespace normgrad::train {
 
-Evaluation evaluate(Module& model, const Dataset& data, int64_t batch) {
+Evaluation evaluate(Module& model, const Dataset& data, int64_t batch, InputScaling scaling) {
     autograd::NoGradGuard no_grad;
     const bool was_training = model.is_training();
     model.eval();
@@ -17,7 +17,7 @@ Evaluation evaluate(Module& model, const Dataset& data, int64_t batch) {
     double loss_sum = 0.0;
     for (int64_t first = 0; first < data.count; first += batch) {
         const int64_t n = std::min(batch, data.count - first);
-        Batch b = make_batch(data, order, first, n);
+        Batch b = make_batch(data, order, first, n, scaling);
         Tensor logits = model(b.images);
         const int64_t K = logits.dim(1);
         const float* z = logits.data();

@@ -61,13 +61,18 @@ Checkpoint model_checkpoint(const Module& model, const ModelSpec& spec,
             c.tensors.push_back({kOptimizerPrefix + t.name, t.tensor});
         c.metadata["normgrad.optimizer"] = optimizer->kind();
     }
+    // The model's description: enough for `normgrad eval` and examples/load_in_pytorch.py to
+    // rebuild it (normgrad.arch is the spec text, the presets' included).
     c.metadata["normgrad.model"] = spec.kind;
-    c.metadata["normgrad.batchnorm"] = spec.batchnorm ? "on" : "off";
+    c.metadata["normgrad.arch"] = spec_text(spec);
+    c.metadata["normgrad.norm"] = to_string(spec.norm);
     c.metadata["normgrad.hidden"] = std::to_string(spec.hidden);
     c.metadata["normgrad.depth"] = std::to_string(spec.depth);
     c.metadata["normgrad.activation"] = to_string(spec.activation);
+    c.metadata["normgrad.input"] = to_string(spec.input);
     c.metadata["normgrad.image_rows"] = std::to_string(spec.image_rows);
     c.metadata["normgrad.image_cols"] = std::to_string(spec.image_cols);
+    c.metadata["normgrad.classes"] = std::to_string(spec.classes);
     return c;
 }
 
@@ -91,27 +96,41 @@ LoadedModel load_model(const std::string& path) {
     const Checkpoint c = load_checkpoint(path);
     LoadedModel out;
     out.spec.kind = meta(c, path, "normgrad.model");
-    if (out.spec.kind != "mlp" && out.spec.kind != "cnn")
+    if (out.spec.kind != "mlp" && out.spec.kind != "cnn" && out.spec.kind != "arch")
         throw CheckpointError(fmt::format(
-            "{}: metadata 'normgrad.model' is '{}' (expected mlp or cnn)", path, out.spec.kind));
-    const std::string bn = meta(c, path, "normgrad.batchnorm");
-    if (bn != "on" && bn != "off")
-        throw CheckpointError(fmt::format(
-            "{}: metadata 'normgrad.batchnorm' is '{}' (expected on or off)", path, bn));
-    out.spec.batchnorm = bn == "on";
+            "{}: metadata 'normgrad.model' is '{}' (expected mlp, cnn or arch)", path,
+            out.spec.kind));
+    // Files of normgrad before --norm and --arch say normgrad.batchnorm on|off instead.
+    auto found = [&](const char* key) { return c.metadata.count(key) != 0; };
+    try {
+        if (found("normgrad.norm")) {
+            out.spec.norm = parse_norm(meta(c, path, "normgrad.norm"));
+        } else {
+            const std::string bn = meta(c, path, "normgrad.batchnorm");
+            if (bn != "on" && bn != "off")
+                throw CheckpointError(fmt::format(
+                    "{}: metadata 'normgrad.batchnorm' is '{}' (expected on or off)", path, bn));
+            out.spec.norm = bn == "on" ? Norm::batch() : Norm::none();
+        }
+        out.spec.activation = parse_activation(meta(c, path, "normgrad.activation"));
+        if (found("normgrad.input"))
+            out.spec.input = parse_input_scaling(meta(c, path, "normgrad.input"));
+    } catch (const CheckpointError&) {
+        throw;
+    } catch (const std::invalid_argument& e) {
+        throw CheckpointError(fmt::format("{}: metadata: {}", path, e.what()));
+    }
     out.spec.hidden = meta_int(c, path, "normgrad.hidden", 1, 1 << 20);
     out.spec.depth = static_cast<int>(meta_int(c, path, "normgrad.depth", 1, 1000));
     out.spec.image_rows = meta_int(c, path, "normgrad.image_rows", 1, 1 << 16);
     out.spec.image_cols = meta_int(c, path, "normgrad.image_cols", 1, 1 << 16);
+    if (found("normgrad.classes"))
+        out.spec.classes = meta_int(c, path, "normgrad.classes", 2, 1 << 16);
+    if (out.spec.kind == "arch") out.spec.arch = meta(c, path, "normgrad.arch");
     if (const std::string why =
             image_size_problem(out.spec, out.spec.image_rows, out.spec.image_cols);
         !why.empty())
         throw CheckpointError(fmt::format("{}: metadata: {}", path, why));
-    try {
-        out.spec.activation = parse_activation(meta(c, path, "normgrad.activation"));
-    } catch (const std::invalid_argument& e) {
-        throw CheckpointError(fmt::format("{}: metadata: {}", path, e.what()));
-    }
     Rng rng(0);
     out.model = build_model(out.spec, rng);
     restore_model(c, path, *out.model, &out.optimizer_state);
@@ -132,6 +151,7 @@ void save_resume_point(const std::string& path, const RunSettings& settings, con
     c.metadata["normgrad.resume.epoch_steps"] = std::to_string(at.epoch_steps);
     c.metadata["normgrad.resume.loss_sum"] = fmt::format("{:a}", at.loss_sum);  // exact
     c.metadata["normgrad.resume.epoch_rng"] = at.epoch_rng_state;
+    c.metadata["normgrad.resume.training_rng"] = at.training_rng_state;
     save_checkpoint(path, c);
 }
 
@@ -192,6 +212,16 @@ ResumePoint load_resume_point(const std::string& path, const RunSettings& settin
     } catch (const std::exception& e) {
         throw CheckpointError(
             fmt::format("{}: metadata 'normgrad.resume.epoch_rng': {}", path, e.what()));
+    }
+    if (auto it = c.metadata.find("normgrad.resume.training_rng"); it != c.metadata.end()) {
+        at.training_rng_state = it->second;
+        try {
+            Rng probe;
+            probe.set_state(at.training_rng_state);
+        } catch (const std::exception& e) {
+            throw CheckpointError(
+                fmt::format("{}: metadata 'normgrad.resume.training_rng': {}", path, e.what()));
+        }
     }
     return at;
 }

@@ -67,7 +67,7 @@ Earlier read_earlier(const std::string& path, const RunSettings& settings, const
             e.lines.push_back(line);
             continue;
         }
-        if (type == "step" && j.value("step", int64_t{0}) <= at.step) {
+        if ((type == "step" || type == "eval") && j.value("step", int64_t{0}) <= at.step) {
             e.lines.push_back(line);
             ++e.steps;
         } else if (type == "epoch" && j.value("epoch", 0) < at.epoch) {
@@ -150,6 +150,13 @@ void RunLog::epoch(const EpochInfo& e) {
         R"({{"type":"epoch","epoch":{},"steps":{},"train_loss":{},"test_loss":{},"test_accuracy":{},"train_seconds":{}}})",
         e.epoch, e.steps, json_number(e.train_loss), json_number(e.test_loss),
         json_number(e.test_accuracy), json_number(e.train_seconds)));
+}
+
+void RunLog::eval(const EvalInfo& e) {
+    if (!enabled()) return;
+    line(fmt::format(
+        R"({{"type":"eval","epoch":{},"step":{},"test_loss":{},"test_accuracy":{}}})", e.epoch,
+        e.step, json_number(e.test_loss), json_number(e.test_accuracy)));
 }
 
 void RunLog::completed(int64_t step) {

@@ -31,19 +31,24 @@ std::string data_identity(const Dataset& data) {
 RunSettings run_settings(const TrainConfig& c, const Dataset& train_set, int64_t steps_planned) {
     const ModelSpec& m = c.model;
     RunSettings s;
-    s.push_back({"--model", m.kind});
-    if (m.kind == "mlp") {
-        s.push_back({"--hidden", std::to_string(m.hidden)});
-        s.push_back({"--depth", std::to_string(m.depth)});
+    if (m.kind == "arch") {
+        s.push_back({"--arch", m.arch});
+    } else {
+        s.push_back({"--model", m.kind});
+        if (m.kind == "mlp") {
+            s.push_back({"--hidden", std::to_string(m.hidden)});
+            s.push_back({"--depth", std::to_string(m.depth)});
+        }
     }
-    s.push_back({"--batchnorm", m.batchnorm ? "on" : "off"});
+    s.push_back({"--norm", to_string(m.norm)});
     s.push_back({"--activation", to_string(m.activation)});
     if (m.init.kind == Init::Kind::Normal) {
         s.push_back({"--init", "normal"});
         s.push_back({"--init-std", number(m.init.std)});
     } else {
-        s.push_back({"--init", "pytorch"});
+        s.push_back({"--init", to_string(m.init)});
     }
+    s.push_back({"--input", to_string(m.input)});
     if (!c.init_from.empty()) s.push_back({"--init-from", c.init_from_identity});
     s.push_back({"--optimizer", c.optimizer});
     s.push_back({"--lr", number(c.lr)});

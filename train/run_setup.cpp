@@ -14,18 +14,14 @@ namespace {
 // The weights of a model file, for a new run that starts from them (--init-from).
 std::string load_initial_weights(const TrainConfig& c, Module& model) {
     const LoadedModel m = load_model(c.init_from);
-    const auto describe = [](const ModelSpec& s) {
-        return fmt::format("{}{} with BatchNorm {}, activation {}, images {}x{}", s.kind,
-                           s.kind == "mlp"
-                               ? fmt::format(" (hidden {}, depth {})", s.hidden, s.depth)
-                               : "",
-                           s.batchnorm ? "on" : "off", to_string(s.activation), s.image_rows,
-                           s.image_cols);
+    const auto model_of = [](const ModelSpec& s) {
+        return fmt::format("model {} with {}, activation {}, images {}x{}", spec_text(s),
+                           describe(s.norm), to_string(s.activation), s.image_rows, s.image_cols);
     };
-    if (describe(m.spec) != describe(c.model))
+    if (model_of(m.spec) != model_of(c.model))
         throw SetupError(fmt::format(
             "--init-from {}: the file holds a {}, but the flags describe a {}", c.init_from,
-            describe(m.spec), describe(c.model)));
+            model_of(m.spec), model_of(c.model)));
     Checkpoint weights;
     weights.tensors = m.model->state();
     copy_into(weights, model.state(), c.init_from);

@@ -44,6 +44,11 @@ class Trainer {
           params_(model.parameters()),
           data_rng_(data_order_rng(c.seed)),
           step_(run.at.step) {
+        // Dropout's masks: a stream of their own, seeded from --seed, continued on resume.
+        if (run.resumed && !run.at.training_rng_state.empty())
+            training_rng().set_state(run.at.training_rng_state);
+        else
+            seed_training_rng(training_rng_seed(c.seed));
         if (c.grad_stats) stats_ = std::make_unique<GradStats>(model, &opt_);
         if (c.detect_anomaly) anomaly_ = std::make_unique<AnomalyDetector>(model);
     }
@@ -91,18 +96,21 @@ class Trainer {
                 throw_if_stop_requested(
                     "preparing the run, before the first step: nothing was written");
             const int64_t n = std::min(plan.batch, train_set_.count - first);
-            const float loss = train_step(make_batch(train_set_, order, first, n), epoch);
+            const float loss = train_step(make_batch(train_set_, order, first, n, c_.model.input), epoch);
             loss_sum += loss;
             ++epoch_steps;
             bar.update(epoch_steps, loss_sum / double(epoch_steps),
                        double(first + n) / seconds_since(start));
 
+            if (c_.eval_every > 0 && step_ % c_.eval_every == 0) evaluate_now(epoch);
+
             const bool stop = stop_requested();
             if (!c_.checkpoint_path.empty() &&
                 (stop || (c_.checkpoint_every > 0 && step_ % c_.checkpoint_every == 0))) {
                 run_.log.flush();  // the log's temporary then holds every step the checkpoint has
-                const ResumePoint here{epoch,    first + n,   step_,
-                                       loss_sum, epoch_steps, epoch_rng_state};
+                const ResumePoint here{epoch,       first + n,       step_,
+                                       loss_sum,    epoch_steps,     epoch_rng_state,
+                                       training_rng().state()};
                 save_resume_point(c_.checkpoint_path, run_.settings, c_.model, model_, opt_,
                                   here);
             }
@@ -115,13 +123,22 @@ class Trainer {
         const double train_seconds = seconds_since(start);
         bar.finish();
         Activity activity(fmt::format("evaluating after epoch {}", epoch));
-        const Evaluation ev = evaluate(model_, test_set_, plan.batch);
+        const Evaluation ev = evaluate(model_, test_set_, plan.batch, c_.model.input);
         const EpochInfo e{epoch,         epoch_steps ? loss_sum / double(epoch_steps) : 0.0,
                           ev.loss,       ev.accuracy,
                           train_seconds, epoch_steps};
         result_.epochs.push_back(e);
         run_.log.epoch(e);
         return true;
+    }
+
+    // The test set in the middle of an epoch (--eval-every): to the log and the caller.
+    void evaluate_now(int epoch) {
+        Activity activity(fmt::format("evaluating at step {}", step_));
+        const Evaluation ev = evaluate(model_, test_set_, run_.plan.batch, c_.model.input);
+        const EvalInfo e{epoch, step_, ev.loss, ev.accuracy};
+        run_.log.eval(e);
+        if (c_.on_eval) c_.on_eval(e);
     }
 
     // One step: forward, zero_grad, backward, update. Returns the loss; a loss or gradient norm

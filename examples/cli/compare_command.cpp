@@ -1,7 +1,9 @@
-// normgrad compare: the same model trained with BatchNorm off and on, side by side.
+// normgrad compare: variants of one model (BatchNorm off and on by default, or any
+// normalisations: --variants none,batch,layer,group) trained side by side.
 #include <fmt/format.h>
 
 #include <limits>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -63,6 +65,7 @@ struct CompareFlags {
     std::string out_dir = "runs/compare";
     std::vector<int64_t> at_steps;
     int64_t eval_every = 0;
+    std::vector<std::string> variants{"none", "batch"};
 };
 
 int run_compare(CompareFlags& f, CLI::App* sub) {
@@ -101,6 +104,20 @@ int run_compare(CompareFlags& f, CLI::App* sub) {
     cc.base.log_path.clear();
     cc.base.checkpoint_path.clear();  // a comparison is not resumable: a stop ends it
     cc.eval_every = f.eval_every;
+    cc.variants.clear();
+    for (const std::string& v : f.variants) {
+        try {
+            cc.variants.push_back(train::parse_norm(v));
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(fmt::format("--variants: {}", e.what()));
+        }
+        if (std::count(cc.variants.begin(), cc.variants.end(), cc.variants.back()) > 1)
+            throw UsageError(fmt::format("--variants names {} twice", v));
+        // Each variant must fit the images (GroupNorm's groups must divide the channels).
+        train::TrainConfig one = f.training.config;
+        one.model.norm = cc.variants.back();
+        fit_model_to_data(one, data, f.training.data_dir);
+    }
     cc.at_steps = f.at_steps.empty() ? std::vector<int64_t>{10, 100} : f.at_steps;
     cc.title = title;
     fmt::print("{}\n", title);
@@ -129,9 +146,10 @@ int run_compare(CompareFlags& f, CLI::App* sub) {
 void add_compare(CLI::App& app, Command& command) {
     auto f = std::make_shared<CompareFlags>();
     CLI::App* sub = app.add_subcommand(
-        "compare", "Train the same model with BatchNorm off and on and compare the gradients");
+        "compare",
+        "Train variants of one model (BatchNorm off and on, or --variants) and compare them");
     FlagGroups groups;
-    groups.batchnorm = false;   // both runs
+    groups.norm = false;        // --variants
     groups.grad_stats = false;  // the comparison is made of them
     add_training_flags(sub, f->training, groups);
     std::vector<std::string> names;
@@ -140,6 +158,11 @@ void add_compare(CLI::App& app, Command& command) {
                     "A ready-made experiment: explode, speed, high-lr or cnn (flags given "
                     "explicitly override the preset's)")
         ->check(CLI::IsMember(names));
+    sub->add_option("--variants", f->variants,
+                    "The normalisations to compare, each trained from the same initial weights "
+                    "and data order: none, batch, layer, group, group:G, rms")
+        ->delimiter(',')
+        ->capture_default_str();
     sub->add_option("--out", f->out_dir, "Folder for steps.csv, report.html and the charts")
         ->capture_default_str();
     add_int_list(sub, "--at", f->at_steps, 1, std::numeric_limits<int64_t>::max(),

@@ -46,10 +46,10 @@ int run_eval(const EvalFlags& f) {
             (std::filesystem::path(f.data_dir) / "t10k-images-idx3-ubyte").string(), test_set.rows,
             test_set.cols, f.load_path, m.spec.image_rows, m.spec.image_cols));
     Activity activity("evaluating");
-    const train::Evaluation ev = train::evaluate(*m.model, test_set);
-    fmt::print("{}: {} with BatchNorm {}: test accuracy {:.2f}%, test loss {:.4f} on {} images\n",
-               f.load_path, m.spec.kind, m.spec.batchnorm ? "on" : "off", 100.0 * ev.accuracy,
-               ev.loss, test_set.count);
+    const train::Evaluation ev = train::evaluate(*m.model, test_set, 128, m.spec.input);
+    fmt::print("{}: {} with {}: test accuracy {:.2f}%, test loss {:.4f} on {} images\n",
+               f.load_path, m.spec.kind == "arch" ? "--arch " + m.spec.arch : m.spec.kind,
+               train::describe(m.spec.norm), 100.0 * ev.accuracy, ev.loss, test_set.count);
     return 0;
 }
 

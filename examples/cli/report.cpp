@@ -27,8 +27,12 @@ struct Series {
 };
 
 constexpr double kWidth = 640, kHeight = 300, kLeft = 70, kRight = 20, kTop = 36, kBottom = 40;
-const char* kOffColor = "#d62728";
-const char* kOnColor = "#1f77b4";
+// One colour per variant, in --variants order (the first two as before: red, blue).
+const char* const kColors[] = {"#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                               "#e377c2", "#7f7f7f"};
+const char* color_of(size_t k) {
+    return kColors[k % (sizeof kColors / sizeof kColors[0])];
+}
 
 std::string esc(const std::string& s) {
     std::string out;
@@ -154,11 +158,12 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
                 R"(<text x="{:.1f}" y="{}" fill="{}">&#x2716; non-finite at step {}</text>)",
                 std::min(px(double(ser.diverged_at)) + 6, kLeft + pw - 150), kTop + 14 + 14 * k,
                 ser.color, ser.diverged_at);
-        // Legend.
+        // Legend, bottom right, one line per series (the last one lowest).
+        const double legend_y = kTop + ph - 16 - 14.0 * double(series.size() - 1 - k);
         s += fmt::format(R"(<rect x="{}" y="{}" width="12" height="3" fill="{}"/>)",
-                         kLeft + pw - 130, kTop + ph - 30 + 14 * k, ser.color);
-        s += fmt::format(R"(<text x="{}" y="{}">{}</text>)", kLeft + pw - 112,
-                         kTop + ph - 26 + 14 * k, esc(ser.name));
+                         kLeft + pw - 150, legend_y - 4, ser.color);
+        s += fmt::format(R"(<text x="{}" y="{}">{}</text>)", kLeft + pw - 132, legend_y,
+                         esc(ser.name));
     }
     return s + "</svg>\n";
 }
@@ -221,31 +226,44 @@ void write_html(const CompareResult& r, const std::string& path) {
     auto loss = [](const StepRow& s) { return s.loss; };
     auto global = [](const StepRow& s) { return s.grad_norm; };
     std::vector<std::pair<std::string, std::string>> charts;  // id, svg
-    charts.emplace_back(
-        "loss",
-        svg_chart("loss", "Training loss", "cross-entropy (log scale)",
-                  {step_series(r.off, kOffColor, loss), step_series(r.on, kOnColor, loss)}, true));
+    // One series per run, each in its colour.
+    auto per_run = [&](auto series_of) {
+        std::vector<Series> v;
+        for (size_t k = 0; k < r.runs.size(); ++k) v.push_back(series_of(r.runs[k], color_of(k)));
+        return v;
+    };
+    charts.emplace_back("loss", svg_chart("loss", "Training loss", "cross-entropy (log scale)",
+                                          per_run([&](const RunRecord& run, const char* color) {
+                                              return step_series(run, color, loss);
+                                          }),
+                                          true));
     auto acc_series = [](const RunRecord& run, const char* color) {
         Series s{run.label, color, {}, {}, run.diverged_step};
         for (const auto& e : run.evals) s.x.push_back(double(e.step)), s.y.push_back(e.accuracy);
         return s;
     };
-    charts.emplace_back(
-        "accuracy",
-        svg_chart("accuracy", "Test accuracy", "accuracy",
-                  {acc_series(r.off, kOffColor), acc_series(r.on, kOnColor)}, false, true));
-    charts.emplace_back(
-        "grad-norm",
-        svg_chart("grad-norm", "Global gradient norm", "L2 norm (log scale)",
-                  {step_series(r.off, kOffColor, global), step_series(r.on, kOnColor, global)},
-                  true));
+    charts.emplace_back("accuracy", svg_chart("accuracy", "Test accuracy", "accuracy",
+                                              per_run(acc_series), false, true));
+    charts.emplace_back("grad-norm",
+                        svg_chart("grad-norm", "Global gradient norm", "L2 norm (log scale)",
+                                  per_run([&](const RunRecord& run, const char* color) {
+                                      return step_series(run, color, global);
+                                  }),
+                                  true));
     for (const auto& l : r.layers)
-        charts.emplace_back(
-            "layer-" + l,
-            svg_chart("layer-" + l, fmt::format("{}: weight gradient norm", l),
-                      "L2 norm (log scale)",
-                      {layer_series(r.off, kOffColor, l), layer_series(r.on, kOnColor, l)}, true));
+        charts.emplace_back("layer-" + l,
+                            svg_chart("layer-" + l, fmt::format("{}: weight gradient norm", l),
+                                      "L2 norm (log scale)",
+                                      per_run([&](const RunRecord& run, const char* color) {
+                                          return layer_series(run, color, l);
+                                      }),
+                                      true));
 
+    std::string variants;
+    for (const auto& run : r.runs) {
+        if (!variants.empty()) variants += " versus ";
+        variants += run.label;
+    }
     std::string html = fmt::format(
         R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>normgrad compare: {0}</title>
@@ -253,22 +271,21 @@ void write_html(const CompareResult& r, const std::string& path) {
 .charts{{display:flex;flex-wrap:wrap;gap:12px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style>
 </head><body>
-<h1>BatchNorm off versus on</h1>
+<h1>{12}</h1>
 <p>{0}</p>
-<p>Model <b>{1}</b> (hidden {2}, depth {3}, activation {4}, init {5}), optimizer {6}, lr {7}, momentum {8},
-batch {9}, epochs {10}, seed {11}. Both runs start from the same weights in every shared layer and see the
+<p>Model <b>{1}</b>: {2} (activation {4}, init {5}, input {13}), optimizer {6}, lr {7}, momentum {8},
+batch {9}, epochs {10}, seed {11}. Every run starts from the same weights in every shared layer and sees the
 same batches in the same order.</p>
 <table><tr><th></th><th>test accuracy</th><th>steps run</th><th>first non-finite step</th></tr>
 )",
-        esc(r.config.title.empty() ? "normgrad compare" : r.config.title), c.model.kind,
-        c.model.hidden, c.model.depth, to_string(c.model.activation),
-        c.model.init.kind == Init::Kind::Normal ? fmt::format("normal(std {})", c.model.init.std)
-                                                : "pytorch",
-        c.optimizer, c.lr, c.momentum, c.batch, c.epochs, c.seed);
-    for (const RunRecord* run : {&r.off, &r.on})
+        esc(r.config.title.empty() ? "normgrad compare" : r.config.title), esc(c.model.kind),
+        esc(spec_text(c.model)), "", to_string(c.model.activation), to_string(c.model.init),
+        c.optimizer, c.lr, c.momentum, c.batch, c.epochs, c.seed, esc(variants),
+        to_string(c.model.input));
+    for (const RunRecord& run : r.runs)
         html += fmt::format("<tr><th>{}</th><td>{:.2f}%</td><td>{}</td><td>{}</td></tr>\n",
-                            run->label, 100 * run->test_accuracy, run->steps.size(),
-                            run->diverged_step ? std::to_string(run->diverged_step) : "none");
+                            esc(run.label), 100 * run.test_accuracy, run.steps.size(),
+                            run.diverged_step ? std::to_string(run.diverged_step) : "none");
     html += "</table>\n<div class=\"charts\">\n";
     for (const auto& [id, svg] : charts) html += svg;
     html += "</div>\n<h2>Table</h2>\n<pre>" + esc(format_table(r)) + "</pre>\n";

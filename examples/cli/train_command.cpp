@@ -52,12 +52,17 @@ int run_train(TrainFlags& tf) {
         Rng init_rng(c.seed);
         model = train::build_model(c.model, init_rng);
     }
-    fmt::print(
-        "normgrad train: {} with BatchNorm {}, {} on {} training / {} test images of {}x{}\n",
-        c.model.kind, f.batchnorm, c.optimizer, data.train.count, data.test.count, data.train.rows,
-        data.train.cols);
+    fmt::print("normgrad train: {} with {}, {} on {} training / {} test images of {}x{}\n",
+               c.model.kind == "arch" ? "--arch " + c.model.arch : c.model.kind,
+               train::describe(c.model.norm), c.optimizer, data.train.count, data.test.count,
+               data.train.rows, data.train.cols);
     fmt::print("{}\n", model->describe());
     c.on_note = [](const std::string& s) { fmt::print("note: {}\n", s); };
+    c.on_eval = [](const train::EvalInfo& e) {
+        fmt::print("step {}: test loss {:.4f}  test accuracy {:.2f}%\n", e.step, e.test_loss,
+                   100.0 * e.test_accuracy);
+        std::fflush(stdout);
+    };
 
     train::TrainResult r;
     {
@@ -99,6 +104,9 @@ void add_train(CLI::App& app, Command& command) {
     sub->add_option("--log", c.log_path,
                     "Write the run's settings, one JSON line per step and per epoch, and how the "
                     "run ended, to this file");
+    add_int(sub, "--eval-every", c.eval_every, 0, std::numeric_limits<int64_t>::max(),
+            "Test loss and accuracy every N steps, printed and in the log (0: after each epoch "
+            "only)");
     add_int(sub, "--checkpoint-every", c.checkpoint_every, 0, std::numeric_limits<int64_t>::max(),
             "Write a resumable checkpoint every N steps (0: only when the run is stopped)");
     sub->add_option("--checkpoint", c.checkpoint_path,

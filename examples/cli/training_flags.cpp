@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <limits>
 
 #include "commands.hpp"
@@ -24,26 +26,44 @@ constexpr int64_t kNoMax = std::numeric_limits<int64_t>::max();
 
 void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& g) {
     auto& c = f.config;
-    if (g.model_kind)
-        sub->add_option("--model", c.model.kind, "mlp (784-256-256-10 by default) or cnn")
-            ->check(CLI::IsMember({"mlp", "cnn"}))
+    sub->add_option("--model", c.model.kind,
+                    "A named model: mlp (dense:256,norm,act twice, then dense:10; --hidden and "
+                    "--depth set its size) or cnn (two conv3x3 blocks and a dense layer; "
+                    "docs/models.md)")
+        ->check(CLI::IsMember({"mlp", "cnn"}))
+        ->capture_default_str();
+    sub->add_option("--arch", f.arch,
+                    "Any sequential model with residual blocks, as a spec or @FILE holding one, "
+                    "e.g. conv3x3:32,norm,relu,maxpool2,res(conv3x3:32,norm,relu,conv3x3:32,"
+                    "norm),relu,gap,dense:10 (docs/models.md has the grammar)");
+    if (g.norm) {
+        sub->add_option("--norm", f.norm,
+                        "What the model's norm layers are: none, batch, layer, group, group:G "
+                        "or rms")
             ->capture_default_str();
-    if (g.batchnorm)
-        sub->add_option("--batchnorm", f.batchnorm, "BatchNorm after every hidden layer: on or off")
-            ->check(CLI::IsMember({"on", "off"}))
-            ->capture_default_str();
+        sub->add_option("--batchnorm", f.batchnorm, "Short for --norm batch (on) or --norm none (off)")
+            ->check(CLI::IsMember({"on", "off"}));
+    }
     add_int(sub, "--hidden", c.model.hidden, 1, 65536, "mlp: width of the hidden layers");
     if (g.depth) add_int(sub, "--depth", c.model.depth, 1, 1000, "mlp: number of hidden layers");
-    sub->add_option("--activation", f.activation, "relu, sigmoid or tanh")
+    sub->add_option("--activation", f.activation,
+                    "What the model's act layers are (and the presets' activation): relu, "
+                    "sigmoid or tanh")
         ->check(CLI::IsMember({"relu", "sigmoid", "tanh"}))
         ->capture_default_str();
     sub->add_option("--init", f.init,
-                    "Weight initialisation: pytorch (PyTorch's default) or normal (N(0, "
-                    "std^2) weights, zero biases)")
-        ->check(CLI::IsMember({"pytorch", "normal"}))
+                    "Weight initialisation: pytorch (PyTorch's default), he (N(0, 2/fan_in)), "
+                    "xavier (Glorot's uniform) or normal (N(0, std^2) weights of --init-std); "
+                    "biases 0 but for pytorch")
+        ->check(CLI::IsMember({"pytorch", "he", "xavier", "normal"}))
         ->capture_default_str();
     add_real(sub, "--init-std", f.init_std, {0, kInf, true},
              "Standard deviation of the weights for --init normal");
+    sub->add_option("--input", f.input,
+                    "What the model sees of a pixel: standardize ((p/255 - 0.1307) / 0.3081) or "
+                    "unit (p/255 in [0, 1], as the BatchNorm papers)")
+        ->check(CLI::IsMember({"standardize", "unit"}))
+        ->capture_default_str();
     add_int(sub, "--batch", c.batch, 1, 1 << 20, "Images per step");
     add_uint64(sub, "--seed", c.seed, "Seed for initialisation and data order");
     add_int(sub, "--threads", c.threads, 1, 256, "Threads for GEMM and normgrad's loops");
@@ -102,11 +122,25 @@ void finish_training_flags(TrainingFlags& f, const std::function<bool(const std:
             "--init-std applies only with --init normal (the {} initialisation sets its own "
             "scale)",
             f.init));
-    if (c.model.kind == "cnn")
+    if (given("--arch") && given("--model"))
+        throw UsageError(
+            "--arch and --model exclude each other: --model names a ready-made spec, --arch "
+            "gives one");
+    if (given("--batchnorm") && given("--norm"))
+        throw UsageError(fmt::format(
+            "--batchnorm {} is the short form of --norm {}: give one of them", f.batchnorm,
+            f.batchnorm == "on" ? "batch" : "none"));
+    if (given("--arch")) {
+        c.model.kind = "arch";
+        c.model.arch = read_arch_flag(f.arch);
+    }
+    if (c.model.kind != "mlp")
         for (const char* flag : {"--hidden", "--depth"})
             if (given(flag))
                 throw UsageError(fmt::format(
-                    "{} applies only to --model mlp (the cnn's layers have fixed sizes)", flag));
+                    "{} applies only to --model mlp (the {}'s layers have the sizes its spec "
+                    "gives)",
+                    flag, c.model.kind == "arch" ? "--arch model" : c.model.kind));
     if (c.optimizer != "sgd")
         for (const char* flag : {"--momentum", "--nesterov"})
             if (given(flag))
@@ -123,10 +157,58 @@ void finish_training_flags(TrainingFlags& f, const std::function<bool(const std:
         throw UsageError("--log-every sets the progress lines, which --no-progress turns off");
     c.decay_bias_and_norm = !f.no_decay_bias_norm;
     c.progress = !f.no_progress;
-    c.model.batchnorm = f.batchnorm == "on";
+    try {
+        c.model.norm = !f.batchnorm.empty()
+                           ? (f.batchnorm == "on" ? train::Norm::batch() : train::Norm::none())
+                           : train::parse_norm(f.norm);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(fmt::format("--norm {}", e.what()));
+    }
     c.grad_stats = f.grad_stats == "on";
     c.model.activation = train::parse_activation(f.activation);
-    c.model.init = f.init == "normal" ? Init::normal(f.init_std) : Init::pytorch();
+    c.model.init = f.init == "normal"   ? Init::normal(f.init_std)
+                   : f.init == "he"     ? Init::he()
+                   : f.init == "xavier" ? Init::xavier()
+                                        : Init::pytorch();
+    c.model.input = train::parse_input_scaling(f.input);
+}
+
+std::string read_arch_flag(const std::string& value) {
+    std::string text = value;
+    if (!value.empty() && value[0] == '@') {
+        const std::string path = value.substr(1);
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec))
+            throw UsageError(fmt::format("--arch {}: {} is not a readable file (expected a file "
+                                         "holding a spec, as in --arch @model.arch)",
+                                         value, path));
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream all;
+        all << in.rdbuf();
+        if (!in && !in.eof())
+            throw UsageError(fmt::format("--arch {}: cannot read {}", value, path));
+        text = all.str();
+        if (text.size() > 65536)
+            throw UsageError(fmt::format("--arch {}: {} holds {} bytes (expected a spec of at "
+                                         "most 65536)",
+                                         value, path, text.size()));
+        // Lines starting with '#' are comments; line breaks are spaces.
+        std::string spec;
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line);)
+            if (line.find_first_not_of(" \t\r") != std::string::npos &&
+                line[line.find_first_not_of(" \t\r")] != '#')
+                spec += line + " ";
+        text = spec;
+    }
+    try {
+        (void)train::parse_arch(text, value[0] == '@' ? "--arch " + value : "--arch");
+    } catch (const train::ArchError& e) {
+        throw UsageError(e.what());
+    }
+    // Stored as given, without the spaces around it (the run's settings and checkpoints hold it).
+    const size_t b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
+    return b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
 }
 
 Splits load_splits(const std::string& dir) {
@@ -155,10 +237,10 @@ void fit_model_to_data(train::TrainConfig& c, const Splits& data, const std::str
     if (const std::string why =
             train::image_size_problem(c.model, data.train.rows, data.train.cols);
         !why.empty())
-        throw UsageError(
-            fmt::format("{}: the training images are {}x{}, which the model cannot take: {}",
-                        (std::filesystem::path(dir) / "train-images-idx3-ubyte").string(),
-                        data.train.rows, data.train.cols, why));
+        throw UsageError(fmt::format(
+            "{} (the model takes the {}x{} images of {}, one channel, {} classes)", why,
+            data.train.rows, data.train.cols,
+            (std::filesystem::path(dir) / "train-images-idx3-ubyte").string(), c.model.classes));
     const int64_t batch = std::min<int64_t>(c.batch, data.train.count);
     const train::MemoryEstimate m =
         train::estimate_training_memory(c.model, batch, c.optimizer, c.momentum);
@@ -168,7 +250,7 @@ void fit_model_to_data(train::TrainConfig& c, const Splits& data, const std::str
             "the model is too large for this machine: training it needs about {} ({} "
             "parameters, {} copies of them (weights, gradients, optimizer state): {}; "
             "activations of a batch of {}: {}), and {} of memory is available; use a smaller "
-            "--hidden, --depth or --batch",
+            "model (--hidden, --depth, --arch) or --batch",
             format_bytes(m.total()), m.parameters, m.state_copies, format_bytes(m.parameter_bytes),
             batch, format_bytes(m.activation_bytes), format_bytes(available->bytes)));
 }

@@ -12,8 +12,11 @@ namespace normgrad::cli {
 
 struct TrainingFlags {
     train::TrainConfig config;
-    std::string batchnorm = "off";
+    std::string arch;       // --arch: a spec, or @FILE
+    std::string norm = "none";
+    std::string batchnorm;  // --batchnorm on|off: the short form of --norm batch|none
     std::string activation = "relu";
+    std::string input = "standardize";
     std::string init = "pytorch";
     float init_std = 0.01f;
     std::string data_dir = "data/mnist";
@@ -24,8 +27,7 @@ struct TrainingFlags {
 
 // Which flags a sub-command offers.
 struct FlagGroups {
-    bool model_kind = true;  // --model (gradnorms sweeps MLPs only)
-    bool batchnorm = true;   // --batchnorm (compare and gradnorms run both)
+    bool norm = true;        // --norm, --batchnorm (compare and gradnorms take --variants)
     bool depth = true;       // --depth (gradnorms sweeps --depths)
     bool optimizer = true;   // --optimizer, --lr, --momentum, ..., --clip
     bool schedule = true;    // --epochs, --max-steps, --drop-last, progress
@@ -35,8 +37,13 @@ struct FlagGroups {
 void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& groups);
 
 // Checks across flags (a flag that would do nothing with the others given), then fills
-// config.model from the text flags. `given` says whether the user named a flag.
+// config.model from the text flags (reading --arch @FILE). `given` says whether the user named a
+// flag.
 void finish_training_flags(TrainingFlags& f, const std::function<bool(const std::string&)>& given);
+
+// The spec of --arch VALUE: VALUE itself, or the text of the file VALUE names after '@' (lines
+// starting with '#' skipped). A spec that does not parse is a UsageError naming the token.
+std::string read_arch_flag(const std::string& value);
 
 // The train and test splits of an MNIST-format folder, loaded under an Activity (so that running
 // out of memory says what was being loaded) and checked to hold images of one size. A missing

@@ -1,5 +1,6 @@
-// BatchNorm off versus on: the same model trained twice, with the same seed, the same initial
-// weights in every shared layer and the same data order, recorded step by step.
+// Variants of one model (BatchNorm off versus on, or any normalisations: --variants
+// none,batch,layer,group): the same spec trained once per variant, with the same seed, the same
+// initial weights in every shared layer and the same data order, recorded step by step.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,9 @@ struct EvalPoint {
 };
 
 struct RunRecord {
-    std::string label;  // "BatchNorm off"
-    bool batchnorm = false;
+    std::string label;  // "BatchNorm", "no normalisation", "GroupNorm (4 groups)"
+    std::string tag;    // for CSV columns: "none", "batch", "group4"
+    Norm norm;
     std::vector<std::string> layers;  // layers with parameters, in forward order
     std::vector<StepRow> steps;
     std::vector<EvalPoint> evals;  // test accuracy during training
@@ -41,7 +43,8 @@ struct RunRecord {
 };
 
 struct CompareConfig {
-    TrainConfig base;               // model.batchnorm is overridden per run
+    TrainConfig base;               // model.norm is replaced by each variant's
+    std::vector<Norm> variants{Norm::none(), Norm::batch()};
     int64_t eval_every = 0;         // test accuracy every N steps (0: about 10 points per run)
     std::vector<int64_t> at_steps;  // steps shown in the table besides the first and the last
     std::string title;              // the report's title (the preset's description)
@@ -49,18 +52,22 @@ struct CompareConfig {
 
 struct CompareResult {
     CompareConfig config;
-    RunRecord off, on;
+    std::vector<RunRecord> runs;  // one per variant, in their order (fewer when interrupted)
     bool interrupted = false;  // a stop request ended it (stop.hpp): the records are incomplete
-    std::vector<std::string> layers;  // union of both runs' layers, in the BatchNorm-on order
+    std::vector<std::string> layers;  // union of the runs' layers, in forward order
 };
+
+// The variant's short name for CSV columns and file names: its --norm text without ':'.
+std::string variant_tag(const Norm& n);
 
 CompareResult run_compare(const CompareConfig& config, const Dataset& train_set,
                           const Dataset& test_set);
 
 // The side-by-side terminal table.
 std::string format_table(const CompareResult& r);
-// One row per step, both runs aligned: step, epoch, loss, global gradient norm, what happened at
-// the step (event: "diverged (loss)" where a run stopped), per-layer gradient norms.
+// One row per step, the runs aligned: step, epoch, then per variant (columns suffixed by its
+// tag: loss_none, loss_batch, ...) loss and global gradient norm, what happened at the step
+// (event_<tag>: "diverged (loss not finite)" where a run stopped), per-layer gradient norms.
 void write_csv(const CompareResult& r, const std::string& path);
 
 }  // namespace normgrad::train

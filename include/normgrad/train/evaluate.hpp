@@ -5,6 +5,7 @@
 
 #include "normgrad/idx.hpp"
 #include "normgrad/module.hpp"
+#include "normgrad/train/batches.hpp"
 
 namespace normgrad::train {
 
@@ -15,7 +16,9 @@ struct Evaluation {
 
 // `data` in evaluation mode and without the tape. The batch size changes nothing but memory:
 // after training, the training batch size (the default, 128) reuses the buffers training left
-// in the pool instead of allocating larger ones.
-Evaluation evaluate(Module& model, const Dataset& data, int64_t batch = 128);
+// in the pool instead of allocating larger ones. `scaling` must be the one the model was trained
+// with (ModelSpec::input).
+Evaluation evaluate(Module& model, const Dataset& data, int64_t batch = 128,
+                    InputScaling scaling = InputScaling::Standardize);
 
 }  // namespace normgrad::train

@@ -2,6 +2,7 @@
 //
 //   {"type":"run","settings":{...}}   first: the run's settings (run_settings.hpp)
 //   {"type":"step",...}               one per training step, the diverged one included
+//   {"type":"eval",...}               test loss and accuracy every --eval-every steps
 //   {"type":"epoch",...}              one per epoch
 //   {"type":"end","status":...}       last: how the run ended (completed, diverged, anomaly,
 //                                     interrupted, error) and, for all but completed, why
@@ -45,6 +46,7 @@ class RunLog {
     bool enabled() const { return file_ != nullptr; }
     void step(const StepInfo& s);
     void epoch(const EpochInfo& e);
+    void eval(const EvalInfo& e);
     void flush();  // the lines so far, to the temporary (before a checkpoint)
 
     // The "end" record, then the log goes in place. A run that failed must not have its failure

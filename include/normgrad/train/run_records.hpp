@@ -26,4 +26,12 @@ struct EpochInfo {
     int64_t steps;
 };
 
+// The test set evaluated during training (--eval-every), after `step`.
+struct EvalInfo {
+    int epoch;
+    int64_t step;
+    double test_loss;
+    double test_accuracy;
+};
+
 }  // namespace normgrad::train

@@ -33,6 +33,7 @@ struct TrainConfig {
     uint64_t seed = 0;
     int threads = 1;
     int64_t max_steps = 0;        // 0: no limit (stop early, for quick experiments and tests)
+    int64_t eval_every = 0;       // test loss and accuracy every N steps (0: after epochs only)
     bool progress = true;         // the progress bar, or progress lines when not on a terminal
     int64_t log_every = 0;        // progress lines every N steps (0: about ten per epoch)
     std::string progress_label;   // shown before the epoch in progress ("BatchNorm off")
@@ -49,6 +50,8 @@ struct TrainConfig {
     std::string init_from_identity;  // its checksum, for the run's settings (set by train())
     // Notes for the user (a batch that is skipped, a log that is continued); none by default.
     std::function<void(const std::string&)> on_note;
+    // Sees every evaluation of --eval-every (none by default).
+    std::function<void(const EvalInfo&)> on_eval;
 };
 
 struct TrainResult {
