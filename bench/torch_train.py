@@ -2,6 +2,7 @@
 """The PyTorch peer of `normgrad train`: the same models, data, normalisation and protocol.
 
 Run with Debian's PyTorch:  /usr/bin/python3 bench/torch_train.py --model mlp --batchnorm on
+                            /usr/bin/python3 bench/torch_train.py --arch dense:64,norm,relu,dense:10 --norm layer
 The data stay in memory as ready tensors (no DataLoader), the fastest fair PyTorch loop.
 Prints one JSON line: accuracy, wall time of the training loop alone, peak resident memory.
 """
@@ -17,6 +18,9 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from arch_torch import build_from_spec, preset_spec  # noqa: E402
 
 MEAN, STD = 0.1307, 0.3081
 
@@ -39,42 +43,26 @@ def find(dir_, name):
     sys.exit(f"{dir_}: missing {name}")
 
 
-def load(dir_, split):
+def load(dir_, split, input_scaling="standardize"):
+    """Images as normgrad's --input gives them: standardize, (p/255 - 0.1307) / 0.3081 (for
+    Fashion-MNIST too), or unit, p/255."""
     images = read_idx(find(dir_, f"{split}-images-idx3-ubyte"))
     labels = read_idx(find(dir_, f"{split}-labels-idx1-ubyte"))
-    x = ((images.float() / 255.0) - MEAN) / STD
+    x = images.float() / 255.0
+    if input_scaling == "standardize":
+        x = (x - MEAN) / STD
     return x.unsqueeze(1).contiguous(), labels.long()
 
 
-def build(model, batchnorm, hidden=256, depth=2, activation="relu"):
-    """The model of normgrad's train/models.cpp, with the same layer names (fc1, bn1, act1, ...),
-    so a normgrad checkpoint's tensor names are this model's state_dict keys."""
-    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation]
-    layers = []
-    if model == "mlp":
-        layers.append(("flatten", nn.Flatten()))
-        width = 784
-        for i in range(1, depth + 1):
-            layers.append((f"fc{i}", nn.Linear(width, hidden)))
-            if batchnorm:
-                layers.append((f"bn{i}", nn.BatchNorm1d(hidden)))
-            layers.append((f"act{i}", act()))
-            width = hidden
-        layers.append((f"fc{depth + 1}", nn.Linear(width, 10)))
-    else:
-        layers.append(("conv1", nn.Conv2d(1, 32, 3, padding=1)))
-        if batchnorm:
-            layers.append(("bn1", nn.BatchNorm2d(32)))
-        layers += [("act1", act()), ("pool1", nn.MaxPool2d(2)),
-                   ("conv2", nn.Conv2d(32, 64, 3, padding=1))]
-        if batchnorm:
-            layers.append(("bn2", nn.BatchNorm2d(64)))
-        layers += [("act2", act()), ("pool2", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),
-                   ("fc1", nn.Linear(64 * 7 * 7, 128))]
-        if batchnorm:
-            layers.append(("bn3", nn.BatchNorm1d(128)))
-        layers += [("act3", act()), ("fc2", nn.Linear(128, 10))]
-    return nn.Sequential(OrderedDict(layers))
+def build(model, batchnorm=False, hidden=256, depth=2, activation="relu", arch=None,
+          norm=None, init="pytorch", init_std=0.01):
+    """The model normgrad builds (train/models.cpp), with the same layer names (fc1, bn1, act1,
+    res1.conv1, ...), so a normgrad checkpoint's tensor names are this model's state_dict keys:
+    --model mlp|cnn as their specs, or an --arch spec (bench/arch_torch.py)."""
+    spec = arch if arch else preset_spec(model, hidden, depth)
+    if norm is None:
+        norm = "batch" if batchnorm else "none"
+    return build_from_spec(spec, norm=norm, activation=activation, init=init, init_std=init_std)
 
 
 def evaluate(model, x, y):
@@ -88,7 +76,16 @@ def evaluate(model, x, y):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
-    ap.add_argument("--batchnorm", choices=["on", "off"], default="off")
+    ap.add_argument("--batchnorm", choices=["on", "off"], default=None,
+                    help="short for --norm batch|none")
+    ap.add_argument("--arch", default=None, help="a normgrad --arch spec, or @FILE")
+    ap.add_argument("--norm", default=None, help="none, batch, layer, group, group:G, rms")
+    ap.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu")
+    ap.add_argument("--init", choices=["pytorch", "he", "xavier", "normal"], default="pytorch")
+    ap.add_argument("--init-std", type=float, default=0.01)
+    ap.add_argument("--input", choices=["standardize", "unit"], default="standardize")
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.05)
@@ -100,9 +97,16 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    xtr, ytr = load(args.data, "train")
-    xte, yte = load(args.data, "t10k")
-    model = build(args.model, args.batchnorm == "on")
+    xtr, ytr = load(args.data, "train", args.input)
+    xte, yte = load(args.data, "t10k", args.input)
+    arch = args.arch
+    if arch and arch.startswith("@"):
+        with open(arch[1:]) as f:
+            arch = " ".join(line for line in f.read().splitlines()
+                            if line.strip() and not line.strip().startswith("#"))
+    norm = args.norm or ("batch" if args.batchnorm == "on" else "none")
+    model = build(args.model, hidden=args.hidden, depth=args.depth, activation=args.activation,
+                  arch=arch, norm=norm, init=args.init, init_std=args.init_std)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     n = xtr.shape[0]
     epochs = []
@@ -124,7 +128,8 @@ def main():
                        "test_accuracy": evaluate(model, xte, yte), "train_seconds": seconds})
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "model": args.model,
-                      "batchnorm": args.batchnorm, "threads": args.threads, "epochs": epochs,
+                      "arch": arch, "norm": norm, "batchnorm": "on" if norm == "batch" else "off",
+                      "threads": args.threads, "epochs": epochs,
                       "peak_rss_mb": peak_kb / 1024.0}))
 
 

@@ -2,6 +2,7 @@
 """Loads a normgrad checkpoint into the equivalent PyTorch model and reports its test accuracy.
 
     ./build/normgrad train --model cnn --batchnorm on --save runs/cnn.safetensors
+    (or any --arch SPEC --norm N: the file records the spec and the normalisation)
     ./build/normgrad eval --load runs/cnn.safetensors
     /usr/bin/python3 examples/load_in_pytorch.py runs/cnn.safetensors --data data/mnist
 
@@ -28,15 +29,19 @@ def main():
     args = ap.parse_args()
 
     tensors, meta = load_normgrad_checkpoint(args.checkpoint)
-    model = build(meta["normgrad.model"], meta["normgrad.batchnorm"] == "on",
-                  hidden=int(meta["normgrad.hidden"]), depth=int(meta["normgrad.depth"]),
-                  activation=meta["normgrad.activation"])
+    # The model from the file's metadata alone: its spec (normgrad.arch, the presets' included)
+    # and normalisation; files written before --arch name the preset and normgrad.batchnorm.
+    norm = meta.get("normgrad.norm") or ("batch" if meta.get("normgrad.batchnorm") == "on"
+                                         else "none")
+    model = build(meta["normgrad.model"], hidden=int(meta["normgrad.hidden"]),
+                  depth=int(meta["normgrad.depth"]), activation=meta["normgrad.activation"],
+                  arch=meta.get("normgrad.arch"), norm=norm)
     state = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
     for k, v in model.state_dict().items():
         if k.endswith("num_batches_tracked"):  # PyTorch keeps this counter as int64
             state[k] = state[k].to(v.dtype)
     model.load_state_dict(state, strict=True)
-    x, y = load(args.data, "t10k")
+    x, y = load(args.data, "t10k", meta.get("normgrad.input", "standardize"))
     acc = evaluate(model, x, y)
     print(f"{args.checkpoint}: PyTorch {torch.__version__}: test accuracy {100 * acc:.2f}% "
           f"on {x.shape[0]} images")
