@@ -14,8 +14,9 @@
 #include "normgrad/ops/batch_norm.hpp"     // batch_norm_train, batch_norm_eval, BatchStats
 #include "normgrad/ops/conv2d.hpp"         // conv2d, Conv2dParams, ConvAlgorithm
 #include "normgrad/ops/cross_entropy.hpp"  // cross_entropy
-#include "normgrad/ops/elementwise.hpp"    // add, sub, mul, scale, add_bias
+#include "normgrad/ops/elementwise.hpp"    // add, sub, mul, div, scale, add_scalar, add_bias
 #include "normgrad/ops/matmul.hpp"         // matmul, linear
 #include "normgrad/ops/max_pool2d.hpp"     // max_pool2d, Pool2dParams
-#include "normgrad/ops/reduce.hpp"         // sum, mean
-#include "normgrad/ops/reshape.hpp"        // reshape, flatten
+#include "normgrad/ops/reduce.hpp"         // sum, mean (all or over axes), var, max
+#include "normgrad/ops/reshape.hpp"        // reshape, flatten, permute, transpose, concat, slice
+#include "normgrad/ops/unary.hpp"          // exp, log, sqrt, rsqrt, pow, abs

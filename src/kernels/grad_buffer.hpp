@@ -50,4 +50,13 @@ inline void write_grad(GradBuffer g, int64_t n, F value) {
     }
 }
 
+// g[i] = v or g[i] += v, as g asks: for backward functions that write one element at a time
+// (each element exactly once when g is fresh).
+inline void put_grad(GradBuffer g, int64_t i, float v) {
+    if (g.accumulate)
+        g.data[i] += v;
+    else
+        g.data[i] = v;
+}
+
 }  // namespace normgrad

@@ -1,28 +1,129 @@
-// Elementwise arithmetic: add, sub, mul, scale, and a per-channel bias add.
+// Elementwise arithmetic: add, sub, mul, div with broadcasting, scale, add_scalar, and a
+// per-channel bias add.
+//
+// add, sub and mul on equal shapes (what training runs) are simple loops of their own; other
+// shapes go through broadcast_binary, which walks the broadcast result with strides
+// (ops/index_map.hpp) and is correct for any pair of broadcastable shapes rather than fast.
 #include <fmt/format.h>
+
+#include <vector>
 
 #include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/elementwise.hpp"
+#include "ops/index_map.hpp"
 
 namespace normgrad {
 
 namespace {
-
-void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
-    if (a.shape() != b.shape())
-        shape_error(op, fmt::format("shapes differ: {} and {}", a.shape().str(), b.shape().str()));
-}
 
 // The gradient of `t` gets factor * src, elementwise.
 void add_scaled_grad(const Tensor& t, float factor, const float* src) {
     write_grad(grad_buffer(t), t.numel(), [=](int64_t i) { return factor * src[i]; });
 }
 
+// Each operation's value and its two partial derivatives times dy, for the general paths.
+struct AddOp {
+    static float value(float a, float b) { return a + b; }
+    // y = a + b: dy/da = 1, dy/db = 1.
+    static float grad_a(float dy, float, float) { return dy; }
+    static float grad_b(float dy, float, float) { return dy; }
+};
+struct SubOp {
+    static float value(float a, float b) { return a - b; }
+    // y = a - b: dy/da = 1, dy/db = -1.
+    static float grad_a(float dy, float, float) { return dy; }
+    static float grad_b(float dy, float, float) { return -dy; }
+};
+struct MulOp {
+    static float value(float a, float b) { return a * b; }
+    // y = a b: dy/da = b, dy/db = a (the product rule).
+    static float grad_a(float dy, float, float b) { return dy * b; }
+    static float grad_b(float dy, float a, float) { return dy * a; }
+};
+struct DivOp {
+    static float value(float a, float b) { return a / b; }
+    // y = a b^-1: dy/da = 1 / b; dy/db = a * d(b^-1)/db = -a / b^2.
+    static float grad_a(float dy, float, float b) { return dy / b; }
+    static float grad_b(float dy, float a, float b) { return -dy * a / (b * b); }
+};
+
+// Op on equal shapes: one loop forward, one loop per input backward.
+template <class Op>
+Tensor same_shape_binary(const char* op, const Tensor& a, const Tensor& b) {
+    Tensor y = Tensor::empty(a.shape());
+    const int64_t n = y.numel();
+    const float *ap = a.data(), *bp = b.data();
+    float* yp = y.data();
+    for (int64_t i = 0; i < n; ++i) yp[i] = Op::value(ap[i], bp[i]);
+    if (autograd::needs_grad({&a, &b})) {
+        // dL/da_i = dy_i * dy/da at (a_i, b_i), and the same for b (see Op).
+        autograd::record(op, {a, b}, y, [a, b, y, n] {
+            const float *dy = y.grad(), *av = a.data(), *bv = b.data();
+            if (a.requires_grad())
+                write_grad(grad_buffer(a), n,
+                           [=](int64_t i) { return Op::grad_a(dy[i], av[i], bv[i]); });
+            if (b.requires_grad())
+                write_grad(grad_buffer(b), n,
+                           [=](int64_t i) { return Op::grad_b(dy[i], av[i], bv[i]); });
+        });
+    }
+    return y;
+}
+
+// Which input of a binary operation a gradient is for.
+enum class Input { a, b };
+
+// The gradient of input a or b of a broadcast operation whose result has the padded sizes `n`
+// and reads a and b with strides sa and sb: each element of the input gets the sum, over the
+// result elements i that read it, of partial(i, j, k) (j, k: the offsets of a and b that element
+// i read). So an input broadcast along some dimensions gets the output gradient summed over them.
+// Summed in double, as a size-1 input may collect a whole tensor's worth of terms.
+template <class Partial>
+void add_broadcast_grad(const Tensor& t, Input which, const index_map::Dims& n,
+                        const index_map::Dims& sa, const index_map::Dims& sb, Partial partial) {
+    std::vector<double> sum(static_cast<size_t>(t.numel()), 0.0);
+    index_map::walk2(n, sa, sb, [&](int64_t i, int64_t j, int64_t k) {
+        sum[static_cast<size_t>(which == Input::a ? j : k)] += partial(i, j, k);
+    });
+    const double* s = sum.data();
+    write_grad(grad_buffer(t), t.numel(), [=](int64_t j) { return static_cast<float>(s[j]); });
+}
+
+// Op on any two shapes that broadcast together (index_map.hpp).
+template <class Op>
+Tensor broadcast_binary(const char* op, const Tensor& a, const Tensor& b) {
+    const Shape out = index_map::broadcast_shape(op, a.shape(), b.shape());
+    const index_map::Dims n = index_map::padded(out);
+    const index_map::Dims sa = index_map::broadcast_strides(a.shape());
+    const index_map::Dims sb = index_map::broadcast_strides(b.shape());
+    Tensor y = Tensor::empty(out);
+    const float *ap = a.data(), *bp = b.data();
+    float* yp = y.data();
+    index_map::walk2(n, sa, sb,
+                     [&](int64_t i, int64_t j, int64_t k) { yp[i] = Op::value(ap[j], bp[k]); });
+    if (autograd::needs_grad({&a, &b})) {
+        // y_i = Op(a_j(i), b_k(i)): a_j takes part in every y_i that reads it, so by the chain
+        // rule dL/da_j = sum over those i of dy_i * dy/da at (a_j, b_k(i)); likewise for b.
+        autograd::record(op, {a, b}, y, [a, b, y, n, sa, sb] {
+            const float *dy = y.grad(), *av = a.data(), *bv = b.data();
+            if (a.requires_grad())
+                add_broadcast_grad(a, Input::a, n, sa, sb, [=](int64_t i, int64_t j, int64_t k) {
+                    return Op::grad_a(dy[i], av[j], bv[k]);
+                });
+            if (b.requires_grad())
+                add_broadcast_grad(b, Input::b, n, sa, sb, [=](int64_t i, int64_t j, int64_t k) {
+                    return Op::grad_b(dy[i], av[j], bv[k]);
+                });
+        });
+    }
+    return y;
+}
+
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-    check_same_shape("add", a, b);
+    if (a.shape() != b.shape()) return broadcast_binary<AddOp>("add", a, b);
     Tensor y = Tensor::empty(a.shape());
     const int64_t n = y.numel();
     const float *ap = a.data(), *bp = b.data();
@@ -39,7 +140,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-    check_same_shape("sub", a, b);
+    if (a.shape() != b.shape()) return broadcast_binary<SubOp>("sub", a, b);
     Tensor y = Tensor::empty(a.shape());
     const int64_t n = y.numel();
     const float *ap = a.data(), *bp = b.data();
@@ -56,7 +157,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-    check_same_shape("mul", a, b);
+    if (a.shape() != b.shape()) return broadcast_binary<MulOp>("mul", a, b);
     Tensor y = Tensor::empty(a.shape());
     const int64_t n = y.numel();
     const float *ap = a.data(), *bp = b.data();
@@ -75,6 +176,24 @@ Tensor mul(const Tensor& a, const Tensor& b) {
                 write_grad(grad_buffer(b), n, [=](int64_t i) { return dy[i] * av[i]; });
             }
         });
+    }
+    return y;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+    if (a.shape() != b.shape()) return broadcast_binary<DivOp>("div", a, b);
+    return same_shape_binary<DivOp>("div", a, b);
+}
+
+Tensor add_scalar(const Tensor& x, float value) {
+    Tensor y = Tensor::empty(x.shape());
+    const int64_t n = y.numel();
+    const float* xp = x.data();
+    float* yp = y.data();
+    for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] + value;
+    if (autograd::needs_grad({&x})) {
+        // y = x + c: dL/dx = dy.
+        autograd::record("add_scalar", {x}, y, [x, y] { add_scaled_grad(x, 1.f, y.grad()); });
     }
     return y;
 }
