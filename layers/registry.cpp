@@ -12,7 +12,10 @@
 #include "normgrad/layers/conv2d.hpp"
 #include "normgrad/layers/dense.hpp"
 #include "normgrad/layers/flatten.hpp"
+#include "normgrad/layers/group_norm.hpp"
+#include "normgrad/layers/layer_norm.hpp"
 #include "normgrad/layers/max_pool2d.hpp"
+#include "normgrad/layers/rms_norm.hpp"
 #include "normgrad/layers/sequential.hpp"
 
 namespace normgrad {
@@ -25,6 +28,9 @@ std::vector<LayerExample> builtin_layer_examples() {
         Conv2d::example(),
         BatchNorm1d::example(),
         BatchNorm2d::example(),
+        LayerNorm::example(),
+        GroupNorm::example(),
+        RMSNorm::example(),
         ReLU::example(),
         Sigmoid::example(),
         Tanh::example(),

@@ -1,7 +1,10 @@
-// Numbers quoted in the documents are the output of the commands that make them.
+// Numbers and code quoted in the documents are the output of the commands and the files they name.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -30,4 +33,51 @@ TEST_CASE("docs: the README's Performance section is bench/results.md", "[docs]"
            results[results.size() - 2] == '\n')
         results.pop_back();
     CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == results);
+}
+
+namespace {
+
+// The code blocks of `doc` that follow a line "<!-- quoted from PATH ... -->", with their PATH.
+std::vector<std::pair<std::string, std::string>> quotes(const std::string& doc) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const std::string marker = "<!-- quoted from ", fence = "```";
+    for (size_t at = doc.find(marker); at != std::string::npos; at = doc.find(marker, at + 1)) {
+        const size_t path_begin = at + marker.size();
+        const std::string path =
+            doc.substr(path_begin, doc.find_first_of(" \n", path_begin) - path_begin);
+        const size_t line_end = doc.find('\n', at);
+        REQUIRE(line_end != std::string::npos);
+        // The block must start on the next line: a quote separated from its marker is no quote.
+        INFO("the quote of " << path << " must start on the line after its marker");
+        REQUIRE(doc.compare(line_end + 1, fence.size(), fence) == 0);
+        const size_t body = doc.find('\n', line_end + 1) + 1;
+        const size_t end = doc.find("\n" + fence, body);
+        REQUIRE(end != std::string::npos);
+        out.emplace_back(path, doc.substr(body, end + 1 - body));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("docs: code quoted from a source file is that file's, line for line", "[docs]") {
+    // A block under "<!-- quoted from PATH -->" must be whole consecutive lines of PATH, so that
+    // editing the code without the document (or the document alone) shows here.
+    const std::string root = NORMGRAD_SOURCE_DIR;
+    std::vector<std::string> quoted;
+    for (const char* doc_name : {"docs/batchnorm.md", "docs/extending.md"}) {
+        for (const auto& [path, code] : quotes(read(root + "/" + doc_name))) {
+            INFO(doc_name << " quotes " << path << ":\n" << code);
+            const std::string source = "\n" + read(root + "/" + path);
+            CHECK(source.find("\n" + code) != std::string::npos);
+            quoted.push_back(std::string(doc_name) + ": " + path);
+        }
+    }
+    // The quotes this test exists for (so that it cannot pass by finding none).
+    for (const char* expected : {"docs/batchnorm.md: tests/composed_batch_norm.hpp",
+                                 "docs/extending.md: layers/layer_norm.cpp",
+                                 "docs/extending.md: include/normgrad/layers/layer_norm.hpp"}) {
+        INFO("expected a quote: " << expected);
+        CHECK(std::find(quoted.begin(), quoted.end(), expected) != quoted.end());
+    }
 }

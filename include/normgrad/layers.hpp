@@ -10,7 +10,10 @@
 #include "normgrad/layers/conv2d.hpp"       // Conv2d
 #include "normgrad/layers/dense.hpp"        // Dense
 #include "normgrad/layers/flatten.hpp"      // Flatten
+#include "normgrad/layers/group_norm.hpp"   // GroupNorm
 #include "normgrad/layers/init.hpp"         // Init
+#include "normgrad/layers/layer_norm.hpp"   // LayerNorm
 #include "normgrad/layers/max_pool2d.hpp"   // MaxPool2d
+#include "normgrad/layers/rms_norm.hpp"     // RMSNorm
 #include "normgrad/layers/sequential.hpp"   // Sequential
 #include "normgrad/ops.hpp"

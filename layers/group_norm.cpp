@@ -1,0 +1,66 @@
+// GroupNorm from the general operations: no backward of its own, the tape differentiates it.
+#include "normgrad/layers/group_norm.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "normgrad/layer_registry.hpp"
+#include "normgrad/ops/elementwise.hpp"
+#include "normgrad/ops/reduce.hpp"
+#include "normgrad/ops/reshape.hpp"
+#include "normgrad/ops/unary.hpp"
+
+namespace normgrad {
+
+GroupNorm::GroupNorm(int64_t groups_, int64_t channels_, float eps_, bool affine)
+    : groups(groups_), channels(channels_), eps(eps_) {
+    if (groups < 1 || channels < 1)
+        throw std::invalid_argument(fmt::format(
+            "GroupNorm: groups and channels must be positive, got {} groups, {} channels", groups,
+            channels));
+    if (channels % groups != 0)
+        throw std::invalid_argument(fmt::format(
+            "GroupNorm: channels ({}) must be divisible by groups ({})", channels, groups));
+    if (!(eps > 0.f))
+        throw std::invalid_argument(fmt::format("GroupNorm: eps must be positive, got {}", eps));
+    if (affine) {
+        weight = register_parameter("weight", Tensor::ones({channels}), true);
+        bias = register_parameter("bias", Tensor::zeros({channels}), true);
+    }
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+    if (x.rank() < 2 || x.dim(1) != channels)
+        shape_error(kind(), fmt::format("expected input [N, {}, ...] ({} channels), got {}",
+                                        channels, channels, x.shape().str()));
+    const int64_t N = x.dim(0);
+    // Each example's group as one row: [N, groups, (C / groups) * H * W], consecutive in memory.
+    const Tensor rows = reshape(x, Shape{N, groups, N == 0 ? 0 : x.numel() / (N * groups)});
+
+    // Twelve tape records with affine (eight without): reshape, mean, sub, var, add_scalar,
+    // rsqrt, mul, reshape back, then weight and bias each reshaped to [C, 1, ...] (so that they
+    // broadcast along dimension 1), mul and add.
+    const Tensor centred = sub(rows, mean(rows, {2}, /*keepdim=*/true));
+    const Tensor inv_std =
+        rsqrt(add_scalar(var(rows, {2}, /*unbiased=*/false, /*keepdim=*/true), eps));
+    const Tensor xhat = reshape(mul(centred, inv_std), x.shape());
+    if (!weight.defined()) return xhat;
+    std::vector<int64_t> per_channel(static_cast<size_t>(x.rank() - 1), 1);
+    per_channel[0] = channels;
+    const Shape s(per_channel);
+    return add(mul(xhat, reshape(weight, s)), reshape(bias, s));
+}
+
+std::string GroupNorm::describe() const {
+    return fmt::format("GroupNorm({} groups, {} channels, eps {}{})", groups, channels, eps,
+                       weight.defined() ? "" : ", affine off");
+}
+
+LayerExample GroupNorm::example() {
+    return {"GroupNorm", Shape({2, 4, 2, 3}),
+            [](Rng&) { return std::make_shared<GroupNorm>(2, 4); }};
+}
+
+}  // namespace normgrad

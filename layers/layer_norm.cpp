@@ -1,0 +1,50 @@
+// LayerNorm from the general operations: no backward of its own, the tape differentiates it.
+#include "normgrad/layers/layer_norm.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <utility>
+
+#include "normalized_shape.hpp"
+#include "normgrad/layer_registry.hpp"
+#include "normgrad/ops/elementwise.hpp"
+#include "normgrad/ops/reduce.hpp"
+#include "normgrad/ops/unary.hpp"
+
+namespace normgrad {
+
+LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape_, float eps_, bool affine)
+    : normalized_shape(std::move(normalized_shape_)), eps(eps_) {
+    detail::check_norm_settings("LayerNorm", normalized_shape, eps);
+    if (affine) {
+        weight = register_parameter("weight", Tensor::ones(Shape(normalized_shape)), true);
+        bias = register_parameter("bias", Tensor::zeros(Shape(normalized_shape)), true);
+    }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+    const std::vector<int> axes = detail::trailing_axes(kind(), normalized_shape, x);
+
+    // Eight tape records with affine (six without): mean, sub, var, add_scalar, rsqrt, mul, then
+    // mul by weight and add bias, which broadcast along the leading dimensions.
+    const Tensor centred = sub(x, mean(x, axes, /*keepdim=*/true));
+    const Tensor inv_std =
+        rsqrt(add_scalar(var(x, axes, /*unbiased=*/false, /*keepdim=*/true), eps));
+    const Tensor xhat = mul(centred, inv_std);
+    if (!weight.defined()) return xhat;
+    return add(mul(xhat, weight), bias);
+}
+
+std::string LayerNorm::describe() const {
+    return fmt::format("LayerNorm([{}], eps {}{})", fmt::join(normalized_shape, ", "), eps,
+                       weight.defined() ? "" : ", affine off");
+}
+
+LayerExample LayerNorm::example() {
+    return {"LayerNorm", Shape({2, 3, 4}), [](Rng&) {
+                return std::make_shared<LayerNorm>(std::vector<int64_t>{3, 4});
+            }};
+}
+
+}  // namespace normgrad
