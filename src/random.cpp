@@ -50,4 +50,13 @@ void Rng::set_state(const std::string& state) {
     spare_ = std::strtod(spare_text.c_str(), nullptr);
 }
 
+Rng& training_rng() {
+    static Rng rng(0);  // a function-local static: ready before its first use, whenever that is
+    return rng;
+}
+
+void seed_training_rng(uint64_t seed) {
+    training_rng() = Rng(seed);
+}
+
 }  // namespace normgrad

@@ -34,4 +34,13 @@ class Rng {
     double spare_ = 0.0;
 };
 
+// The process-wide random stream of training-time randomness (Dropout's masks; src/random.cpp).
+// One stream for the whole process, so that a run is reproduced by one seed and resumed by one
+// saved state: the trainer seeds it when a run starts and saves training_rng().state() in its
+// checkpoints, restoring it on resume. Until seeded it is Rng(0). Not thread-safe: it is drawn
+// from by the thread that runs the forward pass. Evaluation draws nothing from it.
+Rng& training_rng();
+// training_rng() = Rng(seed): the same seed gives the same stream of masks again.
+void seed_training_rng(uint64_t seed);
+
 }  // namespace normgrad
