@@ -4,17 +4,21 @@
 
 #include <fmt/format.h>
 
+#include <string>
 #include <utility>
 
 #include "normgrad/autograd.hpp"
 #include "normgrad/layers/activations.hpp"
+#include "normgrad/layers/avg_pool2d.hpp"
 #include "normgrad/layers/batch_norm.hpp"
 #include "normgrad/layers/conv2d.hpp"
 #include "normgrad/layers/dense.hpp"
+#include "normgrad/layers/dropout.hpp"
 #include "normgrad/layers/flatten.hpp"
 #include "normgrad/layers/group_norm.hpp"
 #include "normgrad/layers/layer_norm.hpp"
 #include "normgrad/layers/max_pool2d.hpp"
+#include "normgrad/layers/residual.hpp"
 #include "normgrad/layers/rms_norm.hpp"
 #include "normgrad/layers/sequential.hpp"
 
@@ -37,6 +41,10 @@ std::vector<LayerExample> builtin_layer_examples() {
         Flatten::example(),
         MaxPool2d::example(),
         Sequential::example(),
+        AvgPool2d::example(),
+        GlobalAvgPool2d::example(),
+        Dropout::example(),
+        Residual::example(),
     };
     // clang-format on
 }
@@ -59,6 +67,21 @@ Tensor spaced_input(const Shape& s, Rng& rng) {
     return Tensor::from(s, v);
 }
 
+// The seed of training_rng() during a check.
+constexpr uint64_t kCheckStreamSeed = 99;
+
+// Restores training_rng()'s state when it goes, however the scope is left.
+class KeepTrainingRngState {
+  public:
+    KeepTrainingRngState() : saved_(training_rng().state()) {}
+    ~KeepTrainingRngState() { training_rng().set_state(saved_); }
+    KeepTrainingRngState(const KeepTrainingRngState&) = delete;
+    KeepTrainingRngState& operator=(const KeepTrainingRngState&) = delete;
+
+  private:
+    std::string saved_;
+};
+
 }  // namespace
 
 void add_layer_example(LayerExample example) {
@@ -74,6 +97,10 @@ std::vector<LayerExample> layer_examples() {
 
 GradCheckResult check_layer_example(const LayerExample& ex, bool training,
                                     GradCheckOptions options) {
+    // The check uses training_rng() as it likes (the same stream whatever ran before) and
+    // leaves it as it found it.
+    const KeepTrainingRngState keep_stream;
+    seed_training_rng(kCheckStreamSeed);
     Rng rng(7);
     std::shared_ptr<Module> layer = ex.make(rng);
     Tensor x = spaced_input(ex.input_shape, rng).set_name("input");
@@ -91,7 +118,16 @@ GradCheckResult check_layer_example(const LayerExample& ex, bool training,
         for (int64_t i = 0; i < p.tensor.numel(); ++i) p.tensor.data()[i] += noise.data()[i];
         wrt.push_back(p.tensor.set_name(p.name));
     }
-    GradCheckResult r = gradcheck([&] { return (*layer)(x); }, wrt, options);
+    // A layer that is random in training draws the same numbers at every evaluation: the
+    // stream is re-seeded before each. (Without this, each finite difference would compare two
+    // different masks.)
+    const bool fix_random_stream = training && (ex.flags & kRandomInTraining) != 0;
+    GradCheckResult r = gradcheck(
+        [&] {
+            if (fix_random_stream) seed_training_rng(kCheckStreamSeed);
+            return (*layer)(x);
+        },
+        wrt, options);
     r.report = fmt::format("{} ({}):\n{}", ex.name, training ? "train" : "eval", r.report);
     return r;
 }

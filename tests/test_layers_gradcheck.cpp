@@ -31,13 +31,17 @@ TEST_CASE("layer examples: each built-in layer once, then the program's own", "[
         // An example builds the layer it is named after (a copied line would not).
         Rng rng(1);
         CHECK(ex.make(rng)->kind() == ex.name);
-        CHECK(ex.flags == 0);  // no flag is defined yet
+        // Dropout alone is random in training, and no example sets a flag that is not defined.
+        CHECK((ex.flags & ~kRandomInTraining) == 0);
+        CHECK(((ex.flags & kRandomInTraining) != 0) == (ex.name == "Dropout"));
     }
     // The last one is the LeakyReLU of examples/custom_layer/, registered from its own file
     // (leaky_relu_example.cpp), which examples/CMakeLists.txt adds to this binary.
     const std::vector<std::string> expected{
-        "Dense", "Conv2d",  "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",  "RMSNorm",
-        "ReLU",  "Sigmoid", "Tanh",        "Flatten",     "MaxPool2d", "Sequential", "LeakyReLU",
+        "Dense",     "Conv2d",          "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+        "GroupNorm", "RMSNorm",         "ReLU",        "Sigmoid",     "Tanh",
+        "Flatten",   "MaxPool2d",       "Sequential",  "AvgPool2d",   "GlobalAvgPool2d",
+        "Dropout",   "Residual",        "LeakyReLU",
     };
     CHECK(names == expected);
     CHECK(builtin_layer_examples().size() == expected.size() - 1);

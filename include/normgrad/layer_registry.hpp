@@ -40,13 +40,19 @@
 
 namespace normgrad {
 
+// LayerExample::flags, or-ed together.
+// The layer draws from training_rng() (random.hpp) in training mode (Dropout): the generic check
+// re-seeds that stream with the same seed before every evaluation of the layer, so that each
+// forward pass draws the same numbers (the same mask) and the finite differences are those of
+// one function. Evaluation mode must draw nothing.
+inline constexpr uint32_t kRandomInTraining = 1;
+
 struct LayerExample {
     std::string name;
     Shape input_shape;
     std::function<std::shared_ptr<Module>(Rng&)> make;
-    // How the generic check must treat the layer. No flag is defined yet (0: deterministic in
-    // both modes); the place is kept for layers that are random in training (Dropout), for which
-    // the check will fix the random stream.
+    // How the generic check must treat the layer: 0 for a layer that is deterministic in both
+    // modes, else the flags above (kRandomInTraining).
     uint32_t flags = 0;
 };
 
@@ -65,7 +71,9 @@ std::vector<LayerExample> layer_examples();
 // value (gamma = 1 and beta = 0 could hide a missing term), and checks the gradients of the input
 // (distinct values, no two closer than 0.1, none at 0: no max-pool tie or ReLU kink is crossed by
 // a step) and of every parameter with gradcheck() (gradcheck.hpp; step 1e-3, atol 2e-3 unless
-// `options` says otherwise). The report names the example and the mode.
+// `options` says otherwise). It seeds training_rng() for itself and leaves the stream's state as
+// it found it; for a kRandomInTraining example in training it re-seeds the stream before every
+// evaluation. The report names the example and the mode.
 GradCheckResult check_layer_example(const LayerExample& example, bool training,
                                     GradCheckOptions options = {.step = 1e-3, .atol = 2e-3});
 

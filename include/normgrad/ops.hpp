@@ -11,6 +11,7 @@
 #pragma once
 
 #include "normgrad/ops/activations.hpp"    // relu, leaky_relu, sigmoid, tanh
+#include "normgrad/ops/avg_pool2d.hpp"     // avg_pool2d, global_avg_pool2d
 #include "normgrad/ops/batch_norm.hpp"     // batch_norm_train, batch_norm_eval, BatchStats
 #include "normgrad/ops/conv2d.hpp"         // conv2d, Conv2dParams, ConvAlgorithm
 #include "normgrad/ops/cross_entropy.hpp"  // cross_entropy
