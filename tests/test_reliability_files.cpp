@@ -167,7 +167,7 @@ TEST_CASE("reliability: what does not fit is refused before training", "[reliabi
              .setup = "data/ holds 3x3 images",
              .command = "normgrad train --data data --model cnn",
              .status = 2,
-             .expect = "at least 4x4",
+             .expect = "a 2x2 pooling window does not fit the 1x1 images it gets",
              .prepare =
                  [] {
                      images("train", 3, 3);

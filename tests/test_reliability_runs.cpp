@@ -133,18 +133,18 @@ TEST_CASE("reliability: logs survive and resume continues them", "[reliability]"
              .command = "normgrad compare --data data --batch 32 --init normal --init-std 1 "
                         "--lr 10 --no-progress --out cmp",
              .status = 0,
-             .expect = "BatchNorm off  test accuracy",
+             .expect = "no normalisation  test accuracy",
              .varies = {{R"(accuracy +[0-9.]+%)", "accuracy X%"}, {R"(step: \d+)", "step: K"}},
              .verify =
                  [](const Run& r) {
-                     const auto at = r.output.find("BatchNorm off  test accuracy");
+                     const auto at = r.output.find("no normalisation  test accuracy");
                      REQUIRE(at != std::string::npos);
                      const std::string line = r.output.substr(at, r.output.find('\n', at) - at);
                      const std::string step = line.substr(line.rfind(' ') + 1);
                      REQUIRE(step != "none");
                      // Its row is there, saying so.
                      const std::string csv = read_file("cmp/steps.csv");
-                     CHECK_THAT(csv, Contains(",event_off,event_on,"));
+                     CHECK_THAT(csv, Contains(",event_none,event_batch,"));
                      const size_t row = csv.find("\n" + step + ",1,");
                      REQUIRE(row != std::string::npos);
                      const std::string csv_row =

@@ -66,12 +66,13 @@ TEST_CASE("compare: table, CSV and an HTML report whose charts hold the run's da
                Contains("bn1") && Contains("fc4") && Contains("first non-finite step: none"));
 
     const std::string csv = read_file((out / "steps.csv").string());
-    const auto loss_off = csv_column(csv, "loss_off"), loss_on = csv_column(csv, "loss_on");
+    const auto loss_off = csv_column(csv, "loss_none"), loss_on = csv_column(csv, "loss_batch");
     CHECK(loss_off.size() == 16);  // 256 images / 32 per batch * 2 epochs
     CHECK(loss_on.size() == 16);
-    CHECK(csv_column(csv, "fc1_grad_off").size() == 16);
-    CHECK(csv_column(csv, "bn1_grad_off").empty());  // no BatchNorm in the off run
-    CHECK(csv_column(csv, "bn1_grad_on").size() == 16);
+    CHECK(csv_column(csv, "fc1_grad_none").size() == 16);
+    CHECK(
+        csv_column(csv, "bn1_grad_none").empty());  // no BatchNorm in the run without normalisation
+    CHECK(csv_column(csv, "bn1_grad_batch").size() == 16);
 
     const std::string dom = chromium_dom((out / "report.html").string(), d.dir / "chromium");
     const auto start = dom.find("<pre id=\"render-check\">");
@@ -105,4 +106,38 @@ TEST_CASE("compare: table, CSV and an HTML report whose charts hold the run's da
     for (double v; vs >> v;) drawn.push_back(v);
     REQUIRE(drawn.size() == loss_off.size());
     for (size_t i = 0; i < drawn.size(); ++i) CHECK(drawn[i] == Approx(loss_off[i]).epsilon(1e-6));
+}
+
+TEST_CASE("compare --variants: every normalisation side by side, from the same start",
+          "[report][cli]") {
+    REQUIRE(std::system("command -v chromium >/dev/null 2>&1") == 0);
+    TinyData d;
+    const fs::path out = d.dir / "variants";
+    Run r =
+        run("compare --model mlp --depth 2 --hidden 8 --batch 32 --epochs 1 --lr 0.05 "
+            "--variants none,batch,layer,group:2,rms --no-progress --out " +
+            out.string() + d.data());
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.output, Contains("(none | batch | layer | group2 | rms)"));
+    for (const char* label :
+         {"no normalisation", "BatchNorm", "LayerNorm", "GroupNorm (2 groups)", "RMSNorm"})
+        CHECK_THAT(r.output, Contains(std::string(label) + " ") && Contains("test accuracy"));
+    const std::string csv = read_file((out / "steps.csv").string());
+    for (const char* tag : {"none", "batch", "layer", "group2", "rms"})
+        CHECK(csv_column(csv, std::string("loss_") + tag).size() == 8);  // 256 / 32
+    // Each normalisation's own layers, the dense layers shared by all.
+    CHECK(csv_column(csv, "ln1_grad_layer").size() == 8);
+    CHECK(csv_column(csv, "gn2_grad_group2").size() == 8);
+    CHECK(csv_column(csv, "rms1_grad_rms").size() == 8);
+    CHECK(csv_column(csv, "ln1_grad_batch").empty());
+    const std::string dom = chromium_dom((out / "report.html").string(), d.dir / "chromium");
+    const auto start = dom.find("<pre id=\"render-check\">");
+    REQUIRE(start != std::string::npos);
+    const auto body = dom.find('>', start) + 1;
+    const auto json = nlohmann::json::parse(dom.substr(body, dom.find("</pre>", body) - body));
+    const auto& loss_chart = json.at("charts").at(0);
+    REQUIRE(loss_chart.at("series").size() == 5);
+    for (const auto& s : loss_chart.at("series"))
+        CHECK(s.at("worst_pixel_error").get<double>() < 0.5);
 }

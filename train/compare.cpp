@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <algorithm>
 #include <stdexcept>
 
 #include "normgrad/autograd.hpp"
@@ -61,8 +61,7 @@ RunRecord run_one(const CompareConfig& cc, const Norm& norm, const Dataset& trai
         }
         rec.steps.push_back(std::move(row));
         if (s.step % eval_every == 0 && s.step != total && std::isfinite(s.loss))
-            rec.evals.push_back(
-                {s.step, evaluate(*model, test_set, 128, c.model.input).accuracy});
+            rec.evals.push_back({s.step, evaluate(*model, test_set, 128, c.model.input).accuracy});
     };
     try {
         const TrainResult r = train(c, *model, train_set, test_set, on_step);
@@ -171,8 +170,8 @@ std::string format_table(const CompareResult& r) {
     size_t label_width = 14;
     for (const auto& run : r.runs) label_width = std::max(label_width, run.label.size() + 1);
     for (const auto& run : r.runs)
-        out += fmt::format("{:<{}} test accuracy {:6.2f}%   first non-finite step: {}\n",
-                           run.label, label_width, 100.0 * run.test_accuracy,
+        out += fmt::format("{:<{}} test accuracy {:6.2f}%   first non-finite step: {}\n", run.label,
+                           label_width, 100.0 * run.test_accuracy,
                            run.diverged_step ? std::to_string(run.diverged_step) : "none");
     return out;
 }
@@ -182,7 +181,8 @@ void write_csv(const CompareResult& r, const std::string& path) {
     for (const auto& run : r.runs) s += fmt::format(",loss_{0},grad_norm_{0}", run.tag);
     for (const auto& run : r.runs) s += fmt::format(",event_{}", run.tag);
     for (const auto& l : r.layers)
-        for (const auto& run : r.runs) s += fmt::format(",{0}_grad_{1},{0}_output_grad_{1}", l, run.tag);
+        for (const auto& run : r.runs)
+            s += fmt::format(",{0}_grad_{1},{0}_output_grad_{1}", l, run.tag);
     s += "\n";
     auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : std::string(); };
     size_t n = 0;

@@ -90,8 +90,8 @@ class Walker {
     }
 
     [[noreturn]] void fail(const ArchLayer& l, const std::string& why) const {
-        throw ArchError(fmt::format("{} '{}': '{}' at character {}: {}", what_, arch_.text,
-                                    l.token, l.position + 1, why));
+        throw ArchError(fmt::format("{} '{}': '{}' at character {}: {}", what_, arch_.text, l.token,
+                                    l.position + 1, why));
     }
 
   private:
@@ -163,10 +163,11 @@ class Walker {
                 const Dims y{d[0], d[1] / k, d[2] / k};
                 activations += numel(y);
                 const bool max = l.kind == Kind::MaxPool;
-                add(out, prefix, fmt::format("pool{}", ++n.pool), y, [=]() -> std::shared_ptr<Module> {
-                    if (max) return std::make_shared<MaxPool2d>(k);
-                    return std::make_shared<AvgPool2d>(k);
-                });
+                add(out, prefix, fmt::format("pool{}", ++n.pool), y,
+                    [=]() -> std::shared_ptr<Module> {
+                        if (max) return std::make_shared<MaxPool2d>(k);
+                        return std::make_shared<AvgPool2d>(k);
+                    });
                 return y;
             }
             case Kind::GlobalAvgPool: {
@@ -276,8 +277,8 @@ class Walker {
                 params += double(d[0]) * double(y[0]) + double(y[0]);
                 has_conv = true;
                 if (rng_)
-                    projection = std::make_shared<Conv2d>(d[0], y[0], 1, *rng_, int(stride), 0,
-                                                          spec_.init);
+                    projection =
+                        std::make_shared<Conv2d>(d[0], y[0], 1, *rng_, int(stride), 0, spec_.init);
             }
             lines.push_back(fmt::format("{}{}.proj {}", prefix, name, dims_str(y)));
         }

@@ -19,9 +19,9 @@ std::string load_initial_weights(const TrainConfig& c, Module& model) {
                            describe(s.norm), to_string(s.activation), s.image_rows, s.image_cols);
     };
     if (model_of(m.spec) != model_of(c.model))
-        throw SetupError(fmt::format(
-            "--init-from {}: the file holds a {}, but the flags describe a {}", c.init_from,
-            model_of(m.spec), model_of(c.model)));
+        throw SetupError(
+            fmt::format("--init-from {}: the file holds a {}, but the flags describe a {}",
+                        c.init_from, model_of(m.spec), model_of(c.model)));
     Checkpoint weights;
     weights.tensors = m.model->state();
     copy_into(weights, model.state(), c.init_from);

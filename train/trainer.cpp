@@ -96,7 +96,8 @@ class Trainer {
                 throw_if_stop_requested(
                     "preparing the run, before the first step: nothing was written");
             const int64_t n = std::min(plan.batch, train_set_.count - first);
-            const float loss = train_step(make_batch(train_set_, order, first, n, c_.model.input), epoch);
+            const float loss =
+                train_step(make_batch(train_set_, order, first, n, c_.model.input), epoch);
             loss_sum += loss;
             ++epoch_steps;
             bar.update(epoch_steps, loss_sum / double(epoch_steps),
@@ -108,11 +109,14 @@ class Trainer {
             if (!c_.checkpoint_path.empty() &&
                 (stop || (c_.checkpoint_every > 0 && step_ % c_.checkpoint_every == 0))) {
                 run_.log.flush();  // the log's temporary then holds every step the checkpoint has
-                const ResumePoint here{epoch,       first + n,       step_,
-                                       loss_sum,    epoch_steps,     epoch_rng_state,
+                const ResumePoint here{epoch,
+                                       first + n,
+                                       step_,
+                                       loss_sum,
+                                       epoch_steps,
+                                       epoch_rng_state,
                                        training_rng().state()};
-                save_resume_point(c_.checkpoint_path, run_.settings, c_.model, model_, opt_,
-                                  here);
+                save_resume_point(c_.checkpoint_path, run_.settings, c_.model, model_, opt_, here);
             }
             if (stop) {
                 bar.finish();

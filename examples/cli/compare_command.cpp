@@ -2,8 +2,8 @@
 // normalisations: --variants none,batch,layer,group) trained side by side.
 #include <fmt/format.h>
 
-#include <limits>
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>

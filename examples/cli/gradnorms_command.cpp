@@ -31,9 +31,9 @@ int run_gradnorms(GradnormsFlags& f) {
     finish_training_flags(f.training, given_flag);
     auto& c = f.training.config;
     if (c.model.kind != "mlp" && given_flag("--depths"))
-        throw UsageError(fmt::format(
-            "--depths sweeps the mlp's depth; the {} has the depth its spec gives",
-            c.model.kind == "arch" ? "--arch model" : c.model.kind));
+        throw UsageError(
+            fmt::format("--depths sweeps the mlp's depth; the {} has the depth its spec gives",
+                        c.model.kind == "arch" ? "--arch model" : c.model.kind));
     std::vector<train::Norm> norms;
     for (const std::string& v : f.variants) {
         try {
@@ -64,14 +64,16 @@ int run_gradnorms(GradnormsFlags& f) {
                    : fmt::format("model {}", train::spec_text(c.model)),
                train::to_string(c.model.activation), train::to_string(c.model.init),
                train::to_string(c.model.input));
-    fmt::print("Gradients of the training-mode loss (mean cross-entropy) on {} batch{} of {} "
-               "training images ({}), averaged.\n",
-               f.batches, f.batches == 1 ? "" : "es", std::min<int64_t>(c.batch, splits.train.count),
-               f.fixed_batch ? "in file order: images 0, 1, 2, ..."
-                             : fmt::format("in the order of epoch 1 of --seed {}", c.seed));
-    fmt::print("ratio = ||dL/dW|| of the first weight layer (the input side) / ||dL/dW|| of the "
-               "last (the output layer), L2 norms over all of each weight, 4 significant "
-               "digits\n\n");
+    fmt::print(
+        "Gradients of the training-mode loss (mean cross-entropy) on {} batch{} of {} "
+        "training images ({}), averaged.\n",
+        f.batches, f.batches == 1 ? "" : "es", std::min<int64_t>(c.batch, splits.train.count),
+        f.fixed_batch ? "in file order: images 0, 1, 2, ..."
+                      : fmt::format("in the order of epoch 1 of --seed {}", c.seed));
+    fmt::print(
+        "ratio = ||dL/dW|| of the first weight layer (the input side) / ||dL/dW|| of the "
+        "last (the output layer), L2 norms over all of each weight, 4 significant "
+        "digits\n\n");
     fmt::print("{:>6}", mlp ? "depth" : "");
     for (const auto& n : norms) fmt::print(" {:>20}", train::describe(n));
     fmt::print("\n");
@@ -107,9 +109,9 @@ void add_gradnorms(CLI::App& app, Command& command) {
         "normalisation");
     f->sub = sub;
     FlagGroups groups;
-    groups.norm = false;        // --variants, side by side
-    groups.depth = false;       // --depths
-    groups.optimizer = false;   // nothing is trained
+    groups.norm = false;       // --variants, side by side
+    groups.depth = false;      // --depths
+    groups.optimizer = false;  // nothing is trained
     groups.schedule = false;
     groups.grad_stats = false;
     add_training_flags(sub, f->training, groups);

@@ -28,8 +28,8 @@ struct Series {
 
 constexpr double kWidth = 640, kHeight = 300, kLeft = 70, kRight = 20, kTop = 36, kBottom = 40;
 // One colour per variant, in --variants order (the first two as before: red, blue).
-const char* const kColors[] = {"#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-                               "#e377c2", "#7f7f7f"};
+const char* const kColors[] = {"#d62728", "#1f77b4", "#2ca02c", "#ff7f0e",
+                               "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
 const char* color_of(size_t k) {
     return kColors[k % (sizeof kColors / sizeof kColors[0])];
 }
@@ -251,13 +251,13 @@ void write_html(const CompareResult& r, const std::string& path) {
                                   }),
                                   true));
     for (const auto& l : r.layers)
-        charts.emplace_back("layer-" + l,
-                            svg_chart("layer-" + l, fmt::format("{}: weight gradient norm", l),
-                                      "L2 norm (log scale)",
-                                      per_run([&](const RunRecord& run, const char* color) {
-                                          return layer_series(run, color, l);
-                                      }),
-                                      true));
+        charts.emplace_back(
+            "layer-" + l,
+            svg_chart("layer-" + l, fmt::format("{}: weight gradient norm", l),
+                      "L2 norm (log scale)", per_run([&](const RunRecord& run, const char* color) {
+                          return layer_series(run, color, l);
+                      }),
+                      true));
 
     std::string variants;
     for (const auto& run : r.runs) {

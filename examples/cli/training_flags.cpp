@@ -6,8 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <limits>
+#include <sstream>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -41,7 +41,8 @@ void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& g) {
                         "What the model's norm layers are: none, batch, layer, group, group:G "
                         "or rms")
             ->capture_default_str();
-        sub->add_option("--batchnorm", f.batchnorm, "Short for --norm batch (on) or --norm none (off)")
+        sub->add_option("--batchnorm", f.batchnorm,
+                        "Short for --norm batch (on) or --norm none (off)")
             ->check(CLI::IsMember({"on", "off"}));
     }
     add_int(sub, "--hidden", c.model.hidden, 1, 65536, "mlp: width of the hidden layers");
@@ -127,9 +128,9 @@ void finish_training_flags(TrainingFlags& f, const std::function<bool(const std:
             "--arch and --model exclude each other: --model names a ready-made spec, --arch "
             "gives one");
     if (given("--batchnorm") && given("--norm"))
-        throw UsageError(fmt::format(
-            "--batchnorm {} is the short form of --norm {}: give one of them", f.batchnorm,
-            f.batchnorm == "on" ? "batch" : "none"));
+        throw UsageError(
+            fmt::format("--batchnorm {} is the short form of --norm {}: give one of them",
+                        f.batchnorm, f.batchnorm == "on" ? "batch" : "none"));
     if (given("--arch")) {
         c.model.kind = "arch";
         c.model.arch = read_arch_flag(f.arch);
@@ -162,7 +163,7 @@ void finish_training_flags(TrainingFlags& f, const std::function<bool(const std:
                            ? (f.batchnorm == "on" ? train::Norm::batch() : train::Norm::none())
                            : train::parse_norm(f.norm);
     } catch (const std::invalid_argument& e) {
-        throw UsageError(fmt::format("--norm {}", e.what()));
+        throw UsageError(fmt::format("--norm: {}", e.what()));
     }
     c.grad_stats = f.grad_stats == "on";
     c.model.activation = train::parse_activation(f.activation);
@@ -179,9 +180,10 @@ std::string read_arch_flag(const std::string& value) {
         const std::string path = value.substr(1);
         std::error_code ec;
         if (!std::filesystem::is_regular_file(path, ec))
-            throw UsageError(fmt::format("--arch {}: {} is not a readable file (expected a file "
-                                         "holding a spec, as in --arch @model.arch)",
-                                         value, path));
+            throw UsageError(
+                fmt::format("--arch {}: {} is not a readable file (expected a file "
+                            "holding a spec, as in --arch @model.arch)",
+                            value, path));
         std::ifstream in(path, std::ios::binary);
         std::ostringstream all;
         all << in.rdbuf();
@@ -189,9 +191,10 @@ std::string read_arch_flag(const std::string& value) {
             throw UsageError(fmt::format("--arch {}: cannot read {}", value, path));
         text = all.str();
         if (text.size() > 65536)
-            throw UsageError(fmt::format("--arch {}: {} holds {} bytes (expected a spec of at "
-                                         "most 65536)",
-                                         value, path, text.size()));
+            throw UsageError(
+                fmt::format("--arch {}: {} holds {} bytes (expected a spec of at "
+                            "most 65536)",
+                            value, path, text.size()));
         // Lines starting with '#' are comments; line breaks are spaces.
         std::string spec;
         std::istringstream lines(text);

@@ -49,13 +49,13 @@ struct ArchLayer {
         Residual,
     };
     Kind kind;
-    std::string token;       // as written, for messages ("conv3x3:32")
-    size_t position = 0;     // its first character in the spec (0-based)
-    int64_t size = 0;        // dense: features; conv: channels; groupnorm: groups (0: default)
-    int kernel = 0;          // conv, pooling
-    int stride = 1;          // conv
-    int padding = -1;        // conv (-1: kernel / 2)
-    float rate = 0.f;        // dropout
+    std::string token;            // as written, for messages ("conv3x3:32")
+    size_t position = 0;          // its first character in the spec (0-based)
+    int64_t size = 0;             // dense: features; conv: channels; groupnorm: groups (0: default)
+    int kernel = 0;               // conv, pooling
+    int stride = 1;               // conv
+    int padding = -1;             // conv (-1: kernel / 2)
+    float rate = 0.f;             // dropout
     std::string activation = "";  // relu, sigmoid, tanh, or "" for "act"
     std::vector<ArchLayer> inner = {};  // residual: the block's layers
 };

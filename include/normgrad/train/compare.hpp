@@ -43,7 +43,7 @@ struct RunRecord {
 };
 
 struct CompareConfig {
-    TrainConfig base;               // model.norm is replaced by each variant's
+    TrainConfig base;  // model.norm is replaced by each variant's
     std::vector<Norm> variants{Norm::none(), Norm::batch()};
     int64_t eval_every = 0;         // test accuracy every N steps (0: about 10 points per run)
     std::vector<int64_t> at_steps;  // steps shown in the table besides the first and the last
@@ -53,7 +53,7 @@ struct CompareConfig {
 struct CompareResult {
     CompareConfig config;
     std::vector<RunRecord> runs;  // one per variant, in their order (fewer when interrupted)
-    bool interrupted = false;  // a stop request ended it (stop.hpp): the records are incomplete
+    bool interrupted = false;     // a stop request ended it (stop.hpp): the records are incomplete
     std::vector<std::string> layers;  // union of the runs' layers, in forward order
 };
 

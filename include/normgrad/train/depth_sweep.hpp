@@ -13,7 +13,7 @@ namespace normgrad::train {
 struct DepthPoint {
     int depth;  // hidden layers of the mlp; 0 for a model of fixed shape (--arch, cnn)
     Norm norm;
-    std::vector<std::string> layers;       // every Dense and Conv2d, input side first
+    std::vector<std::string> layers;        // every Dense and Conv2d, input side first
     std::vector<double> weight_grad_norms;  // ||dL/dW|| of each of them
     // The first layer's over the last's (the input layer's over the output layer's).
     double first_over_last() const;

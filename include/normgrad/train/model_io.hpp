@@ -39,7 +39,7 @@ struct ResumePoint {
     int64_t step = 0;       // steps done
     double loss_sum = 0.0;  // of this epoch's steps so far
     int64_t epoch_steps = 0;
-    std::string epoch_rng_state;  // data-order RNG state at the start of the epoch
+    std::string epoch_rng_state;          // data-order RNG state at the start of the epoch
     std::string training_rng_state = "";  // training_rng() (Dropout's masks) after the step
 };
 // Writes model, optimizer state, the run's settings and the position (atomically).

@@ -80,7 +80,6 @@ class SetupError : public std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
 
-
 // Trains `model` (built from c.model) and evaluates it after each epoch. `on_step` (optional)
 // sees every step, the diverged one included (before DivergedError is thrown); the log file,
 // when asked for, gets one JSON line per step and per epoch and an end record however the run
