@@ -32,7 +32,8 @@ std::vector<bool> dropped(const Tensor& y) {
 
 }  // namespace
 
-TEST_CASE("Dropout: p outside [0, 1) is refused, naming p and the range", "[layers][dropout]") {
+TEST_CASE("Dropout: a p outside 0 <= p < 1 is refused, naming p and the range",
+          "[layers][dropout]") {
     for (float p : {-0.1f, 1.f, 1.5f, std::numeric_limits<float>::quiet_NaN()}) {
         INFO("p = " << p);
         CHECK_THROWS_AS(Dropout(p), std::invalid_argument);
