@@ -222,3 +222,59 @@ TEST_CASE("cli: on a terminal the progress bar shows the epoch and the time left
     CHECK_THAT(out, Contains("\repoch 2/2 [") && Contains(" left"));
     CHECK_THAT(out, !Contains("epoch 1/2 step 1/8"));  // lines are for when it is not a terminal
 }
+
+TEST_CASE("cli: a run with Dropout resumes mask for mask (the training stream is checkpointed)",
+          "[cli][resume]") {
+    TinyData d;
+    const std::string common =
+        "train --arch dense:32,relu,dropout:0.5,dense:10 --batch 32 --epochs 2 --seed 3 "
+        "--threads 1 --grad-stats off --no-progress" +
+        d.data();
+    REQUIRE(run(common + " --log " + d.file("full.jsonl")).status == 0);
+    // Steps 1-5 with a checkpoint at step 5, then the rest from it.
+    REQUIRE(run(common + " --max-steps 5 --checkpoint-every 5 --checkpoint " +
+                d.file("ck.safetensors") + " --log " + d.file("log.jsonl"))
+                .status == 0);
+    Run resumed = run(common + " --resume " + d.file("ck.safetensors") + " --checkpoint " +
+                      d.file("ck2.safetensors") + " --log " + d.file("log.jsonl"));
+    INFO(resumed.output);
+    REQUIRE(resumed.status == 0);
+    const std::string full = without_times(read_file(d.file("full.jsonl")));
+    const std::string joined = without_times(read_file(d.file("log.jsonl")));
+    CHECK(step_lines(joined).size() == 16);
+    CHECK(step_lines(joined) == step_lines(full));
+    // And the masks come from --seed alone: the same run again draws the same ones.
+    REQUIRE(run(common + " --log " + d.file("again.jsonl")).status == 0);
+    CHECK(step_lines(without_times(read_file(d.file("again.jsonl")))) == step_lines(full));
+}
+
+TEST_CASE("cli: --eval-every logs and prints the test set every N steps", "[cli]") {
+    TinyData d;
+    Run r = run("train --arch conv3x3:4,norm,relu,gap,dense:10 --norm group:2 --batch 32 "
+                "--epochs 2 --eval-every 3 --no-progress --log " +
+                d.file("a.jsonl") + d.data());
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    for (int step : {3, 6, 9, 12, 15}) CHECK_THAT(r.output, Contains(fmt::format("step {}: test loss", step)));
+    const std::string log = read_file(d.file("a.jsonl"));
+    size_t evals = 0;
+    for (size_t p = 0; (p = log.find(R"("type":"eval")", p)) != std::string::npos; ++p) ++evals;
+    CHECK(evals == 5);
+    CHECK_THAT(log, Contains(R"({"type":"eval","epoch":2,"step":15,"test_loss":)"));
+}
+
+TEST_CASE("cli: eval rebuilds an --arch model from its file alone", "[cli]") {
+    TinyData d;
+    const std::string spec = "conv3x3:4,norm,relu,maxpool2,res(conv3x3:8,norm,relu),gap,dense:10";
+    Run t = run("train --arch " + spec + " --norm layer --input unit --batch 32 --no-progress "
+                "--save " + d.file("m.safetensors") + d.data());
+    INFO(t.output);
+    REQUIRE(t.status == 0);
+    const auto at = t.output.find("test accuracy ");
+    REQUIRE(at != std::string::npos);
+    const std::string accuracy = t.output.substr(at + 14, t.output.find('%', at) - at - 14);
+    Run e = run("eval --load " + d.file("m.safetensors") + d.data());
+    INFO(e.output);
+    REQUIRE(e.status == 0);
+    CHECK_THAT(e.output, Contains("--arch " + spec + " with LayerNorm: test accuracy " + accuracy + "%"));
+}
