@@ -170,6 +170,18 @@ TEST_CASE("norm layers: parameters, training and evaluation alike", "[norms]") {
     const Tensor train_y = gn(x);
     gn.eval();
     CHECK(gn(x).to_vector() == train_y.to_vector());
+
+    // ... and an example's output does not depend on the rest of the batch.
+    const Tensor rows = Tensor::randn({4, 5}, rng, 1.f, 2.f);
+    const std::vector<float> all = rms(rows).to_vector();
+    const std::vector<float> first_row(rows.data(), rows.data() + 5);
+    CHECK(rms(Tensor::from({1, 5}, first_row)).to_vector() ==
+          std::vector<float>(all.begin(), all.begin() + 5));
+    const Tensor images = Tensor::randn({3, 3, 4}, rng, 1.f, 2.f);
+    const std::vector<float> all_images = ln(images).to_vector();
+    const std::vector<float> first_image(images.data(), images.data() + 12);
+    CHECK(ln(Tensor::from({1, 3, 4}, first_image)).to_vector() ==
+          std::vector<float>(all_images.begin(), all_images.begin() + 12));
 }
 
 TEST_CASE("norm layers: wrong settings and input shapes are clear errors", "[norms]") {
