@@ -73,7 +73,8 @@ Tensor permute_as(const char* op, const Tensor& x, const std::vector<int>& dims)
         out.push_back(x.shape()[from[k]]);
     }
     Tensor y = Tensor::empty(Shape(out));
-    // Result index (.., i_k, ..) reads x at sum_k i_k * stride of x's dimension from[k].
+    // Result index (.., i_k, ..) reads x at sum_k i_k * stride of x's dimension from[k]. (The
+    // broadcast strides are x's row-major ones, 0 for size-1 dimensions, whose index is 0 anyway.)
     const index_map::Dims x_strides = index_map::broadcast_strides(x.shape());
     const index_map::Dims n = index_map::padded(y.shape());
     const int pad = Shape::kMaxRank - rank;
