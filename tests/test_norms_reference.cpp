@@ -3,6 +3,7 @@
 // tolerance of the BatchNorm fixtures; then their settings, errors and tape lengths.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,11 @@ using Catch::Matchers::Contains;
 using testing::Fixture;
 
 constexpr double kRtol = 1e-5;  // as tests/test_batchnorm_reference.cpp
+const std::vector<std::string> kLayerNormCases{"ln_2d_last1", "ln_4d_last1", "ln_4d_last3",
+                                               "ln_4d_last3_noaffine", "ln_3d_last2"};
+const std::vector<std::string> kGroupNormCases{"gn_4d_g1", "gn_4d_g2", "gn_4d_g4", "gn_2d_g3",
+                                               "gn_3d_g2"};
+const std::vector<std::string> kRMSNormCases{"rms_2d_last1", "rms_4d_last3", "rms_3d_last2"};
 
 const Fixture& fixture() {
     static const Fixture f("norms.txt");
@@ -82,18 +88,16 @@ void check_case(Module& layer, const Tensor& weight, const Tensor& bias, const s
 
 }  // namespace
 
-TEST_CASE("LayerNorm matches torch.nn.LayerNorm: last 1 and last 3 dims, 2-D and 4-D", "[norms]") {
-    for (const char* c : {"ln_2d_last1", "ln_4d_last1", "ln_4d_last3", "ln_4d_last3_noaffine"}) {
-        const std::string name = c;
+TEST_CASE("LayerNorm matches torch.nn.LayerNorm: last 1, 2 and 3 dims, 2-D to 4-D", "[norms]") {
+    for (const std::string& name : kLayerNormCases) {
         LayerNorm layer(dims_of(name + ".normalized_shape"), scalar(name + ".eps"),
                         fixture().has(name + ".weight"));
         check_case(layer, layer.weight, layer.bias, name);
     }
 }
 
-TEST_CASE("GroupNorm matches torch.nn.GroupNorm: 1, 2 and C groups, and 2-D input", "[norms]") {
-    for (const char* c : {"gn_4d_g1", "gn_4d_g2", "gn_4d_g4", "gn_2d_g3"}) {
-        const std::string name = c;
+TEST_CASE("GroupNorm matches torch.nn.GroupNorm: 1, 2 and C groups, 2-D to 4-D", "[norms]") {
+    for (const std::string& name : kGroupNormCases) {
         GroupNorm layer(static_cast<int64_t>(scalar(name + ".groups")),
                         fixture().get(name + ".x").dims[1], scalar(name + ".eps"));
         check_case(layer, layer.weight, layer.bias, name);
@@ -101,11 +105,22 @@ TEST_CASE("GroupNorm matches torch.nn.GroupNorm: 1, 2 and C groups, and 2-D inpu
 }
 
 TEST_CASE("RMSNorm matches the RMSNorm formula in torch autograd", "[norms]") {
-    for (const char* c : {"rms_2d_last1", "rms_4d_last3"}) {
-        const std::string name = c;
+    for (const std::string& name : kRMSNormCases) {
         RMSNorm layer(dims_of(name + ".normalized_shape"), scalar(name + ".eps"));
         check_case(layer, layer.weight, Tensor(), name);
     }
+}
+
+TEST_CASE("every case of norms.txt is checked", "[norms]") {
+    std::vector<std::string> in_file, checked;
+    for (const std::string& name : fixture().names())
+        if (name.size() > 2 && name.compare(name.size() - 2, 2, ".y") == 0)
+            in_file.push_back(name.substr(0, name.size() - 2));
+    for (const auto* cases : {&kLayerNormCases, &kGroupNormCases, &kRMSNormCases})
+        checked.insert(checked.end(), cases->begin(), cases->end());
+    std::sort(checked.begin(), checked.end());
+    std::sort(in_file.begin(), in_file.end());
+    CHECK(in_file == checked);
 }
 
 TEST_CASE("GroupNorm(1, C) is LayerNorm over (C, H, W); GroupNorm(C, C) is InstanceNorm",
@@ -155,6 +170,18 @@ TEST_CASE("norm layers: parameters, training and evaluation alike", "[norms]") {
     const Tensor train_y = gn(x);
     gn.eval();
     CHECK(gn(x).to_vector() == train_y.to_vector());
+
+    // ... and an example's output does not depend on the rest of the batch.
+    const Tensor rows = Tensor::randn({4, 5}, rng, 1.f, 2.f);
+    const std::vector<float> all = rms(rows).to_vector();
+    const std::vector<float> first_row(rows.data(), rows.data() + 5);
+    CHECK(rms(Tensor::from({1, 5}, first_row)).to_vector() ==
+          std::vector<float>(all.begin(), all.begin() + 5));
+    const Tensor images = Tensor::randn({3, 3, 4}, rng, 1.f, 2.f);
+    const std::vector<float> all_images = ln(images).to_vector();
+    const std::vector<float> first_image(images.data(), images.data() + 12);
+    CHECK(ln(Tensor::from({1, 3, 4}, first_image)).to_vector() ==
+          std::vector<float>(all_images.begin(), all_images.begin() + 12));
 }
 
 TEST_CASE("norm layers: wrong settings and input shapes are clear errors", "[norms]") {

@@ -45,12 +45,15 @@ Tensor flatten(const Tensor& x) {
 
 namespace {
 
-// The product of x's dimensions before `axis` and after it: x is then [outer, x.dim(axis), inner].
-std::pair<int64_t, int64_t> outer_inner(const Shape& x, int axis) {
+// x seen as [outer, x[axis], inner]: the products of its dimensions before and after `axis`.
+struct AroundAxis {
     int64_t outer = 1, inner = 1;
-    for (int i = 0; i < axis; ++i) outer *= x[i];
-    for (int i = axis + 1; i < x.rank(); ++i) inner *= x[i];
-    return {outer, inner};
+};
+AroundAxis around_axis(const Shape& x, int axis) {
+    AroundAxis r;
+    for (int i = 0; i < axis; ++i) r.outer *= x[i];
+    for (int i = axis + 1; i < x.rank(); ++i) r.inner *= x[i];
+    return r;
 }
 
 std::string dims_str(const std::vector<int>& dims) {
@@ -73,7 +76,8 @@ Tensor permute_as(const char* op, const Tensor& x, const std::vector<int>& dims)
         out.push_back(x.shape()[from[k]]);
     }
     Tensor y = Tensor::empty(Shape(out));
-    // Result index (.., i_k, ..) reads x at sum_k i_k * stride of x's dimension from[k].
+    // Result index (.., i_k, ..) reads x at sum_k i_k * stride of x's dimension from[k]. (The
+    // broadcast strides are x's row-major ones, 0 for size-1 dimensions, whose index is 0 anyway.)
     const index_map::Dims x_strides = index_map::broadcast_strides(x.shape());
     const index_map::Dims n = index_map::padded(y.shape());
     const int pad = Shape::kMaxRank - rank;
@@ -132,7 +136,8 @@ Tensor concat(const std::vector<Tensor>& tensors, int axis) {
     out[static_cast<size_t>(ax)] = total;
     Tensor y = Tensor::empty(Shape(out));
     // Seen as [outer, size along the axis, inner], each tensor fills a band of every outer row.
-    const auto [outer, inner] = outer_inner(first, ax);
+    const AroundAxis around = around_axis(first, ax);
+    const int64_t outer = around.outer, inner = around.inner;
     const int64_t row = total * inner;
     std::vector<int64_t> offsets;  // where each tensor's band starts in a row of the result
     int64_t offset = 0;
@@ -173,7 +178,8 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
     out[static_cast<size_t>(ax)] = end - start;
     Tensor y = Tensor::empty(Shape(out));
     // Seen as [outer, size, inner]: each outer row of y is the band [start, end) of x's row.
-    const auto [outer, inner] = outer_inner(x.shape(), ax);
+    const AroundAxis around = around_axis(x.shape(), ax);
+    const int64_t outer = around.outer, inner = around.inner;
     const int64_t band = (end - start) * inner, row = size * inner, first = start * inner;
     const float* xp = x.data();
     for (int64_t o = 0; o < outer; ++o)

@@ -28,6 +28,8 @@ Naming. Every case <case> has
   <case>.{x,dy}                               input and the upstream gradient of y.backward(dy)
   <case>.{weight,bias}                        non-trivial affine parameters (RMSNorm: no bias)
   <case>.{y,dx,dweight,dbias}                 output and gradients (RMSNorm: no dbias)
+The 3-D cases (ln_3d_last2, gn_3d_g2, rms_3d_last2) have small inputs and eps 1e-2, of the order
+of their variance or mean square, so that where eps is added matters.
 LayerNorm cases, <case> = ln_<input>_last<k>: F.layer_norm over the last k dims of x, weight and
 bias of shape x.shape[-k:]; ln_4d_last3_noaffine has no weight, bias, dweight, dbias.
   <case>.normalized_shape                     rank 1, the dims as floats
@@ -122,22 +124,22 @@ def case(w, name, description, fn, x, weight, bias, eps, settings):
     return outs32[0]
 
 
-def layer_norm_case(w, shape, k, with_affine=True, eps=1e-5):
+def layer_norm_case(w, shape, k, with_affine=True, eps=1e-5, input_scale=1.0):
     name = "ln_%dd_last%d%s" % (len(shape), k, "" if with_affine else "_noaffine")
     normalized = shape[-k:]
-    x = shifted_input(shape)
+    x = shifted_input(shape) * input_scale
     weight, bias = affine(normalized) if with_affine else (None, None)
     case(w, name, "F.layer_norm over %s" % normalized,
          lambda xx, ww, bb: F.layer_norm(xx, normalized, ww, bb, eps), x, weight, bias, eps,
          {"normalized_shape": normalized})
 
 
-def group_norm_case(w, shape, groups, eps=1e-5):
+def group_norm_case(w, shape, groups, eps=1e-5, input_scale=1.0):
     name = "gn_%dd_g%d" % (len(shape), groups)
     c = shape[1]
-    x = shifted_input(shape)
+    x = shifted_input(shape) * input_scale
     weight, bias = affine([c])
-    case(w, name, "F.group_norm, %d groups of %d channels" % (groups, c // groups),
+    case(w, name, "F.group_norm, groups=%d of %d channels each" % (groups, c // groups),
          lambda xx, ww, bb: F.group_norm(xx, groups, ww, bb, eps), x, weight, bias, eps,
          {"groups": groups})
     # The two ends of GroupNorm, as PyTorch's own layers compute them (no affine).
@@ -153,10 +155,10 @@ def group_norm_case(w, shape, groups, eps=1e-5):
     assert torch.allclose(plain, other, atol=1e-5), name
 
 
-def rms_norm_case(w, shape, k, eps=1e-6):
+def rms_norm_case(w, shape, k, eps=1e-6, input_scale=1.0):
     name = "rms_%dd_last%d" % (len(shape), k)
     normalized = shape[-k:]
-    x = shifted_input(shape)
+    x = shifted_input(shape) * input_scale
     weight, _ = affine(normalized)
     case(w, name, "RMSNorm over %s" % normalized,
          lambda xx, ww, bb: rms_norm(xx, normalized, ww, eps), x, weight, None, eps,
@@ -178,6 +180,11 @@ def main():
     group_norm_case(body, [5, 6], 3)
     rms_norm_case(body, [4, 6], 1)
     rms_norm_case(body, [2, 3, 4, 5], 3)
+    # Small inputs with a large eps: the variance (mean square) is of the order of eps, so a
+    # misplaced or missing eps shows. Also the 3-D inputs.
+    layer_norm_case(body, [2, 3, 4], 2, eps=1e-2, input_scale=0.05)
+    group_norm_case(body, [2, 4, 5], 2, eps=1e-2, input_scale=0.05)
+    rms_norm_case(body, [2, 3, 4], 2, eps=1e-2, input_scale=0.05)
 
     rms_source = ("F.rms_norm" if hasattr(F, "rms_norm") else
                   "the formula x * rsqrt(mean(x^2) + eps) * weight (this torch has no nn.RMSNorm)")
