@@ -266,7 +266,7 @@ TEST_CASE("cli: --eval-every logs and prints the test set every N steps", "[cli]
 TEST_CASE("cli: eval rebuilds an --arch model from its file alone", "[cli]") {
     TinyData d;
     const std::string spec = "conv3x3:4,norm,relu,maxpool2,res(conv3x3:8,norm,relu),gap,dense:10";
-    Run t = run("train --arch " + spec + " --norm layer --input unit --batch 32 --no-progress "
+    Run t = run("train --arch '" + spec + "' --norm layer --input unit --batch 32 --no-progress "
                 "--save " + d.file("m.safetensors") + d.data());
     INFO(t.output);
     REQUIRE(t.status == 0);
