@@ -2,7 +2,7 @@
 // so every saved input is replayed in the ordinary test suite.
 //
 // Each function feeds one input to the code under test. It returns normally when the input is
-// accepted or rejected with the documented error (DataError, CheckpointError, CLI::ParseError);
+// accepted or rejected with the documented error (DataError, CheckpointError, CLI::ParseError, ArchError);
 // it throws FuzzInvariantError when an accepted result or an error message breaks a documented
 // promise; any other exception escapes, and memory errors are left to the sanitizers. Under
 // libFuzzer an escaping exception aborts the process, which saves the input as a crash.
@@ -30,5 +30,9 @@ Outcome fuzz_checkpoint(std::span<const uint8_t> input);
 // The normgrad command line (cli::build_app), parse only: the input is split into arguments at
 // NUL bytes, or at newlines when it holds no NUL byte; "normgrad" is prepended as argv[0].
 Outcome fuzz_cli(std::span<const uint8_t> input);
+
+// An --arch spec: parse_arch, then the walk that plans the model for 28x28 images
+// (image_size_problem, estimate_training_memory); the model is never built.
+Outcome fuzz_arch(std::span<const uint8_t> input);
 
 }  // namespace normgrad::fuzz

@@ -2,7 +2,7 @@
 # Bounded fuzzing: builds the libFuzzer targets of fuzz/ in the sanitizer build build-asan/
 # (scripts/build.sh asan: clang++, ASan + UBSan + libFuzzer coverage) and runs each for N seconds
 # (default 30) on a copy of its corpus.
-# Usage: scripts/fuzz.sh [seconds-per-target] [target ...]   (targets: idx checkpoint cli)
+# Usage: scripts/fuzz.sh [seconds-per-target] [target ...]   (targets: idx checkpoint cli arch)
 # Exits non-zero if any target crashes, leaks, times out (10 s per input) or exceeds 2 GB of
 # memory, printing where the input was saved. The committed corpora (fuzz/corpus/<target>/) are
 # never modified: new inputs stay in build-asan/fuzz-run/<target>/corpus/.
@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(idx checkpoint cli)
+[ ${#targets[@]} -eq 0 ] && targets=(idx checkpoint cli arch)
 case "$seconds" in
     '' | *[!0-9]*) echo "scripts/fuzz.sh: seconds must be a positive integer, got '$seconds'" >&2; exit 2 ;;
 esac

@@ -35,6 +35,23 @@ TEST_CASE("docs: the README's Performance section is bench/results.md", "[docs]"
     CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == results);
 }
 
+TEST_CASE("docs: the README's normalisation table is docs/results/norm-accuracy.md's",
+          "[docs]") {
+    // scripts/norm-accuracy.sh writes the file and copies its table between these markers.
+    const std::string root = NORMGRAD_SOURCE_DIR;
+    const std::string readme = read(root + "/README.md");
+    const std::string begin = "<!-- norm-accuracy begin -->\n";
+    const size_t a = readme.find(begin), b = readme.find("<!-- norm-accuracy end -->");
+    REQUIRE(a != std::string::npos);
+    REQUIRE(b != std::string::npos);
+    const std::string results = read(root + "/docs/results/norm-accuracy.md");
+    const size_t t = results.find("\n| model |");
+    REQUIRE(t != std::string::npos);
+    const std::string table = results.substr(t + 1);
+    CHECK(table.size() > 200);  // a header and rows, not an empty block
+    CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == table);
+}
+
 namespace {
 
 // The code blocks of `doc` that follow a line "<!-- quoted from PATH ... -->", with their PATH.

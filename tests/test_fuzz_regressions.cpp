@@ -25,7 +25,8 @@ struct Target {
 
 const Target kTargets[] = {{"idx", normgrad::fuzz::fuzz_idx},
                            {"checkpoint", normgrad::fuzz::fuzz_checkpoint},
-                           {"cli", normgrad::fuzz::fuzz_cli}};
+                           {"cli", normgrad::fuzz::fuzz_cli},
+                           {"arch", normgrad::fuzz::fuzz_arch}};
 
 // Regular files under `dir` (none when it does not exist), sorted, hidden files skipped.
 std::vector<fs::path> inputs_in(const fs::path& dir) {

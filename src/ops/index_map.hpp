@@ -51,6 +51,19 @@ void walk(const Dims& n, const Dims& stride, F&& f) {
             }
 }
 
+// The same walk a row at a time (the last dimension): f(i, j, step, length) for the row whose
+// first element has flat position i and offset j; its element d has position i + d and offset
+// j + d * step. A reduction over the last axis sees step 0 (one entry for the whole row), which
+// lets it sum the row in a vectorised loop instead of element by element.
+template <class F>
+void walk_rows(const Dims& n, const Dims& stride, F&& f) {
+    int64_t i = 0;
+    for (int64_t a = 0; a < n[0]; ++a)
+        for (int64_t b = 0; b < n[1]; ++b)
+            for (int64_t c = 0; c < n[2]; ++c, i += n[3])
+                f(i, a * stride[0] + b * stride[1] + c * stride[2], stride[3], n[3]);
+}
+
 // The same with two strided arrays: f(i, j, k), j under `sj` and k under `sk`.
 template <class F>
 void walk2(const Dims& n, const Dims& sj, const Dims& sk, F&& f) {

@@ -79,13 +79,57 @@ void require_nonempty(const char* op, const Tensor& x, const Reduction& r) {
         shape_error(op, fmt::format("the reduced axes of {} hold no elements", x.shape().str()));
 }
 
-// The sum of each group of x, in double.
+// Sums of a row, in double: sum of v[d] (shift 0) or of (v[d] - shift)^2. Eight partial sums
+// the compiler keeps in vector registers, added in a fixed order (the result does not depend on
+// the instruction set).
+double row_sum(const float* v, int64_t len) {
+    double acc[8] = {};
+    int64_t d = 0;
+    for (; d + 8 <= len; d += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += v[d + k];
+    double s = 0.0;
+    for (int k = 0; k < 8; ++k) s += acc[k];
+    for (; d < len; ++d) s += v[d];
+    return s;
+}
+
+double row_squared_deviations(const float* v, int64_t len, double shift) {
+    double acc[8] = {};
+    int64_t d = 0;
+    for (; d + 8 <= len; d += 8)
+        for (int k = 0; k < 8; ++k) {
+            const double e = v[d + k] - shift;
+            acc[k] += e * e;
+        }
+    double s = 0.0;
+    for (int k = 0; k < 8; ++k) s += acc[k];
+    for (; d < len; ++d) s += (v[d] - shift) * (v[d] - shift);
+    return s;
+}
+
+// The sum of each group of x, in double. A row along which the group does not change (the last
+// axis reduced) is summed at once.
 std::vector<double> group_sums(const Tensor& x, const Reduction& r) {
     std::vector<double> s(static_cast<size_t>(r.kept.numel()), 0.0);
     const float* xp = x.data();
-    index_map::walk(r.n, r.strides,
-                    [&](int64_t i, int64_t j) { s[static_cast<size_t>(j)] += xp[i]; });
+    index_map::walk_rows(r.n, r.strides, [&](int64_t i, int64_t j, int64_t step, int64_t len) {
+        if (step == 0) {
+            s[static_cast<size_t>(j)] += row_sum(xp + i, len);
+            return;
+        }
+        for (int64_t d = 0; d < len; ++d) s[static_cast<size_t>(j + d * step)] += xp[i + d];
+    });
     return s;
+}
+
+// g[i + d] (+)= value(d, j + d * step) for one row, with the accumulate test out of the loop.
+template <class Value>
+void put_row(GradBuffer g, int64_t i, int64_t len, Value value) {
+    float* out = g.data + i;
+    if (g.accumulate)
+        for (int64_t d = 0; d < len; ++d) out[d] += value(d);
+    else
+        for (int64_t d = 0; d < len; ++d) out[d] = value(d);
 }
 
 Tensor to_tensor(const Shape& shape, const std::vector<double>& values) {
@@ -100,8 +144,9 @@ Tensor to_tensor(const Shape& shape, const std::vector<double>& values) {
 void spread_groups(const Tensor& x, const Tensor& y, const Reduction& r, double factor) {
     const GradBuffer g = grad_buffer(x);
     const float* dy = y.grad();
-    index_map::walk(r.n, r.strides, [&](int64_t i, int64_t j) {
-        put_grad(g, i, static_cast<float>(factor * dy[j]));
+    index_map::walk_rows(r.n, r.strides, [&](int64_t i, int64_t j, int64_t step, int64_t len) {
+        put_row(g, i, len,
+                [&](int64_t d) { return static_cast<float>(factor * dy[j + d * step]); });
     });
 }
 
@@ -162,9 +207,15 @@ Tensor var(const Tensor& x, const std::vector<int>& axes, bool unbiased, bool ke
     for (double& v : m) v /= static_cast<double>(r.count);
     std::vector<double> ss(m.size(), 0.0);  // the sums of squared deviations
     const float* xp = x.data();
-    index_map::walk(r.n, r.strides, [&](int64_t i, int64_t j) {
-        const double d = xp[i] - m[static_cast<size_t>(j)];
-        ss[static_cast<size_t>(j)] += d * d;
+    index_map::walk_rows(r.n, r.strides, [&](int64_t i, int64_t j, int64_t step, int64_t len) {
+        if (step == 0) {
+            ss[static_cast<size_t>(j)] += row_squared_deviations(xp + i, len, m[size_t(j)]);
+            return;
+        }
+        for (int64_t d = 0; d < len; ++d) {
+            const double e = xp[i + d] - m[static_cast<size_t>(j + d * step)];
+            ss[static_cast<size_t>(j + d * step)] += e * e;
+        }
     });
     const int64_t divisor = unbiased ? r.count - 1 : r.count;  // n' (n or n - 1)
     const double inv =
@@ -179,10 +230,14 @@ Tensor var(const Tensor& x, const std::vector<int>& axes, bool unbiased, bool ke
         autograd::record("var", {x}, y, [x, y, r, m = std::move(m), inv] {
             const GradBuffer g = grad_buffer(x);
             const float *dy = y.grad(), *xv = x.data();
-            index_map::walk(r.n, r.strides, [&](int64_t i, int64_t j) {
-                const auto k = static_cast<size_t>(j);
-                put_grad(g, i, static_cast<float>(2.0 * (xv[i] - m[k]) * inv * dy[j]));
-            });
+            index_map::walk_rows(r.n, r.strides,
+                                 [&](int64_t i, int64_t j, int64_t step, int64_t len) {
+                                     put_row(g, i, len, [&](int64_t d) {
+                                         const int64_t k = j + d * step;
+                                         return static_cast<float>(2.0 * (xv[i + d] - m[size_t(k)]) *
+                                                                   inv * dy[k]);
+                                     });
+                                 });
         });
     }
     return y;
