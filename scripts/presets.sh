@@ -15,4 +15,4 @@ for preset in explode speed high-lr; do
     done
 done
 ./build/normgrad gradnorms --depths 2,4,8,16,32 --per-layer | tee runs/gradnorms.txt
-./build/normgrad gradnorms --depths 2,4,8,16,32 --init normal --init-std 0.0884 | tee runs/gradnorms-he.txt
+./build/normgrad gradnorms --depths 2,4,8,16,32 --init he | tee runs/gradnorms-he.txt

@@ -250,12 +250,14 @@ TEST_CASE("cli: a run with Dropout resumes mask for mask (the training stream is
 
 TEST_CASE("cli: --eval-every logs and prints the test set every N steps", "[cli]") {
     TinyData d;
-    Run r = run("train --arch conv3x3:4,norm,relu,gap,dense:10 --norm group:2 --batch 32 "
-                "--epochs 2 --eval-every 3 --no-progress --log " +
-                d.file("a.jsonl") + d.data());
+    Run r =
+        run("train --arch conv3x3:4,norm,relu,gap,dense:10 --norm group:2 --batch 32 "
+            "--epochs 2 --eval-every 3 --no-progress --log " +
+            d.file("a.jsonl") + d.data());
     INFO(r.output);
     REQUIRE(r.status == 0);
-    for (int step : {3, 6, 9, 12, 15}) CHECK_THAT(r.output, Contains(fmt::format("step {}: test loss", step)));
+    for (int step : {3, 6, 9, 12, 15})
+        CHECK_THAT(r.output, Contains(fmt::format("step {}: test loss", step)));
     const std::string log = read_file(d.file("a.jsonl"));
     size_t evals = 0;
     for (size_t p = 0; (p = log.find(R"("type":"eval")", p)) != std::string::npos; ++p) ++evals;
@@ -266,8 +268,10 @@ TEST_CASE("cli: --eval-every logs and prints the test set every N steps", "[cli]
 TEST_CASE("cli: eval rebuilds an --arch model from its file alone", "[cli]") {
     TinyData d;
     const std::string spec = "conv3x3:4,norm,relu,maxpool2,res(conv3x3:8,norm,relu),gap,dense:10";
-    Run t = run("train --arch '" + spec + "' --norm layer --input unit --batch 32 --no-progress "
-                "--save " + d.file("m.safetensors") + d.data());
+    Run t = run("train --arch '" + spec +
+                "' --norm layer --input unit --batch 32 --no-progress "
+                "--save " +
+                d.file("m.safetensors") + d.data());
     INFO(t.output);
     REQUIRE(t.status == 0);
     const auto at = t.output.find("test accuracy ");
@@ -276,5 +280,6 @@ TEST_CASE("cli: eval rebuilds an --arch model from its file alone", "[cli]") {
     Run e = run("eval --load " + d.file("m.safetensors") + d.data());
     INFO(e.output);
     REQUIRE(e.status == 0);
-    CHECK_THAT(e.output, Contains("--arch " + spec + " with LayerNorm: test accuracy " + accuracy + "%"));
+    CHECK_THAT(e.output,
+               Contains("--arch " + spec + " with LayerNorm: test accuracy " + accuracy + "%"));
 }

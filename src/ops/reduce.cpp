@@ -230,14 +230,13 @@ Tensor var(const Tensor& x, const std::vector<int>& axes, bool unbiased, bool ke
         autograd::record("var", {x}, y, [x, y, r, m = std::move(m), inv] {
             const GradBuffer g = grad_buffer(x);
             const float *dy = y.grad(), *xv = x.data();
-            index_map::walk_rows(r.n, r.strides,
-                                 [&](int64_t i, int64_t j, int64_t step, int64_t len) {
-                                     put_row(g, i, len, [&](int64_t d) {
-                                         const int64_t k = j + d * step;
-                                         return static_cast<float>(2.0 * (xv[i + d] - m[size_t(k)]) *
-                                                                   inv * dy[k]);
-                                     });
-                                 });
+            index_map::walk_rows(
+                r.n, r.strides, [&](int64_t i, int64_t j, int64_t step, int64_t len) {
+                    put_row(g, i, len, [&](int64_t d) {
+                        const int64_t k = j + d * step;
+                        return static_cast<float>(2.0 * (xv[i + d] - m[size_t(k)]) * inv * dy[k]);
+                    });
+                });
         });
     }
     return y;
