@@ -77,4 +77,16 @@ void walk2(const Dims& n, const Dims& sj, const Dims& sk, F&& f) {
             }
 }
 
+// walk2 a row at a time: f(i, j, k, sj, sk, length), the row's element d at position i + d and
+// offsets j + d * sj, k + d * sk.
+template <class F>
+void walk2_rows(const Dims& n, const Dims& sj, const Dims& sk, F&& f) {
+    int64_t i = 0;
+    for (int64_t a = 0; a < n[0]; ++a)
+        for (int64_t b = 0; b < n[1]; ++b)
+            for (int64_t c = 0; c < n[2]; ++c, i += n[3])
+                f(i, a * sj[0] + b * sj[1] + c * sj[2], a * sk[0] + b * sk[1] + c * sk[2], sj[3],
+                  sk[3], n[3]);
+}
+
 }  // namespace normgrad::index_map
