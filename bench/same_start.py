@@ -88,8 +88,12 @@ def main():
         subprocess.run([SAME_START, *model_args, norm, str(args.seed), str(xtr.shape[0]), tmp],
                        check=True)
         log = os.path.join(tmp, "log.jsonl")
-        subprocess.run([NORMGRAD, "train", *train_args, "--seed", str(args.seed), "--threads", "1", "--max-steps", str(steps),
-                        "--grad-stats", "off", "--no-progress", "--data", args.data, "--log", log],
+        # Its checkpoint (written only if stopped) in tmp too: the default, in the current
+        # directory, is locked by any other run there, a second same_start.py included.
+        subprocess.run([NORMGRAD, "train", *train_args, "--seed", str(args.seed), "--threads", "1",
+                        "--max-steps", str(steps), "--grad-stats", "off", "--no-progress",
+                        "--data", args.data, "--log", log,
+                        "--checkpoint", os.path.join(tmp, "checkpoint.safetensors")],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         with open(log) as f:
             lines = [json.loads(line) for line in f]
