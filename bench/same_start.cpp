@@ -2,9 +2,9 @@
 // (bench/same_start.py): the initial model as a safetensors file under PyTorch's names, and the
 // order in which the first epoch visits the training images, one index per line.
 //
-//   same_start MODEL NORM SEED COUNT DIR          e.g. same_start cnn on 0 60000 /tmp/start
-//   same_start --arch SPEC NORM SEED COUNT DIR    e.g. same_start --arch @examples/specs/resmlp20.arch
-//                                                           group 0 60000 /tmp/start
+//   same_start MODEL NORM SEED COUNT DIR        e.g. same_start cnn on 0 60000 /tmp/start
+//   same_start --arch SPEC NORM SEED COUNT DIR
+//       e.g. same_start --arch @examples/specs/resmlp20.arch group 0 60000 /tmp/start
 //   MODEL: mlp or cnn (the presets, at their default sizes); SPEC: an --arch spec, or @FILE
 //   holding one (lines starting with '#' are comments, as for `normgrad train --arch @FILE`);
 //   NORM: on or off (--batchnorm's words), or none, batch, layer, group, group:G, rms (--norm's).
