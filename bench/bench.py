@@ -11,6 +11,14 @@ environment, with OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS set 
 GFLOP/s counts the model's matrix-product work only (see model_flops below), the same number for
 both frameworks. The limit column is that work timed as OpenBLAS sgemm calls on this machine
 (build/bench/sgemm_ceiling), the time a framework doing nothing but GEMMs would take.
+
+--arch SPEC (a normgrad --arch spec, @FILE, or NAME=SPEC; repeatable) adds one model per
+normalisation of --arch-norms (default none,batch), named NAME-NORM: arch-none, arch-batch for a
+single unnamed spec, arch1-none, arch2-none, ... for several, the file's name for @FILE
+(resnet-mnist-group4 for --arch @examples/specs/resnet-mnist.arch --arch-norms group:4). Both
+programs get `--arch SPEC --norm NORM`; without --models, the presets and every --arch model run.
+Their FLOPs are counted by model_flops' rule on the PyTorch model (arch_flops below); they have no
+sgemm limit (n/a) and none of the issue's targets, which were set for the presets ('-').
 """
 import argparse
 import datetime
@@ -32,11 +40,13 @@ PYTHON = "/usr/bin/python3"
 DATA = os.path.join(ROOT, "data", "mnist")
 EPOCH_IMAGES = 60000
 
-MODELS = {  # name: (--model, --batchnorm)
-    "mlp": ("mlp", "off"),
-    "mlp-bn": ("mlp", "on"),
-    "cnn": ("cnn", "off"),
-    "cnn-bn": ("cnn", "on"),
+# name: the flags that choose the model, the same for normgrad train and torch_train.py; --arch
+# adds its models (add_arch_models)
+MODELS = {
+    "mlp": ["--model", "mlp", "--batchnorm", "off"],
+    "mlp-bn": ["--model", "mlp", "--batchnorm", "on"],
+    "cnn": ["--model", "cnn", "--batchnorm", "off"],
+    "cnn-bn": ["--model", "cnn", "--batchnorm", "on"],
 }
 
 # The issue's targets, as ratios measured in this one run.
@@ -61,6 +71,71 @@ def model_flops(kind):
         layers = [32 * 1 * 9 * 28 * 28, 64 * 32 * 9 * 14 * 14, 64 * 7 * 7 * 128, 128 * 10]
     macs = sum(m * (2 if i == 0 else 3) for i, m in enumerate(layers))
     return 2 * macs
+
+
+def preset_kind(model):
+    """mlp or cnn for the preset models, None for an --arch model."""
+    flags = MODELS[model]
+    return flags[1] if flags[0] == "--model" else None
+
+
+def arch_flops(spec, norm):
+    """model_flops for an --arch model, counted on the PyTorch model bench/arch_torch.py builds:
+    forward hooks on one 1x1x28x28 image give each Linear in * out and each Conv2d
+    O * C/groups * k * k * P multiply-adds; a layer whose input needs no gradient (the image: the
+    first layer, or a residual projection beside it) counts twice, the others three times."""
+    import torch  # only here: bench.py itself needs no PyTorch for the presets
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from torch_train import build, read_arch
+
+    model = build(None, arch=read_arch(spec), norm=norm)
+    macs = []
+
+    def hook(m, inputs, output):
+        x = inputs[0]
+        if isinstance(m, torch.nn.Linear):
+            mac = m.in_features * m.out_features
+        else:
+            mac = (m.out_channels * (m.in_channels // m.groups) * m.kernel_size[0] *
+                   m.kernel_size[1] * output.shape[2] * output.shape[3])
+        macs.append(mac * (3 if x.requires_grad else 2))
+
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+            m.register_forward_hook(hook)
+    model.eval()  # BatchNorm1d refuses a batch of one in training
+    model(torch.zeros(1, 1, 28, 28))
+    return 2 * sum(macs)
+
+
+def add_arch_models(specs, norms):
+    """MODELS entries for --arch SPEC (or @FILE, or NAME=SPEC), one per normalisation; returns
+    {name: FLOPs per image}."""
+    def named(value):
+        name, eq, _ = value.partition("=")
+        return eq and re.fullmatch(r"[A-Za-z0-9_.-]+", name)
+
+    unnamed = [v for v in specs if not named(v) and not v.startswith("@")]
+    flops = {}
+    for value in specs:
+        if named(value):
+            name, _, spec = value.partition("=")
+        else:
+            spec = value
+            if value.startswith("@"):
+                name = os.path.splitext(os.path.basename(value[1:]))[0]
+            else:
+                name = "arch" if len(unnamed) == 1 else f"arch{unnamed.index(value) + 1}"
+        path = os.path.abspath(spec[1:]) if spec.startswith("@") else None
+        if path:  # the runs start in ROOT
+            spec = "@" + os.path.relpath(path, ROOT)
+        for norm in norms:
+            model = f"{name}-{norm.replace(':', '')}"
+            if model in MODELS:
+                sys.exit(f"bench: two models named {model} (name the specs: --arch NAME=SPEC)")
+            MODELS[model] = ["--arch", spec, "--norm", norm]
+            flops[model] = arch_flops("@" + path if path else spec, norm)
+    return flops
 
 
 def cpu_busy_seconds():
@@ -138,10 +213,9 @@ def normgrad_help():
 
 
 def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats, epochs=1, data=DATA):
-    kind, bn = MODELS[model]
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "log.jsonl")
-        cmd = [NORMGRAD, "train", "--model", kind, "--batchnorm", bn, "--epochs", str(epochs),
+        cmd = [NORMGRAD, "train", *MODELS[model], "--epochs", str(epochs),
                "--batch", "128", "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9",
                "--seed", str(seed), "--threads", str(threads), "--no-progress", "--data", data,
                "--log", log, "--checkpoint", os.path.join(tmp, "checkpoint.safetensors")]
@@ -157,8 +231,7 @@ def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats, epochs=1
 
 
 def run_torch(model, threads, seed, epochs=1, data=DATA):
-    kind, bn = MODELS[model]
-    cmd = [PYTHON, TORCH_SCRIPT, "--model", kind, "--batchnorm", bn, "--epochs", str(epochs),
+    cmd = [PYTHON, TORCH_SCRIPT, *MODELS[model], "--epochs", str(epochs),
            "--batch", "128", "--lr", "0.05", "--momentum", "0.9", "--seed", str(seed),
            "--threads", str(threads), "--data", data]
     stdout, rss, own, foreign, wall = run_measured(cmd, thread_env(threads))
@@ -253,6 +326,12 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
         "2.25x fewer multiplications than these shapes, so it can beat this limit. Peak RSS: "
         "the process's maximum resident memory (wait4's ru_maxrss), data loading and evaluation "
         "included.")
+    arch_models = [m for m in args.models if preset_kind(m) is None]
+    if arch_models:
+        add("- --arch models: " + "; ".join(f"{m} = `{' '.join(MODELS[m])}`" for m in arch_models)
+            + ". Their FLOPs are counted by the same rule on the PyTorch model (`arch_flops` in "
+            "bench/bench.py); they have no sgemm limit, and the issue's targets, set for the "
+            "presets, do not apply to them (-).")
     add("")
 
     def pick(fw, model, threads, **kw):
@@ -266,8 +345,8 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
     add("|---|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for model in args.models:
-        kind = MODELS[model][0]
-        gflop = model_flops(kind) * EPOCH_IMAGES / 1e9
+        kind = preset_kind(model)
+        gflop = (model_flops(kind) if kind else args.arch_flops[model]) * EPOCH_IMAGES / 1e9
         for t in args.threads:
             ng = median([r["train_seconds"] for r in pick("normgrad", model, t)])
             pt = median([r["train_seconds"] for r in pick("pytorch", model, t)])
@@ -275,9 +354,10 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
             summary[(model, t)] = (ng, pt)
             c = ceilings.get(t, {}).get(kind)
             limit = f"{fmt(c['ceiling_seconds'])} ({fmt(c['ceiling_gflops'], 0)})" if c else "n/a"
-            target = TIME_TARGET[model]
-            add(f"| {model} | {t} | {fmt(ng)} | {fmt(pt)} | {fmt(ratio)} | <= {target} "
-                f"{verdict(ratio <= target)} | {EPOCH_IMAGES / ng:,.0f} | {EPOCH_IMAGES / pt:,.0f}"
+            target = TIME_TARGET.get(model)
+            tcol = f"<= {target} {verdict(ratio <= target)}" if target else "-"
+            add(f"| {model} | {t} | {fmt(ng)} | {fmt(pt)} | {fmt(ratio)} | {tcol} | "
+                f"{EPOCH_IMAGES / ng:,.0f} | {EPOCH_IMAGES / pt:,.0f}"
                 f" | {fmt(gflop / ng, 1)} | {fmt(gflop / pt, 1)} | {limit} |")
     add("")
     if len(args.threads) > 1:
@@ -324,6 +404,11 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
         acc_ng, err_ng = mean_and_error([r["test_accuracy"] for r in ng])
         acc_pt, err_pt = mean_and_error([r["test_accuracy"] for r in pt])
         diff = acc_ng - acc_pt
+        if preset_kind(model) is None:  # the issue's targets are the presets'
+            add(f"| {model} | {rss_ng:.0f} | {rss_pt:.0f} | {fmt(rss_ng / rss_pt)} - | {len(ng)} | "
+                f"{acc_ng:.2f}% \u00b1 {err_ng:.2f} | {acc_pt:.2f}% \u00b1 {err_pt:.2f} | "
+                f"{diff:+.2f} - |")
+            continue
         memory_rows.append((f"{model}: peak memory <= {MEMORY_TARGET} of PyTorch's",
                             fmt(rss_ng / rss_pt), rss_ng / rss_pt <= MEMORY_TARGET))
         accuracy_rows.append((f"{model}: test accuracy within {ACCURACY_TARGET} points of PyTorch's",
@@ -335,6 +420,8 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
     targets = []  # (target, measured, met)
     t_best = {}
     for model in args.models:
+        if preset_kind(model) is None:
+            continue
         ng_best = min(summary[(model, t)][0] for t in args.threads)
         pt_best = min(summary[(model, t)][1] for t in args.threads)
         t_best[model] = (ng_best, pt_best)
@@ -365,6 +452,9 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
         add("|---|---|---|---|---|---|")
         for (model, t), (off, on, pairs) in instrumentation.items():
             cost = on / off - 1
+            if preset_kind(model) is None:
+                add(f"| {model} | {t} | {pairs} | {fmt(off)} | {fmt(on)} | {100 * cost:+.1f}% - |")
+                continue
             add(f"| {model} | {t} | {pairs} | {fmt(off)} | {fmt(on)} | {100 * cost:+.1f}% "
                 f"{verdict(cost <= INSTRUMENTATION_TARGET)} |")
             report_targets.append((f"{model}: gradient statistics cost <= "
@@ -386,8 +476,14 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="runs per framework, model and threads")
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
-    ap.add_argument("--models", default="mlp,mlp-bn,cnn,cnn-bn",
-                    help="comma-separated, from " + ", ".join(MODELS))
+    ap.add_argument("--models", default=None,
+                    help="comma-separated, from " + ", ".join(MODELS) + " and the --arch models "
+                         "(default: all of them)")
+    ap.add_argument("--arch", action="append", default=[],
+                    help="an --arch spec, @FILE or NAME=SPEC to time as well (repeatable)")
+    ap.add_argument("--arch-norms", default="none,batch",
+                    help="the normalisations of each --arch model (none, batch, layer, group, "
+                         "group:G, rms), comma-separated")
     ap.add_argument("--grad-stats-threads", default="1",
                     help="thread counts for the instrumentation cost ('' to skip it)")
     ap.add_argument("--grad-stats-runs", type=int, default=5,
@@ -410,7 +506,9 @@ def main():
     args = ap.parse_args()
     args.argv = sys.argv[1:]
     args.threads = [int(t) for t in args.threads.split(",") if t]
-    args.models = [m for m in args.models.split(",") if m]
+    args.arch_flops = add_arch_models(args.arch, [n for n in args.arch_norms.split(",") if n])
+    args.models = ([m for m in args.models.split(",") if m] if args.models is not None
+                   else list(MODELS))
     args.extra_accuracy_models = [m for m in args.extra_accuracy_models.split(",")
                                   if m and m in args.models]
     for m in args.models:
@@ -498,7 +596,8 @@ def main():
     raw_dir = os.path.join(ROOT, "runs", "bench")
     os.makedirs(raw_dir, exist_ok=True)
     write_atomically(os.path.join(raw_dir, "results.json"),
-                     json.dumps({"machine": info, "runs": runs, "sgemm": ceiling_rows}, indent=1))
+                     json.dumps({"machine": info, "models": {m: MODELS[m] for m in args.models},
+                                 "runs": runs, "sgemm": ceiling_rows}, indent=1))
     print(f"bench: wrote {args.out} and {os.path.join(raw_dir, 'results.json')}", file=sys.stderr)
     if os.path.abspath(args.out) == os.path.abspath(os.path.join(ROOT, "bench", "results.md")):
         sync_readme(text)

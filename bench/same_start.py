@@ -3,6 +3,7 @@
 
     ./scripts/build.sh release normgrad_cli same_start
     /usr/bin/python3 bench/same_start.py --model cnn --batchnorm on --seed 0 --steps 100
+    /usr/bin/python3 bench/same_start.py --arch @examples/specs/resnet-mnist.arch --norm group --steps 50
 
 build/bench/same_start writes the weights a `normgrad train` run with this seed starts from and
 its order of training images; PyTorch (bench/torch_train.py's model) loads those weights and
@@ -12,6 +13,11 @@ first; any later drift is rounding amplified by training, and a real difference 
 (a wrong term, a different update rule) shows up at the first steps instead. --float64 measures
 that amplification: both float32 runs against PyTorch computing the same steps in float64.
 One thread on both sides, so each side is deterministic.
+
+--arch SPEC (or @FILE) with --norm none|batch|layer|group|group:G|rms runs any --arch model
+(bench/arch_torch.py builds it in PyTorch under the same names); --model/--batchnorm run the
+presets. A spec with dropout cannot follow the same trajectory: the two frameworks draw different
+masks. With fewer steps than an epoch, the test accuracies are those at the last step.
 """
 import argparse
 import json
@@ -27,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 from check_safetensors_torch import load_normgrad_checkpoint  # noqa: E402
-from torch_train import build, evaluate, load  # noqa: E402
+from torch_train import build, evaluate, load, read_arch  # noqa: E402
 
 NORMGRAD = os.path.join(ROOT, "build", "normgrad")
 SAME_START = os.path.join(ROOT, "build", "bench", "same_start")
@@ -36,7 +42,13 @@ SAME_START = os.path.join(ROOT, "build", "bench", "same_start")
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
-    ap.add_argument("--batchnorm", choices=["on", "off"], default="off")
+    ap.add_argument("--batchnorm", choices=["on", "off"], default=None,
+                    help="short for --norm batch|none (default off)")
+    ap.add_argument("--arch", default=None,
+                    help="a normgrad --arch spec, or @FILE holding one (instead of --model)")
+    ap.add_argument("--norm", default=None,
+                    help="none, batch, layer, group, group:G, rms: what the model's norm layers "
+                         "are (default none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=None,
                     help="training steps (default: one epoch, then the test accuracy)")
@@ -45,6 +57,19 @@ def main():
                          "rounding alone takes each framework from the exact trajectory")
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"))
     args = ap.parse_args()
+    if args.batchnorm and args.norm:
+        sys.exit("same_start.py: --batchnorm is the short form of --norm: give one of them")
+    norm = args.norm or ("batch" if args.batchnorm == "on" else "none")
+    if args.arch:
+        # The same spec for both programs; normgrad reads @FILE itself, as PyTorch does here.
+        model_args = ["--arch", args.arch]
+        train_args = ["--arch", args.arch, "--norm", norm]
+        title = f"--arch {args.arch} --norm {norm}"
+    else:
+        model_args = [args.model]
+        train_args = ["--model", args.model, "--norm", norm]
+        title = (f"{args.model} --norm {norm}" if args.norm
+                 else f"{args.model} BatchNorm {args.batchnorm or 'off'}")
     for tool in (NORMGRAD, SAME_START):
         if not os.access(tool, os.X_OK):
             sys.exit(f"same_start.py: {tool} is missing; run "
@@ -60,12 +85,15 @@ def main():
         sys.exit(f"same_start.py: --steps: expected 1 to {epoch_steps} (one epoch), got {steps}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([SAME_START, args.model, args.batchnorm, str(args.seed),
-                        str(xtr.shape[0]), tmp], check=True)
+        subprocess.run([SAME_START, *model_args, norm, str(args.seed), str(xtr.shape[0]), tmp],
+                       check=True)
         log = os.path.join(tmp, "log.jsonl")
-        subprocess.run([NORMGRAD, "train", "--model", args.model, "--batchnorm", args.batchnorm,
-                        "--seed", str(args.seed), "--threads", "1", "--max-steps", str(steps),
-                        "--grad-stats", "off", "--no-progress", "--data", args.data, "--log", log],
+        # Its checkpoint (written only if stopped) in tmp too: the default, in the current
+        # directory, is locked by any other run there, a second same_start.py included.
+        subprocess.run([NORMGRAD, "train", *train_args, "--seed", str(args.seed), "--threads", "1",
+                        "--max-steps", str(steps), "--grad-stats", "off", "--no-progress",
+                        "--data", args.data, "--log", log,
+                        "--checkpoint", os.path.join(tmp, "checkpoint.safetensors")],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         with open(log) as f:
             lines = [json.loads(line) for line in f]
@@ -77,7 +105,7 @@ def main():
 
     def train_pytorch(dtype):
         """PyTorch from normgrad's start, computing in dtype."""
-        model = build(args.model, args.batchnorm == "on")
+        model = build(args.model, arch=read_arch(args.arch) if args.arch else None, norm=norm)
         state = model.state_dict()
         model.load_state_dict({k: init[k].reshape(v.shape).to(v.dtype) for k, v in state.items()})
         model.to(dtype)
@@ -97,7 +125,7 @@ def main():
     if args.float64:
         exact_model, exact_losses = train_pytorch(torch.float64)
 
-    print(f"{args.model} BatchNorm {args.batchnorm}, seed {args.seed}: the same initial weights "
+    print(f"{title}, seed {args.seed}: the same initial weights "
           "and batches, SGD lr 0.05 momentum 0.9, batch 128, one thread")
     extra = f" {'normgrad vs float64':>20} {'PyTorch vs float64':>20}" if args.float64 else ""
     print(f"{'step':>5} {'normgrad loss':>14} {'PyTorch loss':>14} {'relative difference':>20}{extra}")
@@ -110,11 +138,11 @@ def main():
             c = exact_losses[s - 1]
             line += f" {abs(a - c) / abs(c):20.1e} {abs(b - c) / abs(c):20.1e}"
         print(line)
-    if len(ng_losses) == epoch_steps:
-        exact = (f", PyTorch in float64 {100 * evaluate(exact_model, xte.double(), yte):.2f}%"
-                 if args.float64 else "")
-        print(f"test accuracy after the epoch: normgrad {100 * ng_accuracy:.2f}%, PyTorch "
-              f"{100 * evaluate(model, xte, yte):.2f}%{exact}")
+    exact = (f", PyTorch in float64 {100 * evaluate(exact_model, xte.double(), yte):.2f}%"
+             if args.float64 else "")
+    when = "the epoch" if len(ng_losses) == epoch_steps else f"{len(ng_losses)} steps"
+    print(f"test accuracy after {when}: normgrad {100 * ng_accuracy:.2f}%, PyTorch "
+          f"{100 * evaluate(model, xte, yte):.2f}%{exact}")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def main():
     if not os.access(NORMGRAD, os.X_OK):
         sys.exit(f"seed_spread.py: {NORMGRAD} is missing; run ./scripts/build.sh release normgrad_cli")
     seeds = parse_seeds(args.seeds)
-    model = next(name for name, flags in MODELS.items() if flags == (args.model, args.batchnorm))
+    model = next(name for name, flags in MODELS.items()
+                 if flags == ["--model", args.model, "--batchnorm", args.batchnorm])
 
     frameworks = [("normgrad", normgrad_accuracy)]
     if not args.no_pytorch:

@@ -65,6 +65,16 @@ def build(model, batchnorm=False, hidden=256, depth=2, activation="relu", arch=N
     return build_from_spec(spec, norm=norm, activation=activation, init=init, init_std=init_std)
 
 
+def read_arch(arch):
+    """An --arch value as normgrad reads it: the spec, or @FILE, a file holding it (lines starting
+    with '#' are comments, line breaks are spaces)."""
+    if not arch.startswith("@"):
+        return arch
+    with open(arch[1:]) as f:
+        return " ".join(line for line in f.read().splitlines()
+                        if line.strip() and not line.strip().startswith("#"))
+
+
 def evaluate(model, x, y):
     model.eval()
     with torch.no_grad():
@@ -99,11 +109,7 @@ def main():
     torch.manual_seed(args.seed)
     xtr, ytr = load(args.data, "train", args.input)
     xte, yte = load(args.data, "t10k", args.input)
-    arch = args.arch
-    if arch and arch.startswith("@"):
-        with open(arch[1:]) as f:
-            arch = " ".join(line for line in f.read().splitlines()
-                            if line.strip() and not line.strip().startswith("#"))
+    arch = read_arch(args.arch) if args.arch else None
     norm = args.norm or ("batch" if args.batchnorm == "on" else "none")
     model = build(args.model, hidden=args.hidden, depth=args.depth, activation=args.activation,
                   arch=arch, norm=norm, init=args.init, init_std=args.init_std)
