@@ -142,6 +142,11 @@ TEST_CASE("reliability: logs survive and resume continues them", "[reliability]"
                      const std::string line = r.output.substr(at, r.output.find('\n', at) - at);
                      const std::string step = line.substr(line.rfind(' ') + 1);
                      REQUIRE(step != "none");
+                     // The table reaches that step, and the verdict names it.
+                     CHECK_THAT(r.output, Contains("step " + step));
+                     CHECK_THAT(r.output, Contains("no normalisation: diverged. step 1: loss ") &&
+                                              Contains("became non-finite at step " + step +
+                                                       ". Test accuracy"));
                      // Its row is there, saying so.
                      const std::string csv = read_file("cmp/steps.csv");
                      CHECK_THAT(csv, Contains(",event_none,event_batch,"));

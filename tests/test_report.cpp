@@ -105,6 +105,9 @@ TEST_CASE("compare: table, CSV and an HTML report whose charts hold the run's da
     std::vector<double> drawn;
     for (double v; vs >> v;) drawn.push_back(v);
     REQUIRE(drawn.size() == loss_off.size());
+    // The page opens with the verdict the terminal printed.
+    CHECK_THAT(html, Contains("<p class=\"verdict\">no normalisation: trained all 16 steps;"));
+    CHECK_THAT(r.output, Contains("no normalisation: trained all 16 steps;"));
     for (size_t i = 0; i < drawn.size(); ++i) CHECK(drawn[i] == Approx(loss_off[i]).epsilon(1e-6));
 }
 

@@ -81,14 +81,14 @@ RunRecord run_one(const CompareConfig& cc, const Norm& norm, const Dataset& trai
     return rec;
 }
 
-std::string value_or_dash(double v) {
-    return std::isfinite(v) ? fmt::format("{:.3e}", v) : "-";
-}
-
-// The row of `run` at `step`, or null when the run has no such step (diverged earlier).
+// The row of `run` at `step`, or null when the run has no such step (it stopped earlier).
 const StepRow* row_at(const RunRecord& run, int64_t step) {
     if (step < 1 || step > static_cast<int64_t>(run.steps.size())) return nullptr;
     return &run.steps[size_t(step - 1)];
+}
+
+bool has_layer(const RunRecord& run, const std::string& layer) {
+    return std::find(run.layers.begin(), run.layers.end(), layer) != run.layers.end();
 }
 
 double layer_value(const RunRecord& run, const StepRow* row, const std::string& layer) {
@@ -96,6 +96,21 @@ double layer_value(const RunRecord& run, const StepRow* row, const std::string& 
     for (size_t i = 0; i < run.layers.size(); ++i)
         if (run.layers[i] == layer) return row->layer_grad[i];
     return NAN;
+}
+
+// A table cell: the number, or what stands in its place. "n/a": the run has no such layer;
+// "stopped": the run ended before this step; at the step where a run diverged, the value that
+// stopped being finite ("inf", "nan") and "diverged" for what was not measured there.
+std::string cell(const RunRecord& run, int64_t step, double v, bool present) {
+    if (!present) return "n/a";
+    if (!row_at(run, step)) return "stopped";
+    if (std::isfinite(v)) return fmt::format("{:.3e}", v);
+    if (step == run.diverged_step) return std::isnan(v) ? "diverged" : fmt::format("{}", v);
+    return fmt::format("{}", v);
+}
+
+std::string short_number(double v) {
+    return std::isfinite(v) ? fmt::format("{:.3g}", v) : fmt::format("{}", v);
 }
 
 }  // namespace
@@ -131,42 +146,109 @@ CompareResult run_compare(const CompareConfig& config, const Dataset& train_set,
     return r;
 }
 
+std::vector<int64_t> table_steps(const CompareResult& r) {
+    int64_t last = 0, first_diverged = 0;
+    for (const auto& run : r.runs) {
+        last = std::max<int64_t>(last, int64_t(run.steps.size()));
+        if (run.diverged_step && (!first_diverged || run.diverged_step < first_diverged))
+            first_diverged = run.diverged_step;
+    }
+    std::vector<int64_t> steps{1};
+    if (first_diverged > 1) {
+        // Up to the blow-up: every step when it came within 8, else the first three, steps
+        // doubling in between, and the last two before it.
+        if (first_diverged <= 8) {
+            for (int64_t s = 2; s <= first_diverged; ++s) steps.push_back(s);
+        } else {
+            for (int64_t s : {int64_t(2), int64_t(3)}) steps.push_back(s);
+            for (int64_t s = 6; s < first_diverged - 1; s *= 2) steps.push_back(s);
+            steps.push_back(first_diverged - 1);
+            steps.push_back(first_diverged);
+        }
+    }
+    for (int64_t s : r.config.at_steps)
+        if (s > 1 && s < last) steps.push_back(s);
+    if (last > 1) steps.push_back(last);
+    std::sort(steps.begin(), steps.end());
+    steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+    return steps;
+}
+
+std::string verdict(const CompareResult& r) {
+    std::string out;
+    for (const auto& run : r.runs) {
+        if (run.steps.empty()) continue;
+        const double acc = 100.0 * run.test_accuracy;
+        if (run.diverged_step) {
+            // The loss and the gradient norm step by step, up to where they stopped (the first
+            // steps and the last three before it when there are many).
+            std::string path;
+            const int64_t k = run.diverged_step;
+            for (int64_t s = 1; s <= k; ++s) {
+                if (k > 8 && s > 3 && s < k - 2) {
+                    if (s == 4) path += ", ...";
+                    continue;
+                }
+                const StepRow* row = row_at(run, s);
+                if (!row) break;
+                path += fmt::format("{}step {}: loss {}, gradient norm {}", s == 1 ? "" : "; ", s,
+                                    short_number(row->loss), short_number(row->grad_norm));
+            }
+            out += fmt::format(
+                "{}: diverged. {}; the {} became non-finite at step {}. Test accuracy {:.2f}%.\n",
+                run.label, path, run.diverged_value == "loss" ? "loss" : "gradient norm", k, acc);
+        } else {
+            double lo = INFINITY, hi = 0;
+            for (const auto& row : run.steps)
+                if (std::isfinite(row.grad_norm))
+                    lo = std::min(lo, row.grad_norm), hi = std::max(hi, row.grad_norm);
+            out += fmt::format(
+                "{}: trained all {} steps; the loss went from {} to {}, the global gradient norm "
+                "stayed between {} and {}. Test accuracy {:.2f}%.\n",
+                run.label, run.steps.size(), short_number(run.steps.front().loss),
+                short_number(run.steps.back().loss), short_number(lo), short_number(hi), acc);
+        }
+    }
+    return out;
+}
+
 std::string format_table(const CompareResult& r) {
-    size_t last = 0;
     std::string tags;
     for (const auto& run : r.runs) {
-        last = std::max(last, run.steps.size());
         if (!tags.empty()) tags += " | ";
         tags += run.tag;
     }
-    std::vector<int64_t> cols{1};
-    for (int64_t s : r.config.at_steps)
-        if (s > 1 && s < int64_t(last)) cols.push_back(s);
-    if (last > 1) cols.push_back(int64_t(last));
+    const std::vector<int64_t> cols = table_steps(r);
 
-    const size_t cell = 12 * r.runs.size() - 1;
+    const size_t cell_width = 12 * r.runs.size() - 1;
     std::string out = fmt::format("L2 norm of each layer's weight gradient ({})\n", tags);
     size_t name_width = 10;
     for (const auto& l : r.layers) name_width = std::max(name_width, l.size() + 1);
     out += fmt::format("{:<{}}", "layer", name_width);
-    for (int64_t s : cols) out += fmt::format(" {:>{}}", fmt::format("step {}", s), cell);
+    for (int64_t s : cols) out += fmt::format(" {:>{}}", fmt::format("step {}", s), cell_width);
     out += "\n";
-    auto row = [&](const std::string& name, auto value) {
+    auto row = [&](const std::string& name, auto value, auto present) {
         out += fmt::format("{:<{}}", name, name_width);
         for (int64_t s : cols) {
             std::string c;
             for (const auto& run : r.runs) {
                 if (!c.empty()) c += '|';
-                c += fmt::format("{:>11}", value_or_dash(value(run, row_at(run, s))));
+                c += fmt::format("{:>11}", cell(run, s, value(run, row_at(run, s)), present(run)));
             }
             out += " " + c;
         }
         out += "\n";
     };
+    auto always = [](const RunRecord&) { return true; };
     for (const auto& l : r.layers)
-        row(l, [&](const RunRecord& run, const StepRow* sr) { return layer_value(run, sr, l); });
-    row("global", [](const RunRecord&, const StepRow* sr) { return sr ? sr->grad_norm : NAN; });
-    row("loss", [](const RunRecord&, const StepRow* sr) { return sr ? sr->loss : NAN; });
+        row(
+            l, [&](const RunRecord& run, const StepRow* sr) { return layer_value(run, sr, l); },
+            [&](const RunRecord& run) { return has_layer(run, l); });
+    row(
+        "global", [](const RunRecord&, const StepRow* sr) { return sr ? sr->grad_norm : NAN; },
+        always);
+    row(
+        "loss", [](const RunRecord&, const StepRow* sr) { return sr ? sr->loss : NAN; }, always);
     size_t label_width = 14;
     for (const auto& run : r.runs) label_width = std::max(label_width, run.label.size() + 1);
     for (const auto& run : r.runs)

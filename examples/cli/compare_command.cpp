@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <memory>
@@ -62,7 +63,7 @@ const std::map<std::string, Preset>& presets() {
 struct CompareFlags {
     TrainingFlags training;
     std::string preset;
-    std::string out_dir = "runs/compare";
+    std::string out_dir;  // default: runs/compare/<preset>, or runs/compare/<model>-<variants>
     std::vector<int64_t> at_steps;
     int64_t eval_every = 0;
     std::vector<std::string> variants{"none", "batch"};
@@ -91,6 +92,23 @@ int run_compare(CompareFlags& f, CLI::App* sub) {
         const CLI::Option* o = sub->get_option_no_throw(n);
         return o && user_given.count(o->get_name()) > 0;
     });
+    if (f.out_dir.empty()) {
+        // Each preset, and each model and set of variants, in a folder of its own.
+        std::string name = f.preset;
+        if (name.empty()) {
+            name = f.training.config.model.kind;
+            for (const std::string& v : f.variants) {
+                name += "-" + v;
+                name.erase(std::remove(name.begin(), name.end(), ':'), name.end());
+            }
+        }
+        f.out_dir = "runs/compare/" + name;
+        std::error_code ec;
+        std::filesystem::create_directories(f.out_dir, ec);
+        if (ec)
+            throw UsageError(
+                fmt::format("--out {}: cannot create the folder: {}", f.out_dir, ec.message()));
+    }
     RunFiles files;
     files.data_folder("--data", f.training.data_dir);
     files.output_folder("--out", f.out_dir);
@@ -136,8 +154,8 @@ int run_compare(CompareFlags& f, CLI::App* sub) {
     const std::string csv = f.out_dir + "/steps.csv", html = f.out_dir + "/report.html";
     train::write_csv(r, csv);
     write_html(r, html);
-    fmt::print("\n{}\nwrote {} and {} (charts also as {}/chart-*.svg)\n", train::format_table(r),
-               csv, html, f.out_dir);
+    fmt::print("\n{}\n{}\nwrote {} and {} (charts also as {}/chart-*.svg)\n",
+               train::format_table(r), train::verdict(r), csv, html, f.out_dir);
     return 0;
 }
 
@@ -163,8 +181,9 @@ void add_compare(CLI::App& app, Command& command) {
                     "and data order: none, batch, layer, group, group:G, rms")
         ->delimiter(',')
         ->capture_default_str();
-    sub->add_option("--out", f->out_dir, "Folder for steps.csv, report.html and the charts")
-        ->capture_default_str();
+    sub->add_option("--out", f->out_dir,
+                    "Folder for steps.csv, report.html and the charts (default: "
+                    "runs/compare/PRESET, or runs/compare/MODEL-VARIANTS)");
     add_int_list(sub, "--at", f->at_steps, 1, std::numeric_limits<int64_t>::max(),
                  "Steps shown in the table besides the first and last");
     add_int(sub, "--eval-every", f->eval_every, 0, std::numeric_limits<int64_t>::max(),

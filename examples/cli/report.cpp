@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <set>
+#include <sstream>
 
 #include "normgrad/files.hpp"
 #include "normgrad/train/compare.hpp"
@@ -26,7 +29,17 @@ struct Series {
     int64_t diverged_at = 0;  // mark the first non-finite step
 };
 
-constexpr double kWidth = 640, kHeight = 300, kLeft = 70, kRight = 20, kTop = 36, kBottom = 40;
+// The plot area is kWidth - kLeft - kRight wide; the legend stands in the right margin, outside it.
+constexpr double kWidth = 780, kHeight = 300, kLeft = 70, kRight = 170, kTop = 36, kBottom = 40;
+
+// A round tick spacing (1, 2 or 5 times a power of ten) giving about `ticks` ticks over `span`.
+double round_step(double span, int ticks) {
+    const double raw = span / ticks;
+    const double p = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double m : {1.0, 2.0, 5.0})
+        if (m * p >= raw * (1 - 1e-9)) return m * p;
+    return 10 * p;
+}
 // One colour per variant, in --variants order (the first two as before: red, blue).
 const char* const kColors[] = {"#d62728", "#1f77b4", "#2ca02c", "#ff7f0e",
                                "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
@@ -80,13 +93,21 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
         y0 -= pad, y1 += pad;
     }
     if (y1 <= y0) y1 = y0 + 1;
+    // A linear axis runs between round values, a tick at each round step.
+    const double y_step = round_step(y1 - y0, 5);
+    if (!log_y && !percent) {
+        y0 = std::floor(y0 / y_step) * y_step;
+        y1 = std::ceil(y1 / y_step) * y_step;
+    }
     // On a log scale a tick every decade, or every few decades when the range is wide.
     const double decades_per_tick = log_y ? std::ceil((y1 - y0) / 8.0) : 1.0;
     if (log_y) {
         y0 = std::floor(y0 / decades_per_tick) * decades_per_tick;
         y1 = std::ceil(y1 / decades_per_tick) * decades_per_tick;
     }
-    const int y_ticks = log_y ? std::max(1, int(std::lround((y1 - y0) / decades_per_tick))) : 5;
+    const int y_ticks = log_y     ? std::max(1, int(std::lround((y1 - y0) / decades_per_tick)))
+                        : percent ? 5
+                                  : std::max(1, int(std::lround((y1 - y0) / y_step)));
     const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
     auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * pw; };
     auto py = [&](double v) {
@@ -116,15 +137,15 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
         const double y = kTop + (1.0 - double(i) / y_ticks) * ph;
         const std::string label = log_y     ? fmt::format("1e{:g}", t)
                                   : percent ? fmt::format("{:g}%", 100 * t)
-                                            : fmt::format("{:.3g}", t);
+                                            : fmt::format("{:g}", std::round(t / y_step) * y_step);
         s += fmt::format(R"(<text x="{}" y="{:.1f}" text-anchor="end">{}</text>)", kLeft - 6, y + 4,
                          label);
     }
-    for (int i = 0; i <= 5; ++i) {
-        const double x = x0 + (x1 - x0) * i / 5;
-        s += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle">{:.0f}</text>)", px(x),
+    // Step ticks at round numbers of steps.
+    const double x_step = std::max(1.0, round_step(x1 - x0, 5));
+    for (double x = std::ceil(x0 / x_step) * x_step; x <= x1 + 1e-9; x += x_step)
+        s += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle">{:g}</text>)", px(x),
                          kTop + ph + 16, x);
-    }
     s += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle">step</text>)", kLeft + pw / 2,
                      kHeight - 6);
     s += fmt::format(
@@ -158,11 +179,11 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
                 R"(<text x="{:.1f}" y="{}" fill="{}">&#x2716; non-finite at step {}</text>)",
                 std::min(px(double(ser.diverged_at)) + 6, kLeft + pw - 150), kTop + 14 + 14 * k,
                 ser.color, ser.diverged_at);
-        // Legend, bottom right, one line per series (the last one lowest).
-        const double legend_y = kTop + ph - 16 - 14.0 * double(series.size() - 1 - k);
+        // Legend, in the right margin beside the plot, one line per series.
+        const double legend_y = kTop + 12 + 16.0 * double(k);
         s += fmt::format(R"(<rect x="{}" y="{}" width="12" height="3" fill="{}"/>)",
-                         kLeft + pw - 150, legend_y - 4, ser.color);
-        s += fmt::format(R"(<text x="{}" y="{}">{}</text>)", kLeft + pw - 132, legend_y,
+                         kLeft + pw + 12, legend_y - 4, ser.color);
+        s += fmt::format(R"(<text x="{}" y="{}">{}</text>)", kLeft + pw + 30, legend_y,
                          esc(ser.name));
     }
     return s + "</svg>\n";
@@ -259,6 +280,12 @@ void write_html(const CompareResult& r, const std::string& path) {
                       }),
                       true));
 
+    std::string verdict_html;
+    {
+        std::istringstream lines(verdict(r));
+        for (std::string line; std::getline(lines, line);)
+            verdict_html += (verdict_html.empty() ? "" : "<br>") + esc(line);
+    }
     std::string variants;
     for (const auto& run : r.runs) {
         if (!variants.empty()) variants += " versus ";
@@ -267,11 +294,12 @@ void write_html(const CompareResult& r, const std::string& path) {
     std::string html = fmt::format(
         R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>normgrad compare: {0}</title>
-<style>body{{font-family:sans-serif;max-width:1340px;margin:1em auto;color:#222}}
+<style>body{{font-family:sans-serif;max-width:1600px;margin:1em auto;color:#222}}
 .charts{{display:flex;flex-wrap:wrap;gap:12px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style>
 </head><body>
 <h1>{12}</h1>
+<p class="verdict">{14}</p>
 <p>{0}</p>
 <p>Model <b>{1}</b>: {2} (activation {4}, init {5}, input {13}), optimizer {6}, lr {7}, momentum {8},
 batch {9}, epochs {10}, seed {11}. Every run starts from the same weights in every shared layer and sees the
@@ -281,7 +309,7 @@ same batches in the same order.</p>
         esc(r.config.title.empty() ? "normgrad compare" : r.config.title), esc(c.model.kind),
         esc(spec_text(c.model)), "", to_string(c.model.activation), to_string(c.model.init),
         c.optimizer, c.lr, c.momentum, c.batch, c.epochs, c.seed, esc(variants),
-        to_string(c.model.input));
+        to_string(c.model.input), verdict_html);
     for (const RunRecord& run : r.runs)
         html += fmt::format("<tr><th>{}</th><td>{:.2f}%</td><td>{}</td><td>{}</td></tr>\n",
                             esc(run.label), 100 * run.test_accuracy, run.steps.size(),
@@ -294,9 +322,22 @@ same batches in the same order.</p>
     html += "</body></html>\n";
     write_file_atomically(path, html);
 
-    // Each chart also as its own SVG file beside the page (for documents).
+    // Each chart also as its own SVG file beside the page (for documents); charts of an earlier
+    // comparison in the folder that this one does not have (layers of another model) go, so
+    // the folder holds one comparison.
     const std::string dir = path.substr(0, path.find_last_of('/') + 1);
-    for (const auto& [id, svg] : charts) write_file_atomically(dir + "chart-" + id + ".svg", svg);
+    std::set<std::string> written;
+    for (const auto& [id, svg] : charts) {
+        write_file_atomically(dir + "chart-" + id + ".svg", svg);
+        written.insert("chart-" + id + ".svg");
+    }
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir.empty() ? "." : dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (e.is_regular_file(ec) && name.rfind("chart-", 0) == 0 && name.size() > 10 &&
+            name.substr(name.size() - 4) == ".svg" && !written.count(name))
+            std::filesystem::remove(e.path(), ec);
+    }
 }
 
 }  // namespace normgrad::cli

@@ -63,8 +63,19 @@ std::string variant_tag(const Norm& n);
 CompareResult run_compare(const CompareConfig& config, const Dataset& train_set,
                           const Dataset& test_set);
 
-// The side-by-side terminal table.
+// The steps the table shows: 1; when a run diverged, the steps up to it (every one when it came
+// within 8 steps, else 1, 2, 3, steps doubling from 6, and the two last); the --at steps; and the
+// last step.
+std::vector<int64_t> table_steps(const CompareResult& r);
+// The side-by-side terminal table. A cell says "n/a" for a layer the run does not have,
+// "stopped" after the run ended, and "diverged" where its value was not measured because the
+// step diverged.
 std::string format_table(const CompareResult& r);
+// A few sentences built from the runs' own numbers, one per run: a diverged run's loss and
+// gradient norm step by step up to the step where they stopped being finite, and its test
+// accuracy; a run that trained, its loss from first to last step, the range of its global
+// gradient norm and its test accuracy.
+std::string verdict(const CompareResult& r);
 // One row per step, the runs aligned: step, epoch, then per variant (columns suffixed by its
 // tag: loss_none, loss_batch, ...) loss and global gradient norm, what happened at the step
 // (event_<tag>: "diverged (loss not finite)" where a run stopped), per-layer gradient norms.
