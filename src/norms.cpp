@@ -104,6 +104,50 @@ NORMGRAD_SIMD_CLONES void block_update_sums(const float* old, const float* now, 
 
 }  // namespace
 
+namespace {
+
+// block_update_sums and, in the same pass, old's sum of squares as block_sum_of_squares adds it
+// (the same lanes in the same order: the same bits).
+NORMGRAD_SIMD_CLONES void block_update_sums3(const float* old, const float* now, int64_t n,
+                                             float* old_sum, float* now_sum, float* change_sum) {
+    float acc_old[kLanes] = {}, acc_now[kLanes] = {}, acc_change[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) {
+            const float d = now[i + j] - old[i + j];
+            acc_old[j] += old[i + j] * old[i + j];
+            acc_now[j] += now[i + j] * now[i + j];
+            acc_change[j] += d * d;
+        }
+    float o = add_lanes(acc_old), a = add_lanes(acc_now), c = add_lanes(acc_change);
+    for (; i < n; ++i) {
+        const float d = now[i] - old[i];
+        o += old[i] * old[i];
+        a += now[i] * now[i];
+        c += d * d;
+    }
+    *old_sum = o;
+    *now_sum = a;
+    *change_sum = c;
+}
+
+}  // namespace
+
+void update_sums_of_squares(const float* old, const float* now, int64_t n, double* old_sum,
+                            double* now_sum, double* change_sum) {
+    double o = 0.0, a = 0.0, c = 0.0;
+    for (int64_t first = 0; first < n; first += kBlock) {
+        float so = 0.f, sa = 0.f, sc = 0.f;
+        block_update_sums3(old + first, now + first, std::min(kBlock, n - first), &so, &sa, &sc);
+        o += so;
+        a += sa;
+        c += sc;
+    }
+    *old_sum = o;
+    *now_sum = a;
+    *change_sum = c;
+}
+
 void update_sums_of_squares(const float* old, const float* now, int64_t n, double* now_sum,
                             double* change_sum) {
     double a = 0.0, c = 0.0;

@@ -76,10 +76,10 @@ GradStats::GradStats(const Module& model, Optimizer* optimizer) {
             const auto [i, j] = slot_[k];
             if (i < 0) return;
             Watched& w = layers_[size_t(i)];
-            double now = 0.0, change = 0.0;
-            update_sums_of_squares(before, after, n, &now, &change);
+            double was = 0.0, now = 0.0, change = 0.0;  // one pass over the block
+            update_sums_of_squares(before, after, n, &was, &now, &change);
             double& b = w.before_squares[size_t(j)];
-            b = std::max(b, 0.0) + sum_of_squares(before, n);
+            b = std::max(b, 0.0) + was;
             w.after_squares[size_t(j)] += now;
             w.change_squares[size_t(j)] += change;
         });

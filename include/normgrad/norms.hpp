@@ -27,5 +27,8 @@ double copy_and_sum_of_squares(const float* v, float* out, int64_t n);
 // block by block as sum_of_squares is, so the first equals sum_of_squares(now, n).
 void update_sums_of_squares(const float* old, const float* now, int64_t n, double* now_sum,
                             double* change_sum);
+// The same, with the sum of old[i]^2 (equal to sum_of_squares(old, n)) from the same pass.
+void update_sums_of_squares(const float* old, const float* now, int64_t n, double* old_sum,
+                            double* now_sum, double* change_sum);
 
 }  // namespace normgrad
