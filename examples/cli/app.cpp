@@ -14,6 +14,8 @@ void build_app(CLI::App& app, Command& command) {
     add_eval(app, command);
     add_compare(app, command);
     add_gradnorms(app, command);
+    add_recalibrate(app, command);
+    add_fold(app, command);
 }
 
 }  // namespace normgrad::cli

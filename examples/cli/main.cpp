@@ -1,4 +1,4 @@
-// The normgrad command-line program: train, eval, compare, gradnorms.
+// The normgrad command-line program: train, eval, compare, gradnorms, recalibrate, fold.
 //
 // Exit status: 0 done; 1 failed while working (a damaged file, a diverged run, out of memory);
 // 2 refused before any work (a flag, a path, a data set or a checkpoint that does not fit);
