@@ -2,10 +2,10 @@
 // so every saved input is replayed in the ordinary test suite.
 //
 // Each function feeds one input to the code under test. It returns normally when the input is
-// accepted or rejected with the documented error (DataError, CheckpointError, CLI::ParseError, ArchError);
-// it throws FuzzInvariantError when an accepted result or an error message breaks a documented
-// promise; any other exception escapes, and memory errors are left to the sanitizers. Under
-// libFuzzer an escaping exception aborts the process, which saves the input as a crash.
+// accepted or rejected with the documented error (DataError, CheckpointError, CLI::ParseError,
+// ArchError); it throws FuzzInvariantError when an accepted result or an error message breaks a
+// documented promise; any other exception escapes, and memory errors are left to the sanitizers.
+// Under libFuzzer an escaping exception aborts the process, which saves the input as a crash.
 #pragma once
 
 #include <cstdint>

@@ -35,8 +35,7 @@ TEST_CASE("docs: the README's Performance section is bench/results.md", "[docs]"
     CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == results);
 }
 
-TEST_CASE("docs: the README's normalisation table is docs/results/norm-accuracy.md's",
-          "[docs]") {
+TEST_CASE("docs: the README's normalisation table is docs/results/norm-accuracy.md's", "[docs]") {
     // scripts/norm-accuracy.sh writes the file and copies its table between these markers.
     const std::string root = NORMGRAD_SOURCE_DIR;
     const std::string readme = read(root + "/README.md");

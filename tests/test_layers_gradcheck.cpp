@@ -38,10 +38,9 @@ TEST_CASE("layer examples: each built-in layer once, then the program's own", "[
     // The last one is the LeakyReLU of examples/custom_layer/, registered from its own file
     // (leaky_relu_example.cpp), which examples/CMakeLists.txt adds to this binary.
     const std::vector<std::string> expected{
-        "Dense",     "Conv2d",          "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-        "GroupNorm", "RMSNorm",         "ReLU",        "Sigmoid",     "Tanh",
-        "Flatten",   "MaxPool2d",       "Sequential",  "AvgPool2d",   "GlobalAvgPool2d",
-        "Dropout",   "Residual",        "LeakyReLU",
+        "Dense",      "Conv2d",    "BatchNorm1d",     "BatchNorm2d", "LayerNorm", "GroupNorm",
+        "RMSNorm",    "ReLU",      "Sigmoid",         "Tanh",        "Flatten",   "MaxPool2d",
+        "Sequential", "AvgPool2d", "GlobalAvgPool2d", "Dropout",     "Residual",  "LeakyReLU",
     };
     CHECK(names == expected);
     CHECK(builtin_layer_examples().size() == expected.size() - 1);

@@ -154,9 +154,8 @@ void RunLog::epoch(const EpochInfo& e) {
 
 void RunLog::eval(const EvalInfo& e) {
     if (!enabled()) return;
-    line(fmt::format(
-        R"({{"type":"eval","epoch":{},"step":{},"test_loss":{},"test_accuracy":{}}})", e.epoch,
-        e.step, json_number(e.test_loss), json_number(e.test_accuracy)));
+    line(fmt::format(R"({{"type":"eval","epoch":{},"step":{},"test_loss":{},"test_accuracy":{}}})",
+                     e.epoch, e.step, json_number(e.test_loss), json_number(e.test_accuracy)));
 }
 
 void RunLog::completed(int64_t step) {
@@ -164,24 +163,24 @@ void RunLog::completed(int64_t step) {
 }
 
 void RunLog::interrupted(int64_t step, const std::string& signal, const std::string& checkpoint) {
-    finish(fmt::format(R"({{"type":"end","status":"interrupted","step":{},"signal":{},"checkpoint":{}}})",
-                       step, json_string(signal),
-                       checkpoint.empty() ? "null" : json_string(checkpoint)));
+    finish(fmt::format(
+        R"({{"type":"end","status":"interrupted","step":{},"signal":{},"checkpoint":{}}})", step,
+        json_string(signal), checkpoint.empty() ? "null" : json_string(checkpoint)));
 }
 
 void RunLog::diverged(int64_t step, const std::string& value, const std::string& message) noexcept {
     try {
-        finish(fmt::format(
-            R"({{"type":"end","status":"diverged","step":{},"value":{},"message":{}}})", step,
-            json_string(value), json_string(message)));
+        finish(
+            fmt::format(R"({{"type":"end","status":"diverged","step":{},"value":{},"message":{}}})",
+                        step, json_string(value), json_string(message)));
     } catch (const std::exception&) {
     }
 }
 
 void RunLog::failed(std::string_view status, int64_t step, const std::string& message) noexcept {
     try {
-        finish(fmt::format(R"({{"type":"end","status":"{}","step":{},"message":{}}})", status,
-                           step, json_string(message)));
+        finish(fmt::format(R"({{"type":"end","status":"{}","step":{},"message":{}}})", status, step,
+                           json_string(message)));
     } catch (const std::exception&) {
     }
 }

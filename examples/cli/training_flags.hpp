@@ -12,7 +12,7 @@ namespace normgrad::cli {
 
 struct TrainingFlags {
     train::TrainConfig config;
-    std::string arch;       // --arch: a spec, or @FILE
+    std::string arch;  // --arch: a spec, or @FILE
     std::string norm = "none";
     std::string batchnorm;  // --batchnorm on|off: the short form of --norm batch|none
     std::string activation = "relu";

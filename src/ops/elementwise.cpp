@@ -86,15 +86,14 @@ void add_broadcast_grad(const Tensor& t, Input which, const index_map::Dims& n,
     if (t.numel() == out_numel) {
         // Not broadcast: each element of t is read by exactly one y_i, its gradient is one term.
         const GradBuffer g = grad_buffer(t);
-        index_map::walk2_rows(n, sa, sb,
-                              [&](int64_t i, int64_t j, int64_t k, int64_t sj, int64_t sk,
-                                  int64_t len) {
-                                  float* out = g.data + (which == Input::a ? j : k);
-                                  for (int64_t d = 0; d < len; ++d) {
-                                      const float v = partial(i + d, j + d * sj, k + d * sk);
-                                      out[d] = g.accumulate ? out[d] + v : v;
-                                  }
-                              });
+        index_map::walk2_rows(
+            n, sa, sb, [&](int64_t i, int64_t j, int64_t k, int64_t sj, int64_t sk, int64_t len) {
+                float* out = g.data + (which == Input::a ? j : k);
+                for (int64_t d = 0; d < len; ++d) {
+                    const float v = partial(i + d, j + d * sj, k + d * sk);
+                    out[d] = g.accumulate ? out[d] + v : v;
+                }
+            });
         return;
     }
     std::vector<double> sum(static_cast<size_t>(t.numel()), 0.0);
@@ -126,21 +125,19 @@ Tensor broadcast_binary(const char* op, const Tensor& a, const Tensor& b) {
     float* yp = y.data();
     // A row at a time, so that the common cases (both operands contiguous along the row, or one
     // of them one value for the whole row) are simple loops.
-    index_map::walk2_rows(n, sa, sb,
-                          [&](int64_t i, int64_t j, int64_t k, int64_t sj, int64_t sk,
-                              int64_t len) {
-                              float* yr = yp + i;
-                              const float *ar = ap + j, *br = bp + k;
-                              if (sj == 1 && sk == 1)
-                                  for (int64_t d = 0; d < len; ++d) yr[d] = Op::value(ar[d], br[d]);
-                              else if (sj == 1 && sk == 0)
-                                  for (int64_t d = 0; d < len; ++d) yr[d] = Op::value(ar[d], *br);
-                              else if (sj == 0 && sk == 1)
-                                  for (int64_t d = 0; d < len; ++d) yr[d] = Op::value(*ar, br[d]);
-                              else
-                                  for (int64_t d = 0; d < len; ++d)
-                                      yr[d] = Op::value(ar[d * sj], br[d * sk]);
-                          });
+    index_map::walk2_rows(
+        n, sa, sb, [&](int64_t i, int64_t j, int64_t k, int64_t sj, int64_t sk, int64_t len) {
+            float* yr = yp + i;
+            const float *ar = ap + j, *br = bp + k;
+            if (sj == 1 && sk == 1)
+                for (int64_t d = 0; d < len; ++d) yr[d] = Op::value(ar[d], br[d]);
+            else if (sj == 1 && sk == 0)
+                for (int64_t d = 0; d < len; ++d) yr[d] = Op::value(ar[d], *br);
+            else if (sj == 0 && sk == 1)
+                for (int64_t d = 0; d < len; ++d) yr[d] = Op::value(*ar, br[d]);
+            else
+                for (int64_t d = 0; d < len; ++d) yr[d] = Op::value(ar[d * sj], br[d * sk]);
+        });
     if (autograd::needs_grad({&a, &b})) {
         // y_i = Op(a_j(i), b_k(i)): a_j takes part in every y_i that reads it, so by the chain
         // rule dL/da_j = sum over those i of dy_i * dy/da at (a_j, b_k(i)); likewise for b.
