@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -91,9 +92,54 @@ TEST_CASE("docs: code quoted from a source file is that file's, line for line", 
     }
     // The quotes this test exists for (so that it cannot pass by finding none).
     for (const char* expected : {"docs/batchnorm.md: tests/composed_batch_norm.hpp",
+                                 "docs/batchnorm.md: docs/results/compare-explode.txt",
                                  "docs/extending.md: layers/layer_norm.cpp",
                                  "docs/extending.md: include/normgrad/layers/layer_norm.hpp"}) {
         INFO("expected a quote: " << expected);
         CHECK(std::find(quoted.begin(), quoted.end(), expected) != quoted.end());
     }
+}
+
+namespace {
+
+std::vector<std::string> words(const std::string& line, const char* separators) {
+    std::vector<std::string> out;
+    for (size_t b = line.find_first_not_of(separators); b != std::string::npos;) {
+        const size_t e = line.find_first_of(separators, b);
+        out.push_back(line.substr(b, e - b));
+        b = e == std::string::npos ? e : line.find_first_not_of(separators, e);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("docs: a table of figures is what its command printed", "[docs]") {
+    // A Markdown table under "<!-- figures from PATH -->": every row after the header, read as
+    // its cells, must be a line of PATH read as its words (the command's output as
+    // scripts/presets.sh saved it), so that a rerun with other numbers shows here.
+    const std::string root = NORMGRAD_SOURCE_DIR;
+    const std::string doc = read(root + "/docs/batchnorm.md");
+    const std::string marker = "<!-- figures from ";
+    int tables = 0;
+    for (size_t at = doc.find(marker); at != std::string::npos; at = doc.find(marker, at + 1)) {
+        const size_t p = at + marker.size();
+        const std::string path = doc.substr(p, doc.find_first_of(" \n", p) - p);
+        std::vector<std::vector<std::string>> lines;
+        {
+            std::istringstream in(read(root + "/" + path));
+            for (std::string l; std::getline(in, l);) lines.push_back(words(l, " \t"));
+        }
+        std::istringstream table(doc.substr(doc.find('\n', at) + 1));
+        int rows = 0;
+        for (std::string l; std::getline(table, l) && !l.empty() && l[0] == '|';) {
+            if (l.find("---") != std::string::npos || rows++ == 0) continue;  // header, rule
+            const auto cells = words(l, "| ");
+            INFO(path << ": " << l);
+            CHECK(std::find(lines.begin(), lines.end(), cells) != lines.end());
+        }
+        CHECK(rows > 2);
+        ++tables;
+    }
+    CHECK(tables >= 2);  // the two depth sweeps
 }
