@@ -94,3 +94,16 @@ TEST_CASE("arch: errors name the token, its position and what was expected", "[a
                           Contains("--arch '" + c.spec + "': ") && Contains(c.message));
     }
 }
+
+TEST_CASE("arch: a control byte is named, and never cuts the message short", "[arch]") {
+    // Found by fuzz_arch: a NUL inside a spec (from a binary @FILE) ended the message's C string
+    // before the position.
+    const std::string spec("dense:64,norm,relu,den\0\0se:10", 29);
+    try {
+        parse_arch(spec);
+        FAIL("expected an ArchError");
+    } catch (const ArchError& e) {
+        CHECK_THAT(e.what(), Contains(": byte 0x00 at character 23: expected printable text") &&
+                                 Contains("den\\x00\\x00se:10"));
+    }
+}

@@ -17,11 +17,30 @@ constexpr int64_t kMaxWidth = int64_t{1} << 20;
 constexpr int kMaxKernel = 15;
 constexpr int kMaxResidualDepth = 8;
 
+// Text for a message: control bytes as \xNN, so that a message is never cut short by a NUL.
+std::string printable(const std::string& text) {
+    std::string out;
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f)
+            out += fmt::format("\\x{:02x}", c);
+        else
+            out += ch;
+    }
+    return out;
+}
+
 class Parser {
   public:
     Parser(const std::string& text, const std::string& what) : s_(text), what_(what) {}
 
     std::vector<ArchLayer> spec() {
+        // A spec is text: a control byte (a NUL from a binary @FILE, say) is named first.
+        for (size_t i = 0; i < s_.size(); ++i) {
+            const auto c = static_cast<unsigned char>(s_[i]);
+            if ((c < 0x20 && !std::isspace(c)) || c == 0x7f)
+                fail(i, fmt::format("byte 0x{:02x}", c), "expected printable text");
+        }
         std::vector<ArchLayer> layers = list(0);
         skip_space();
         if (at_ < s_.size())
@@ -32,8 +51,8 @@ class Parser {
   private:
     [[noreturn]] void fail(size_t position, const std::string& token,
                            const std::string& expected) const {
-        throw ArchError(fmt::format("{} '{}': {} at character {}: {}", what_, s_, token,
-                                    position + 1, expected));
+        throw ArchError(fmt::format("{} '{}': {} at character {}: {}", what_, printable(s_),
+                                    printable(token), position + 1, expected));
     }
 
     void skip_space() {
