@@ -27,6 +27,8 @@ fashion=/usr/share/datasets/fashion-mnist
 norms="none batch layer group rms"
 # A copy of the program, so that a rebuild while the runs go on does not change it under them.
 cp build/normgrad "$out/normgrad"
+commit=$(git rev-parse --short HEAD)
+git diff --quiet HEAD -- . ':!docs/results' ':!README.md' || commit="$commit (with local changes)"
 protocol="--epochs 1 --batch 128 --optimizer sgd --momentum 0.9 --seed 0 --threads $threads"
 reuse="${REUSE:-0}"
 
@@ -71,7 +73,7 @@ done
 {
     echo "# Each normalisation on two models and two data sets, normgrad and PyTorch"
     echo
-    echo "Made by \`scripts/norm-accuracy.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), normgrad $(git rev-parse --short HEAD), PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $threads threads."
+    echo "Made by \`scripts/norm-accuracy.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), normgrad $commit, PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $threads threads."
     echo
     echo "Protocol, the same for both: one epoch, batch 128, SGD momentum 0.9 at the row's lr, each framework's"
     echo "default initialisation (PyTorch's), input standardised with MNIST's mean and deviation, seed 0"
