@@ -11,6 +11,7 @@
 #include "normgrad/layers.hpp"
 #include "normgrad/train/evaluate.hpp"
 #include "normgrad/train/inspect.hpp"
+#include "normgrad/train/models.hpp"
 
 using namespace normgrad;
 using namespace normgrad::train;
@@ -166,6 +167,24 @@ TEST_CASE("inspect: a model without BatchNorm is refused", "[inspect]") {
     CHECK_THROWS_WITH(inspect_batch_norm(model, random_images(4, 8, 8, 1), 4),
                       Contains("no BatchNorm"));
     CHECK(batch_norm_layers(*small_model(true)) == std::vector<std::string>{"bn1", "bn2"});
+}
+
+TEST_CASE("inspect: BatchNorms inside residual blocks are found and named", "[inspect]") {
+    ModelSpec s;
+    s.kind = "arch";
+    s.arch = "conv3x3:4,norm,relu,res(conv3x3:4,norm,relu,conv3x3:4,norm),relu,gap,dense:10";
+    s.norm = Norm::batch();
+    s.image_rows = s.image_cols = 8;
+    Rng rng(5);
+    auto model = build_model(s, rng);
+    const std::vector<std::string> names = batch_norm_layers(*model);
+    CHECK(names == std::vector<std::string>{"bn1", "res1.bn1", "res1.bn2"});
+    const Inspection r =
+        inspect_batch_norm(*model, random_images(12, 8, 8, 4), 6, InputScaling::Unit, {1, 4});
+    REQUIRE(r.layers.size() == 3);
+    CHECK(r.layers[2].name == "res1.bn2");
+    CHECK(r.layers[2].values_per_channel == 6 * 64);
+    CHECK(r.train_mode_accuracy[0].accuracy);  // BatchNorm2d only: one image is fine
 }
 
 TEST_CASE("cli: inspect prints every BatchNorm on the test images, refuses a model without",

@@ -106,7 +106,8 @@ int run_inspect(const InspectFlags& f) {
         "Per channel: mean and std (biased) over the batch (and H, W); shown is the mean over "
         "channels of |mean| and of std. Training mode normalises with this batch's statistics, "
         "evaluation mode with the running ones; either way the output should have mean near "
-        "beta and std near |gamma|.\n");
+        "beta and std near |gamma|. (After the first layer the inputs differ between the modes "
+        "too: the layers before normalised differently.)\n");
     for (const auto& l : r.layers) {
         fmt::print("\n{} {}: {} channels, m = {} values per channel in the batch\n", l.name, l.kind,
                    l.channels, l.values_per_channel);
@@ -127,8 +128,10 @@ int run_inspect(const InspectFlags& f) {
             fmt::print("  no running statistics (evaluation mode uses the batch's too)\n");
     }
     fmt::print("\nTest accuracy on {} images:\n", r.test_images);
-    fmt::print("  evaluation mode (running statistics): {:.2f}% at any batch size\n",
-               100.0 * r.eval_accuracy);
+    fmt::print(
+        "  evaluation mode (running statistics): {:.2f}% (batches of 128; each image's "
+        "output is its own, whatever the batch)\n",
+        100.0 * r.eval_accuracy);
     for (const auto& a : r.train_mode_accuracy) {
         if (a.accuracy)
             fmt::print("  training-mode normalisation, test batches of {:>4}: {:.2f}%\n", a.batch,
