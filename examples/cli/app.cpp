@@ -16,6 +16,7 @@ void build_app(CLI::App& app, Command& command) {
     add_gradnorms(app, command);
     add_recalibrate(app, command);
     add_fold(app, command);
+    add_inspect(app, command);
 }
 
 }  // namespace normgrad::cli

@@ -1,0 +1,166 @@
+// normgrad inspect: what each BatchNorm layer of a saved model learned and does, on real test
+// images (train/inspect.cpp).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+#include "commands.hpp"
+#include "flags.hpp"
+#include "normgrad/activity.hpp"
+#include "normgrad/idx.hpp"
+#include "normgrad/parallel.hpp"
+#include "normgrad/stop.hpp"
+#include "normgrad/train/inspect.hpp"
+#include "normgrad/train/model_io.hpp"
+#include "run_files.hpp"
+
+namespace normgrad::cli {
+
+namespace {
+
+struct InspectFlags {
+    std::string load_path;
+    std::string data_dir = "data/mnist";
+    int batch = 128;
+    int threads = 1;
+};
+
+// "min -0.31 mean 0.02 max 0.40 (started at 0)  |  .:-=+*#%@ histogram".
+std::string histogram_bar(const std::vector<int64_t>& h) {
+    static const char* kLevels = " .:-=+*#%@";
+    const int64_t top = h.empty() ? 0 : *std::max_element(h.begin(), h.end());
+    std::string bar;
+    for (int64_t n : h)
+        bar.push_back(
+            n == 0 ? ' ' : kLevels[std::min<int64_t>(9, 1 + (n * 8) / std::max<int64_t>(top, 1))]);
+    return bar;
+}
+
+void print_values(const char* what, const train::ValueSummary& s) {
+    std::string counts;
+    for (size_t i = 0; i < s.histogram.size(); ++i)
+        counts += fmt::format("{}{}", i ? " " : "", s.histogram[i]);
+    fmt::print("  {:<5} min {:>8.4f}  mean {:>8.4f}  max {:>8.4f}  (started at {:g})\n", what,
+               s.min, s.mean, s.max, s.start);
+    fmt::print("        10 bins from min to max: [{}]  counts {}\n", histogram_bar(s.histogram),
+               counts);
+}
+
+void print_mode(const char* mode, const train::ModeView& v) {
+    fmt::print(
+        "  {:<38} input: |mean| {:>8.4f} std {:>8.4f}   output: |mean| {:>8.4f} std "
+        "{:>8.4f}   |out mean - beta| {:.4f}  |out std - |gamma|| {:.4f}\n",
+        mode, v.input.abs_mean, v.input.std, v.output.abs_mean, v.output.std, v.mean_off_beta,
+        v.std_off_gamma);
+}
+
+int run_inspect(const InspectFlags& f) {
+    set_num_threads(f.threads);
+    RunFiles files;
+    files.input("--load", f.load_path);
+    files.data_folder("--data", f.data_dir);
+    files.check_and_lock();
+
+    train::LoadedModel m;
+    {
+        Activity activity(fmt::format("loading the model {}", f.load_path));
+        m = train::load_model(f.load_path);
+    }
+    throw_if_stop_requested("loading the model");
+    const std::string what = m.spec.kind == "arch" ? "--arch " + m.spec.arch : m.spec.kind;
+    if (train::batch_norm_layers(*m.model).empty())
+        throw UsageError(fmt::format(
+            "{}: the model ({} with {}) has no BatchNorm layer to inspect (train it with "
+            "--batchnorm on, or --norm batch)",
+            f.load_path, what, train::describe(m.spec.norm)));
+    Dataset test_set;
+    try {
+        Activity activity(fmt::format("loading the test set in {}", f.data_dir));
+        test_set = load_mnist_split(f.data_dir, false);
+    } catch (const DataError& e) {
+        throw UsageError(e.what());
+    }
+    throw_if_stop_requested("loading the test set");
+    if (test_set.rows != m.spec.image_rows || test_set.cols != m.spec.image_cols)
+        throw UsageError(fmt::format(
+            "{}: the test images are {}x{}, but the model in {} was trained on {}x{} images",
+            (std::filesystem::path(f.data_dir) / "t10k-images-idx3-ubyte").string(), test_set.rows,
+            test_set.cols, f.load_path, m.spec.image_rows, m.spec.image_cols));
+    if (test_set.count < f.batch)
+        throw UsageError(fmt::format("--batch {}: the test set in {} has only {} images", f.batch,
+                                     f.data_dir, test_set.count));
+
+    train::Inspection r;
+    {
+        Activity activity("inspecting the BatchNorm layers");
+        r = train::inspect_batch_norm(*m.model, test_set, f.batch, m.spec.input,
+                                      {1, 8, int64_t(f.batch)});
+    }
+
+    fmt::print("{}: {} with {}, {} BatchNorm layer{}, on the first {} test images (file order)\n",
+               f.load_path, what, train::describe(m.spec.norm), r.layers.size(),
+               r.layers.size() == 1 ? "" : "s", r.batch_images);
+    fmt::print(
+        "Per channel: mean and std (biased) over the batch (and H, W); shown is the mean over "
+        "channels of |mean| and of std. Training mode normalises with this batch's statistics, "
+        "evaluation mode with the running ones; either way the output should have mean near "
+        "beta and std near |gamma|. (After the first layer the inputs differ between the modes "
+        "too: the layers before normalised differently.)\n");
+    for (const auto& l : r.layers) {
+        fmt::print("\n{} {}: {} channels, m = {} values per channel in the batch\n", l.name, l.kind,
+                   l.channels, l.values_per_channel);
+        if (l.affine) {
+            print_values("gamma", l.gamma);
+            print_values("beta", l.beta);
+        } else {
+            fmt::print("  affine off: no gamma or beta (output mean 0, std 1)\n");
+        }
+        print_mode("training mode (batch statistics):", l.train_mode);
+        print_mode("evaluation mode (running statistics):", l.eval_mode);
+        if (l.tracked)
+            fmt::print(
+                "  running statistics against this batch's: mean off by {:.4f} batch std on "
+                "average, variance off by {:.2f}% on average (batch variance unbiased)\n",
+                l.mean_gap, 100.0 * l.var_rel_diff);
+        else
+            fmt::print("  no running statistics (evaluation mode uses the batch's too)\n");
+    }
+    fmt::print("\nTest accuracy on {} images:\n", r.test_images);
+    fmt::print(
+        "  evaluation mode (running statistics): {:.2f}% (batches of 128; each image's "
+        "output is its own, whatever the batch)\n",
+        100.0 * r.eval_accuracy);
+    for (const auto& a : r.train_mode_accuracy) {
+        if (a.accuracy)
+            fmt::print("  training-mode normalisation, test batches of {:>4}: {:.2f}%\n", a.batch,
+                       100.0 * *a.accuracy);
+        else
+            fmt::print("  training-mode normalisation, test batches of {:>4}: undefined: {}\n",
+                       a.batch, a.undefined_why);
+    }
+    fmt::print(
+        "(the model's running statistics are as the file holds them: nothing was written)\n");
+    return 0;
+}
+
+}  // namespace
+
+void add_inspect(CLI::App& app, Command& command) {
+    auto f = std::make_shared<InspectFlags>();
+    CLI::App* sub = app.add_subcommand(
+        "inspect",
+        "Show what each BatchNorm layer of a saved model learned (gamma, beta) and does to real "
+        "test images, with batch and running statistics, and the test accuracy of both");
+    sub->add_option("--load", f->load_path, "A model written by normgrad train --save")->required();
+    sub->add_option("--data", f->data_dir, "Folder with the MNIST-format IDX files")
+        ->capture_default_str();
+    add_int(sub, "--batch", f->batch, 2, 1 << 20,
+            "Test images in the inspected batch (the first ones in file order), and the largest "
+            "test batch size of the accuracy comparison");
+    add_int(sub, "--threads", f->threads, 1, 256, "Threads");
+    sub->callback([f, &command] { command.run = [f] { return run_inspect(*f); }; });
+}
+
+}  // namespace normgrad::cli
