@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "model_files.hpp"
 #include "normgrad/activity.hpp"
 #include "normgrad/idx.hpp"
 #include "normgrad/parallel.hpp"
@@ -26,30 +27,12 @@ struct EvalFlags {
 
 int run_eval(const EvalFlags& f) {
     set_num_threads(f.threads);
-    train::LoadedModel m;
-    {
-        Activity activity(fmt::format("loading the model {}", f.load_path));
-        m = train::load_model(f.load_path);
-    }
-    throw_if_stop_requested("loading the model");
-    Dataset test_set;
-    try {
-        Activity activity(fmt::format("loading the test set in {}", f.data_dir));
-        test_set = load_mnist_split(f.data_dir, false);
-    } catch (const DataError& e) {
-        throw UsageError(e.what());
-    }
-    throw_if_stop_requested("loading the test set");
-    if (test_set.rows != m.spec.image_rows || test_set.cols != m.spec.image_cols)
-        throw UsageError(fmt::format(
-            "{}: the test images are {}x{}, but the model in {} was trained on {}x{} images",
-            (std::filesystem::path(f.data_dir) / "t10k-images-idx3-ubyte").string(), test_set.rows,
-            test_set.cols, f.load_path, m.spec.image_rows, m.spec.image_cols));
+    train::LoadedModel m = load_model_file(f.load_path);
+    const Dataset test_set = load_test_set_for(m.spec, f.load_path, f.data_dir);
     Activity activity("evaluating");
     const train::Evaluation ev = train::evaluate(*m.model, test_set, 128, m.spec.input);
-    fmt::print("{}: {} with {}: test accuracy {:.2f}%, test loss {:.4f} on {} images\n",
-               f.load_path, m.spec.kind == "arch" ? "--arch " + m.spec.arch : m.spec.kind,
-               train::describe(m.spec.norm), 100.0 * ev.accuracy, ev.loss, test_set.count);
+    fmt::print("{}: {}: test accuracy {:.2f}%, test loss {:.4f} on {} images\n", f.load_path,
+               describe_model(m.spec), 100.0 * ev.accuracy, ev.loss, test_set.count);
     return 0;
 }
 

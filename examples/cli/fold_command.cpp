@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "model_files.hpp"
 #include "normgrad/activity.hpp"
 #include "normgrad/idx.hpp"
 #include "normgrad/parallel.hpp"
@@ -29,11 +30,6 @@ struct FoldFlags {
     int threads = 1;
 };
 
-std::string describe_model(const train::ModelSpec& spec) {
-    return fmt::format("{} with {}", spec.kind == "arch" ? "--arch " + spec.arch : spec.kind,
-                       train::describe(spec.norm));
-}
-
 int run_fold(const FoldFlags& f) {
     set_num_threads(f.threads);
     RunFiles files;
@@ -42,31 +38,14 @@ int run_fold(const FoldFlags& f) {
     files.output("--save", f.save_path);
     files.check_and_lock();
 
-    train::LoadedModel m;
-    {
-        Activity activity(fmt::format("loading the model {}", f.load_path));
-        m = train::load_model(f.load_path);
-    }
-    throw_if_stop_requested("loading the model: nothing was written");
+    train::LoadedModel m = load_model_file(f.load_path);
     train::FoldedModel folded;
     try {
         folded = train::fold_batch_norm(*m.model, m.spec);
     } catch (const train::FoldError& e) {
         throw UsageError(fmt::format("{}: cannot fold: {}", f.load_path, e.what()));
     }
-    Dataset test_set;
-    try {
-        Activity activity(fmt::format("loading the test set in {}", f.data_dir));
-        test_set = load_mnist_split(f.data_dir, false);
-    } catch (const DataError& e) {
-        throw UsageError(e.what());
-    }
-    throw_if_stop_requested("loading the test set: nothing was written");
-    if (test_set.rows != m.spec.image_rows || test_set.cols != m.spec.image_cols)
-        throw UsageError(fmt::format(
-            "{}: the test images are {}x{}, but the model in {} was trained on {}x{} images",
-            (std::filesystem::path(f.data_dir) / "t10k-images-idx3-ubyte").string(), test_set.rows,
-            test_set.cols, f.load_path, m.spec.image_rows, m.spec.image_cols));
+    const Dataset test_set = load_test_set_for(m.spec, f.load_path, f.data_dir);
 
     train::OutputDifference diff;
     {

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "model_files.hpp"
 #include "normgrad/activity.hpp"
 #include "normgrad/idx.hpp"
 #include "normgrad/parallel.hpp"
@@ -63,31 +64,14 @@ int run_inspect(const InspectFlags& f) {
     files.data_folder("--data", f.data_dir);
     files.check_and_lock();
 
-    train::LoadedModel m;
-    {
-        Activity activity(fmt::format("loading the model {}", f.load_path));
-        m = train::load_model(f.load_path);
-    }
-    throw_if_stop_requested("loading the model");
-    const std::string what = m.spec.kind == "arch" ? "--arch " + m.spec.arch : m.spec.kind;
+    train::LoadedModel m = load_model_file(f.load_path);
+    const std::string what = describe_model(m.spec);
     if (train::batch_norm_layers(*m.model).empty())
-        throw UsageError(fmt::format(
-            "{}: the model ({} with {}) has no BatchNorm layer to inspect (train it with "
-            "--batchnorm on, or --norm batch)",
-            f.load_path, what, train::describe(m.spec.norm)));
-    Dataset test_set;
-    try {
-        Activity activity(fmt::format("loading the test set in {}", f.data_dir));
-        test_set = load_mnist_split(f.data_dir, false);
-    } catch (const DataError& e) {
-        throw UsageError(e.what());
-    }
-    throw_if_stop_requested("loading the test set");
-    if (test_set.rows != m.spec.image_rows || test_set.cols != m.spec.image_cols)
-        throw UsageError(fmt::format(
-            "{}: the test images are {}x{}, but the model in {} was trained on {}x{} images",
-            (std::filesystem::path(f.data_dir) / "t10k-images-idx3-ubyte").string(), test_set.rows,
-            test_set.cols, f.load_path, m.spec.image_rows, m.spec.image_cols));
+        throw UsageError(
+            fmt::format("{}: the model ({}) has no BatchNorm layer to inspect (train it with "
+                        "--batchnorm on, or --norm batch)",
+                        f.load_path, what));
+    const Dataset test_set = load_test_set_for(m.spec, f.load_path, f.data_dir);
     if (test_set.count < f.batch)
         throw UsageError(fmt::format("--batch {}: the test set in {} has only {} images", f.batch,
                                      f.data_dir, test_set.count));
@@ -99,9 +83,8 @@ int run_inspect(const InspectFlags& f) {
                                       {1, 8, int64_t(f.batch)});
     }
 
-    fmt::print("{}: {} with {}, {} BatchNorm layer{}, on the first {} test images (file order)\n",
-               f.load_path, what, train::describe(m.spec.norm), r.layers.size(),
-               r.layers.size() == 1 ? "" : "s", r.batch_images);
+    fmt::print("{}: {}, {} BatchNorm layer{}, on the first {} test images (file order)\n",
+               f.load_path, what, r.layers.size(), r.layers.size() == 1 ? "" : "s", r.batch_images);
     fmt::print(
         "Per channel: mean and std (biased) over the batch (and H, W); shown is the mean over "
         "channels of |mean| and of std. Training mode normalises with this batch's statistics, "

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "model_files.hpp"
 #include "normgrad/activity.hpp"
 #include "normgrad/parallel.hpp"
 #include "normgrad/stop.hpp"
@@ -35,17 +36,11 @@ int run_recalibrate(const RecalibrateFlags& f) {
     files.output("--save", f.save_path);
     files.check_and_lock();
 
-    train::LoadedModel m;
-    {
-        Activity activity(fmt::format("loading the model {}", f.load_path));
-        m = train::load_model(f.load_path);
-    }
-    throw_if_stop_requested("loading the model: nothing was written");
+    train::LoadedModel m = load_model_file(f.load_path);
     if (train::recalibrated_layers(*m.model).empty())
         throw UsageError(fmt::format(
-            "{}: the model ({} with {}) has no BatchNorm with running statistics to recalibrate",
-            f.load_path, m.spec.kind == "arch" ? "--arch " + m.spec.arch : m.spec.kind,
-            train::describe(m.spec.norm)));
+            "{}: the model ({}) has no BatchNorm with running statistics to recalibrate",
+            f.load_path, describe_model(m.spec)));
     const Splits data = load_splits(f.data_dir);
     if (data.train.rows != m.spec.image_rows || data.train.cols != m.spec.image_cols)
         throw UsageError(fmt::format(
