@@ -144,6 +144,13 @@ TEST_CASE("reliability: logs survive and resume continues them", "[reliability]"
                      REQUIRE(step != "none");
                      // The table reaches that step, and the verdict names it.
                      CHECK_THAT(r.output, Contains("step " + step));
+                     // A blow-up early in the run gets charts of its first steps.
+                     const std::string html = read_file("cmp/report.html");
+                     if (2 * std::stoll(step) < 8)  // 256 images in batches of 32
+                         CHECK_THAT(html, Contains("id=\"loss-first-steps\"") &&
+                                              Contains("id=\"grad-norm-first-steps\""));
+                     else
+                         CHECK_THAT(html, !Contains("first-steps"));
                      CHECK_THAT(r.output, Contains("no normalisation: diverged. step 1: loss ") &&
                                               Contains("became non-finite at step " + step +
                                                        ". Test accuracy"));

@@ -271,6 +271,33 @@ void write_html(const CompareResult& r, const std::string& path) {
                                       return step_series(run, color, global);
                                   }),
                                   true));
+    // A run that diverged early is a few pixels against the whole run's axis: its first steps
+    // get charts of their own (up to twice the step where it stopped).
+    int64_t first_diverged = 0, longest = 0;
+    for (const auto& run : r.runs) {
+        longest = std::max<int64_t>(longest, int64_t(run.steps.size()));
+        if (run.diverged_step && (!first_diverged || run.diverged_step < first_diverged))
+            first_diverged = run.diverged_step;
+    }
+    if (first_diverged && 2 * first_diverged < longest) {
+        const int64_t until = 2 * first_diverged;
+        auto first_steps = [&](auto value) {
+            return per_run([&, value](const RunRecord& run, const char* color) {
+                Series ser = step_series(run, color, value);
+                while (!ser.x.empty() && ser.x.back() > double(until))
+                    ser.x.pop_back(), ser.y.pop_back();
+                return ser;
+            });
+        };
+        charts.emplace_back(
+            "loss-first-steps",
+            svg_chart("loss-first-steps", fmt::format("Training loss, steps 1 to {}", until),
+                      "cross-entropy (log scale)", first_steps(loss), true));
+        charts.emplace_back("grad-norm-first-steps",
+                            svg_chart("grad-norm-first-steps",
+                                      fmt::format("Global gradient norm, steps 1 to {}", until),
+                                      "L2 norm (log scale)", first_steps(global), true));
+    }
     for (const auto& l : r.layers)
         charts.emplace_back(
             "layer-" + l,
