@@ -19,3 +19,9 @@ for preset in explode speed high-lr; do
 done
 ./build/normgrad gradnorms --depths 2,4,8,16,32 --per-layer | tee docs/results/gradnorms.txt
 ./build/normgrad gradnorms --depths 2,4,8,16,32 --init he | tee docs/results/gradnorms-he.txt
+# Inside a BatchNorm layer, the second pass and folding (docs/batchnorm.md section 6), on the cnn
+# with BatchNorm after one epoch.
+./build/normgrad train --model cnn --batchnorm on --threads 2 --seed 0 --no-progress \
+    --save runs/cnn-bn-1ep.safetensors --checkpoint runs/cnn-bn-1ep.checkpoint.safetensors
+./build/normgrad inspect --load runs/cnn-bn-1ep.safetensors --threads 2 | tee docs/results/inspect-cnn-bn.txt
+./build/normgrad recalibrate --load runs/cnn-bn-1ep.safetensors --threads 2 | tee docs/results/recalibrate-cnn-bn.txt
