@@ -95,9 +95,9 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
     if (y1 <= y0) y1 = y0 + 1;
     // A linear axis runs between round values, a tick at each round step.
     const double y_step = round_step(y1 - y0, 5);
-    if (!log_y && !percent) {
-        y0 = std::floor(y0 / y_step) * y_step;
-        y1 = std::ceil(y1 / y_step) * y_step;
+    if (!log_y) {
+        y0 = std::floor(y0 / y_step + 1e-9) * y_step;
+        y1 = percent ? 1.0 : std::ceil(y1 / y_step - 1e-9) * y_step;
     }
     // On a log scale a tick every decade, or every few decades when the range is wide.
     const double decades_per_tick = log_y ? std::ceil((y1 - y0) / 8.0) : 1.0;
@@ -105,9 +105,8 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
         y0 = std::floor(y0 / decades_per_tick) * decades_per_tick;
         y1 = std::ceil(y1 / decades_per_tick) * decades_per_tick;
     }
-    const int y_ticks = log_y     ? std::max(1, int(std::lround((y1 - y0) / decades_per_tick)))
-                        : percent ? 5
-                                  : std::max(1, int(std::lround((y1 - y0) / y_step)));
+    const int y_ticks = log_y ? std::max(1, int(std::lround((y1 - y0) / decades_per_tick)))
+                              : std::max(1, int(std::lround((y1 - y0) / y_step)));
     const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
     auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * pw; };
     auto py = [&](double v) {
@@ -202,7 +201,7 @@ Series layer_series(const RunRecord& run, const char* color, const std::string& 
     for (size_t k = 0; k < run.layers.size(); ++k)
         if (run.layers[k] == layer)
             return step_series(run, color, [k](const StepRow& r) { return r.layer_grad[k]; });
-    return Series{run.label, color, {}, {}, run.diverged_step};
+    return Series{run.label, color, {}, {}, 0};  // no such layer: nothing to mark
 }
 
 // Checks, once the page has rendered, that every line's drawn points sit where its data says,
