@@ -20,6 +20,9 @@ def preset_spec(model, hidden=256, depth=2, classes=10):
     """The specs of --model mlp and --model cnn (models.hpp: spec_text)."""
     if model == "mlp":
         return "".join(f"dense:{hidden},norm,act," for _ in range(depth)) + f"dense:{classes}"
+    if model == "resmlp":
+        return (f"dense:{hidden},norm,act" + "".join(f",res(dense:{hidden},norm,act)"
+                                                     for _ in range(depth)) + f",dense:{classes}")
     if model == "cnn":
         return ("conv3x3:32,norm,act,maxpool2,conv3x3:64,norm,act,maxpool2,flatten,dense:128,"
                 f"norm,act,dense:{classes}")

@@ -85,7 +85,7 @@ def evaluate(model, x, y):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--model", choices=["mlp", "resmlp", "cnn"], default="mlp")
     ap.add_argument("--batchnorm", choices=["on", "off"], default=None,
                     help="short for --norm batch|none")
     ap.add_argument("--arch", default=None, help="a normgrad --arch spec, or @FILE")

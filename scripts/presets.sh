@@ -19,6 +19,7 @@ for preset in explode speed high-lr; do
 done
 ./build/normgrad gradnorms --depths 2,4,8,16,32 --per-layer | tee docs/results/gradnorms.txt
 ./build/normgrad gradnorms --depths 2,4,8,16,32 --init he | tee docs/results/gradnorms-he.txt
+./build/normgrad gradnorms --model resmlp --depths 2,4,8,16,32 | tee docs/results/gradnorms-resmlp.txt
 # Inside a BatchNorm layer, the second pass and folding (docs/batchnorm.md section 6), on the cnn
 # with BatchNorm after one epoch.
 ./build/normgrad train --model cnn --batchnorm on --threads 2 --seed 0 --no-progress \

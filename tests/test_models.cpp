@@ -74,6 +74,22 @@ const char* kResNet =
 TEST_CASE("models: the presets are specs, and build as before", "[models]") {
     train::ModelSpec mlp;
     CHECK(train::spec_text(mlp) == "dense:256,norm,act,dense:256,norm,act,dense:10");
+    train::ModelSpec resmlp;
+    resmlp.kind = "resmlp";
+    resmlp.hidden = 64;
+    resmlp.depth = 3;
+    CHECK(train::spec_text(resmlp) ==
+          "dense:64,norm,act,res(dense:64,norm,act),res(dense:64,norm,act),res(dense:64,norm,act),"
+          "dense:10");
+    {
+        Rng rng(1);
+        resmlp.norm = train::Norm::batch();
+        auto m = train::build_model(resmlp, rng);
+        CHECK(m->parameters().size() == 2 + 2 + 3 * 4 + 2);  // fc1, bn1, three blocks, fc2
+        autograd::NoGradGuard no_grad;
+        m->eval();
+        CHECK((*m)(Tensor::zeros({2, 1, 28, 28})).shape() == Shape{2, 10});
+    }
     train::ModelSpec cnn;
     cnn.kind = "cnn";
     CHECK(train::spec_text(cnn) ==

@@ -41,7 +41,7 @@ std::vector<DepthPoint> depth_sweep(const ModelSpec& spec, const std::vector<int
                                     const SweepData& how) {
     Rng order_rng = data_order_rng(how.seed);
     const auto order = epoch_order(data.count, how.fixed_batch ? nullptr : &order_rng);
-    const bool sweeps_depth = spec.kind == "mlp";
+    const bool sweeps_depth = sized_by_depth(spec);
     const std::vector<int> sweep = sweeps_depth ? depths : std::vector<int>{0};
     const int64_t batch = std::min(how.batch, data.count);
     std::vector<DepthPoint> out;

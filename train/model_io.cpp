@@ -96,10 +96,11 @@ LoadedModel load_model(const std::string& path) {
     const Checkpoint c = load_checkpoint(path);
     LoadedModel out;
     out.spec.kind = meta(c, path, "normgrad.model");
-    if (out.spec.kind != "mlp" && out.spec.kind != "cnn" && out.spec.kind != "arch")
+    if (out.spec.kind != "mlp" && out.spec.kind != "resmlp" && out.spec.kind != "cnn" &&
+        out.spec.kind != "arch")
         throw CheckpointError(
-            fmt::format("{}: metadata 'normgrad.model' is '{}' (expected mlp, cnn or arch)", path,
-                        out.spec.kind));
+            fmt::format("{}: metadata 'normgrad.model' is '{}' (expected mlp, resmlp, cnn or arch)",
+                        path, out.spec.kind));
     // Files of normgrad before --norm and --arch say normgrad.batchnorm on|off instead.
     auto found = [&](const char* key) { return c.metadata.count(key) != 0; };
     try {

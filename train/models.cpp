@@ -305,13 +305,13 @@ struct Walked {
 
 Walked walk_model(const ModelSpec& spec, Rng* rng) {
     const std::string what = spec.kind == "arch" ? "--arch" : "--model " + spec.kind;
-    if (spec.kind != "arch" && spec.kind != "mlp" && spec.kind != "cnn")
+    if (spec.kind != "arch" && spec.kind != "mlp" && spec.kind != "resmlp" && spec.kind != "cnn")
+        throw std::invalid_argument(fmt::format(
+            "unknown model '{}' (expected mlp, resmlp, cnn or an --arch spec)", spec.kind));
+    if (sized_by_depth(spec) && (spec.depth < 1 || spec.hidden < 1))
         throw std::invalid_argument(
-            fmt::format("unknown model '{}' (expected mlp, cnn or an --arch spec)", spec.kind));
-    if (spec.kind == "mlp" && (spec.depth < 1 || spec.hidden < 1))
-        throw std::invalid_argument(
-            fmt::format("mlp: --depth and --hidden must be at least 1, got {} and {}", spec.depth,
-                        spec.hidden));
+            fmt::format("{}: --depth and --hidden must be at least 1, got {} and {}", spec.kind,
+                        spec.depth, spec.hidden));
     const Arch arch = parse_arch(spec_text(spec), what);
     Walker w(spec, arch, what, rng);
     Walked r;
@@ -391,12 +391,21 @@ std::string spec_text(const ModelSpec& s) {
         for (int i = 0; i < s.depth; ++i) t += fmt::format("dense:{},norm,act,", s.hidden);
         return t + fmt::format("dense:{}", s.classes);
     }
+    if (s.kind == "resmlp") {
+        std::string t = fmt::format("dense:{},norm,act", s.hidden);
+        for (int i = 0; i < s.depth; ++i) t += fmt::format(",res(dense:{},norm,act)", s.hidden);
+        return t + fmt::format(",dense:{}", s.classes);
+    }
     if (s.kind == "cnn")
         return fmt::format(
             "conv3x3:32,norm,act,maxpool2,conv3x3:64,norm,act,maxpool2,flatten,dense:128,norm,"
             "act,dense:{}",
             s.classes);
     return s.arch;
+}
+
+bool sized_by_depth(const ModelSpec& spec) {
+    return spec.kind == "mlp" || spec.kind == "resmlp";
 }
 
 std::shared_ptr<Sequential> build_model(const ModelSpec& spec, Rng& rng) {

@@ -35,7 +35,7 @@ RunSettings run_settings(const TrainConfig& c, const Dataset& train_set, int64_t
         s.push_back({"--arch", m.arch});
     } else {
         s.push_back({"--model", m.kind});
-        if (m.kind == "mlp") {
+        if (sized_by_depth(m)) {
             s.push_back({"--hidden", std::to_string(m.hidden)});
             s.push_back({"--depth", std::to_string(m.depth)});
         }

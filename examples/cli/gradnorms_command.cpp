@@ -30,7 +30,7 @@ int run_gradnorms(GradnormsFlags& f) {
     auto given_flag = [&](const std::string& n) { return given(f.sub, n); };
     finish_training_flags(f.training, given_flag);
     auto& c = f.training.config;
-    if (c.model.kind != "mlp" && given_flag("--depths"))
+    if (!train::sized_by_depth(c.model) && given_flag("--depths"))
         throw UsageError(
             fmt::format("--depths sweeps the mlp's depth; the {} has the depth its spec gives",
                         c.model.kind == "arch" ? "--arch model" : c.model.kind));
@@ -58,9 +58,10 @@ int run_gradnorms(GradnormsFlags& f) {
     const auto points = train::depth_sweep(c.model, depths, norms, splits.train, how);
     throw_if_stop_requested("sweeping the depths");
 
-    const bool mlp = c.model.kind == "mlp";
+    const bool mlp = train::sized_by_depth(c.model);
     fmt::print("{}, activation {}, init {}, input {}, at initialisation (no update).\n",
-               mlp ? fmt::format("MLP of width {}", c.model.hidden)
+               mlp ? fmt::format("{} of width {}", c.model.kind == "mlp" ? "MLP" : "residual MLP",
+                                 c.model.hidden)
                    : fmt::format("model {}", train::spec_text(c.model)),
                train::to_string(c.model.activation), train::to_string(c.model.init),
                train::to_string(c.model.input));

@@ -28,9 +28,10 @@ void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& g) {
     auto& c = f.config;
     sub->add_option("--model", c.model.kind,
                     "A named model: mlp (dense:256,norm,act twice, then dense:10; --hidden and "
-                    "--depth set its size) or cnn (two conv3x3 blocks and a dense layer; "
+                    "--depth set its size), resmlp (the same with a skip connection around every "
+                    "hidden layer after the first) or cnn (two conv3x3 blocks and a dense layer; "
                     "docs/models.md)")
-        ->check(CLI::IsMember({"mlp", "cnn"}))
+        ->check(CLI::IsMember({"mlp", "resmlp", "cnn"}))
         ->capture_default_str();
     sub->add_option("--arch", f.arch,
                     "Any sequential model with residual blocks, as a spec or @FILE holding one, "
@@ -135,11 +136,12 @@ void finish_training_flags(TrainingFlags& f, const std::function<bool(const std:
         c.model.kind = "arch";
         c.model.arch = read_arch_flag(f.arch);
     }
-    if (c.model.kind != "mlp")
+    if (!train::sized_by_depth(c.model))
         for (const char* flag : {"--hidden", "--depth"})
             if (given(flag))
                 throw UsageError(fmt::format(
-                    "{} applies only to --model mlp (the {}'s layers have the sizes its spec "
+                    "{} applies only to --model mlp or resmlp (the {}'s layers have the sizes its "
+                    "spec "
                     "gives)",
                     flag, c.model.kind == "arch" ? "--arch model" : c.model.kind));
     if (c.optimizer != "sgd")

@@ -38,11 +38,11 @@ Norm parse_norm(const std::string& s);  // throws std::invalid_argument
 std::string describe(const Norm& n);    // "BatchNorm", "GroupNorm (4 groups)", ...
 
 struct ModelSpec {
-    std::string kind = "mlp";  // the presets "mlp" and "cnn", or "arch": the spec in `arch`
+    std::string kind = "mlp";  // the presets "mlp", "resmlp", "cnn", or "arch": the spec in `arch`
     std::string arch;          // kind "arch": the spec's text
     Norm norm;
-    int64_t hidden = 256;  // mlp: width of every hidden layer
-    int depth = 2;         // mlp: number of hidden layers
+    int64_t hidden = 256;  // mlp, resmlp: width of every hidden layer
+    int depth = 2;         // mlp: number of hidden layers; resmlp: of residual blocks
     Activation activation = Activation::ReLU;
     Init init = Init::pytorch();
     InputScaling input = InputScaling::Standardize;  // what the model was trained on
@@ -51,9 +51,14 @@ struct ModelSpec {
 
 // The spec text the model is built from: the presets as specs, or `arch` itself.
 //   mlp: dense:H,norm,act repeated depth times, then dense:classes (784-256-256-10 by default);
+//   resmlp: dense:H,norm,act, then res(dense:H,norm,act) depth times, then dense:classes (the
+//        mlp with a skip connection around every hidden layer after the first);
 //   cnn: conv3x3:32,norm,act,maxpool2,conv3x3:64,norm,act,maxpool2,flatten,dense:128,norm,act,
 //        dense:classes.
 std::string spec_text(const ModelSpec& spec);
+
+// Whether --hidden and --depth size the model (the mlp and resmlp presets).
+bool sized_by_depth(const ModelSpec& spec);
 
 // Builds the model. Layers are named by kind and count: fc1, conv1, bn1 (ln1, gn1, rms1 for the
 // other normalisations), act1, pool1, drop1, res1, gap, flatten (inserted before the first dense
