@@ -81,4 +81,23 @@ void Module::zero_grad() const {
     for (auto& p : parameters()) p.tensor.zero_grad();
 }
 
+namespace {
+
+template <class M, class F>
+void visit_from(M& m, const std::string& path, const F& f) {
+    f(path, m);
+    for (const auto& [name, child] : m.children())
+        visit_from<M>(*child, path.empty() ? name : path + "." + name, f);
+}
+
+}  // namespace
+
+void Module::visit(const std::function<void(const std::string&, const Module&)>& f) const {
+    visit_from<const Module>(*this, "", f);
+}
+
+void Module::visit(const std::function<void(const std::string&, Module&)>& f) {
+    visit_from<Module>(*this, "", f);
+}
+
 }  // namespace normgrad

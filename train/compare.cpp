@@ -39,16 +39,9 @@ RunRecord run_one(const CompareConfig& cc, const Norm& norm, const Dataset& trai
     // The layers with parameters, in forward order (a step without statistics, such as one
     // whose loss was not finite, fills their columns with NaN).
     // (Leaf layers by path, as the statistics name them: res1.conv1.)
-    std::function<void(const Module&, const std::string&)> visit = [&](const Module& m,
-                                                                       const std::string& path) {
-        if (m.children().empty()) {
-            if (!m.parameters().empty()) rec.layers.push_back(path);
-            return;
-        }
-        for (const auto& [name, child] : m.children())
-            visit(*child, path.empty() ? name : path + "." + name);
-    };
-    visit(*model, "");
+    model->visit([&](const std::string& path, const Module& m) {
+        if (m.children().empty() && !m.parameters().empty()) rec.layers.push_back(path);
+    });
     auto on_step = [&](const StepInfo& s) {
         StepRow row{s.step, s.epoch, s.loss, s.grad_norm, {}, {}};
         for (const auto& name : rec.layers) {

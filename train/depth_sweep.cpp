@@ -21,17 +21,17 @@ namespace {
 
 // Every Dense and Conv2d weight, by path, in the order the layers were added (forward order;
 // a residual block's projection after its body).
-void collect_weights(const Module& m, const std::string& path, std::vector<std::string>* names,
+void collect_weights(const Module& model, std::vector<std::string>* names,
                      std::vector<Tensor>* weights) {
-    if (auto* d = dynamic_cast<const Dense*>(&m)) {
-        names->push_back(path);
-        weights->push_back(d->weight);
-    } else if (auto* c = dynamic_cast<const Conv2d*>(&m)) {
-        names->push_back(path);
-        weights->push_back(c->weight);
-    }
-    for (const auto& [name, child] : m.children())
-        collect_weights(*child, path.empty() ? name : path + "." + name, names, weights);
+    model.visit([&](const std::string& path, const Module& m) {
+        if (auto* d = dynamic_cast<const Dense*>(&m)) {
+            names->push_back(path);
+            weights->push_back(d->weight);
+        } else if (auto* c = dynamic_cast<const Conv2d*>(&m)) {
+            names->push_back(path);
+            weights->push_back(c->weight);
+        }
+    });
 }
 
 }  // namespace
@@ -56,7 +56,7 @@ std::vector<DepthPoint> depth_sweep(const ModelSpec& spec, const std::vector<int
             model->train();
             DepthPoint p{depth, norm, {}, {}};
             std::vector<Tensor> weights;
-            collect_weights(*model, "", &p.layers, &weights);
+            collect_weights(*model, &p.layers, &weights);
             p.weight_grad_norms.assign(weights.size(), 0.0);
             for (int b = 0; b < how.batches; ++b) {
                 // Batch b: images b*B .. b*B+B-1 of the order, wrapping round the data set.

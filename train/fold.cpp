@@ -143,9 +143,11 @@ class Folder {
     }
 };
 
-int count_batch_norms(const Module& m) {
-    int n = dynamic_cast<const BatchNorm*>(&m) != nullptr;
-    for (const auto& [name, child] : m.children()) n += count_batch_norms(*child);
+int count_batch_norms(const Module& model) {
+    int n = 0;
+    model.visit([&](const std::string&, const Module& m) {
+        n += dynamic_cast<const BatchNorm*>(&m) != nullptr;
+    });
     return n;
 }
 

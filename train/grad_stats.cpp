@@ -23,22 +23,16 @@ const ParamStats* LayerStats::param(const std::string& n) const {
 
 GradStats::GradStats(const Module& model, Optimizer* optimizer) {
     // Watch every leaf module (a layer without children), named by its path in the model.
-    std::function<void(const Module&, const std::string&)> visit = [&](const Module& m,
-                                                                       const std::string& path) {
-        if (m.children().empty()) {
-            Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}, {}, {}, {}};
-            w.before.resize(w.params.size());
-            w.before_squares.resize(w.params.size());
-            w.after_squares.resize(w.params.size());
-            w.change_squares.resize(w.params.size());
-            index_[&m] = layers_.size();
-            layers_.push_back(std::move(w));
-            return;
-        }
-        for (const auto& [name, child] : m.children())
-            visit(*child, path.empty() ? name : path + "." + name);
-    };
-    visit(model, "");
+    model.visit([&](const std::string& path, const Module& m) {
+        if (!m.children().empty()) return;
+        Watched w{&m, path.empty() ? m.kind() : path, m.parameters(), {}, {}, {}, {}};
+        w.before.resize(w.params.size());
+        w.before_squares.resize(w.params.size());
+        w.after_squares.resize(w.params.size());
+        w.change_squares.resize(w.params.size());
+        index_[&m] = layers_.size();
+        layers_.push_back(std::move(w));
+    });
     size_t watched = 0;
     for (const auto& w : layers_) watched += w.params.size();
     if (watched != model.parameters().size()) unwatched_ = model.parameters();

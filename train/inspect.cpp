@@ -24,16 +24,12 @@ struct Found {
     BatchNorm* bn;
 };
 
-void find_batch_norms(Module& m, const std::string& name, std::vector<Found>* out) {
-    if (auto* bn = dynamic_cast<BatchNorm*>(&m)) out->push_back({name, bn});
-    for (const auto& [child_name, child] : m.children())
-        find_batch_norms(*child, name.empty() ? child_name : name + "." + child_name, out);
-}
-
-void find_names(const Module& m, const std::string& name, std::vector<std::string>* out) {
-    if (dynamic_cast<const BatchNorm*>(&m)) out->push_back(name);
-    for (const auto& [child_name, child] : m.children())
-        find_names(*child, name.empty() ? child_name : name + "." + child_name, out);
+std::vector<Found> find_batch_norms(Module& model) {
+    std::vector<Found> out;
+    model.visit([&](const std::string& path, Module& m) {
+        if (auto* bn = dynamic_cast<BatchNorm*>(&m)) out.push_back({path, bn});
+    });
+    return out;
 }
 
 // Every BatchNorm in training mode, every other module in evaluation mode (Dropout off).
@@ -161,7 +157,9 @@ ChannelMoments summarise(const ChannelStats& s) {
 
 std::vector<std::string> batch_norm_layers(const Module& model) {
     std::vector<std::string> names;
-    find_names(model, "", &names);
+    model.visit([&](const std::string& path, const Module& m) {
+        if (dynamic_cast<const BatchNorm*>(&m)) names.push_back(path);
+    });
     return names;
 }
 
@@ -170,8 +168,7 @@ Inspection inspect_batch_norm(Module& model, const Dataset& test, int64_t batch,
     if (batch < 2)
         throw std::invalid_argument(fmt::format(
             "inspect: a batch of {} image: batch statistics need at least 2 images", batch));
-    std::vector<Found> layers;
-    find_batch_norms(model, "", &layers);
+    const std::vector<Found> layers = find_batch_norms(model);
     if (layers.empty()) throw std::invalid_argument("inspect: the model has no BatchNorm layer");
     if (test.count == 0) throw std::invalid_argument("inspect: the test set is empty");
 

@@ -26,34 +26,37 @@ struct Tracked {
     int64_t m = 0;
 };
 
-void find_batch_norms(Module& m, const std::string& name, std::vector<Tracked>* out) {
-    if (auto* bn = dynamic_cast<BatchNorm*>(&m); bn && bn->running_mean.defined()) {
+// The BatchNorm layers that keep running statistics.
+bool has_running_statistics(const Module& m) {
+    const auto* bn = dynamic_cast<const BatchNorm*>(&m);
+    return bn && bn->running_mean.defined();
+}
+
+std::vector<Tracked> find_batch_norms(Module& model) {
+    std::vector<Tracked> out;
+    model.visit([&](const std::string& path, Module& m) {
+        if (!has_running_statistics(m)) return;
+        auto* bn = static_cast<BatchNorm*>(&m);
         Tracked t;
-        t.name = name;
+        t.name = path;
         t.bn = bn;
         t.old_mean = bn->running_mean.to_vector();
         t.old_var = bn->running_var.to_vector();
         if (bn->num_batches_tracked.defined()) t.old_tracked = bn->num_batches_tracked.item();
         t.sum_mean.assign(size_t(bn->num_features), 0.0);
         t.sum_var.assign(size_t(bn->num_features), 0.0);
-        out->push_back(std::move(t));
-    }
-    for (const auto& [child_name, child] : m.children())
-        find_batch_norms(*child, name.empty() ? child_name : name + "." + child_name, out);
-}
-
-void find_names(const Module& m, const std::string& name, std::vector<std::string>* out) {
-    if (auto* bn = dynamic_cast<const BatchNorm*>(&m); bn && bn->running_mean.defined())
-        out->push_back(name);
-    for (const auto& [child_name, child] : m.children())
-        find_names(*child, name.empty() ? child_name : name + "." + child_name, out);
+        out.push_back(std::move(t));
+    });
+    return out;
 }
 
 }  // namespace
 
 std::vector<std::string> recalibrated_layers(const Module& model) {
     std::vector<std::string> names;
-    find_names(model, "", &names);
+    model.visit([&](const std::string& path, const Module& m) {
+        if (has_running_statistics(m)) names.push_back(path);
+    });
     return names;
 }
 
@@ -62,8 +65,7 @@ Recalibration recalibrate_batch_norm(Module& model, const Dataset& data, int64_t
     if (batch < 2)
         throw std::invalid_argument(fmt::format(
             "recalibrate: batches of {} image: a batch variance needs at least 2", batch));
-    std::vector<Tracked> layers;
-    find_batch_norms(model, "", &layers);
+    std::vector<Tracked> layers = find_batch_norms(model);
     if (layers.empty())
         throw std::invalid_argument(
             "recalibrate: the model has no BatchNorm with running statistics to recalibrate");

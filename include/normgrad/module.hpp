@@ -53,6 +53,12 @@ class Module {
     }
     void zero_grad() const;
 
+    // Calls f(path, module) for this module (path "") and every module below it, each parent
+    // before its children, in the order they were added; paths are dotted as parameter names
+    // are ("res1.bn1").
+    void visit(const std::function<void(const std::string&, const Module&)>& f) const;
+    void visit(const std::function<void(const std::string&, Module&)>& f);
+
   protected:
     // Register a trainable tensor under `name`; marks it requires_grad. Returns the tensor (a
     // handle sharing its values, so keeping it in a member is safe across later registrations).
