@@ -25,6 +25,7 @@ void add_gradnorms(CLI::App& app, Command& command);
 void add_recalibrate(CLI::App& app, Command& command);
 void add_fold(CLI::App& app, Command& command);
 void add_inspect(CLI::App& app, Command& command);
+void add_study(CLI::App& app, Command& command);  // study_command.cpp
 
 // The whole program's command line: --version, exactly one sub-command, and every sub-command
 // above. Parsing only records the chosen command (callbacks set `command.run`); nothing runs.
