@@ -209,6 +209,11 @@ TEST_CASE("cli: inspect prints every BatchNorm on the test images, refuses a mod
     CHECK_THAT(r.output, Contains("test batches of    1: undefined: bn3 is a BatchNorm1d"));
     CHECK_THAT(r.output, Contains("test batches of    8: "));
     CHECK_THAT(r.output, Contains("test batches of   32: "));
+    // The momentum's lag, on the training images (300 steps by default).
+    CHECK_THAT(r.output, Contains("How the momentum makes the running statistics lag"));
+    CHECK_THAT(r.output, Contains("updated by 300 training-mode forwards of 32 shuffled"));
+    CHECK_THAT(r.output, Contains("within 1% from step"));
+    CHECK(r.output.find("\nbn3                  0.1        32 ") != std::string::npos);
     CHECK(read_file(d.file("m.safetensors")) == before);
 
     // The evaluation-mode accuracy is eval's.

@@ -15,6 +15,7 @@
 #include "normgrad/stop.hpp"
 #include "normgrad/train/inspect.hpp"
 #include "normgrad/train/model_io.hpp"
+#include "normgrad/train/running_lag.hpp"
 #include "run_files.hpp"
 
 namespace normgrad::cli {
@@ -26,6 +27,8 @@ struct InspectFlags {
     std::string data_dir = "data/mnist";
     int batch = 128;
     int threads = 1;
+    int lag_steps = 300;
+    uint64_t seed = 0;
 };
 
 // "min -0.31 mean 0.02 max 0.40 (started at 0)  |  .:-=+*#%@ histogram".
@@ -57,6 +60,53 @@ void print_mode(const char* mode, const train::ModeView& v) {
         v.std_off_gamma);
 }
 
+// The momentum's lag (running_lag.hpp): steps until the running statistics, restarted from 0 and
+// 1 with the weights frozen, come within 1% of the population statistics.
+void print_lag(const InspectFlags& f, train::LoadedModel& m, const Dataset& train_set) {
+    train::RunningLag lag;
+    {
+        Activity activity("measuring the running statistics' lag");
+        lag = train::measure_running_lag(*m.model, train_set, f.lag_steps, f.batch, m.spec.input,
+                                         f.seed);
+    }
+    fmt::print(
+        "\nHow the momentum makes the running statistics lag: the weights frozen, the running "
+        "mean and variance restarted at 0 and 1 (as at the start of training) and updated by "
+        "{} training-mode forwards of {} shuffled training images (--seed {}), after each step "
+        "compared with the population statistics (Algorithm 2 over the {} training images). "
+        "Gaps: mean over channels of |running mean - population mean| in population std, and "
+        "of |running var / population var - 1|.\n",
+        lag.steps, lag.batch, f.seed, train_set.count);
+    const std::vector<int64_t> shown{1, 5, 10, 20, 50, 100, 200, 500, 1000};
+    fmt::print("{:<14} {:>9} {:>9}", "layer", "momentum", "m");
+    for (int64_t s : shown)
+        if (s <= lag.steps) fmt::print(" {:>15}", fmt::format("step {}", s));
+    fmt::print("  within 1% from step   floor (last half, mean)  noise predicts\n");
+    for (const auto& l : lag.layers) {
+        fmt::print("{:<14} {:>9} {:>9}", l.name,
+                   l.momentum > 0 ? fmt::format("{:g}", l.momentum) : std::string("cumulative"),
+                   l.values_per_batch);
+        for (int64_t s : shown)
+            if (s <= lag.steps) {
+                const auto& p = l.steps[size_t(s - 1)];
+                fmt::print(" {:>15}", fmt::format("{:.4f}/{:.2f}%", p.mean_gap, 100 * p.var_gap));
+            }
+        const std::string within =
+            l.stays_within   ? fmt::format("{} (first {})", l.stays_within, l.first_within)
+            : l.first_within ? fmt::format("not for good (first {})", l.first_within)
+                             : std::string("never");
+        fmt::print("  {:<20} {:.4f} std / {:.2f}%           {:.4f} std / {:.2f}%\n", within,
+                   l.mean_gap_floor, 100 * l.var_gap_floor, l.mean_floor_predicted,
+                   100 * l.var_floor_predicted);
+    }
+    fmt::print(
+        "(cells: mean gap / variance gap. A gap from the start shrinks by (1 - momentum) per "
+        "step; the batches' noise leaves a floor, which the last column predicts from the "
+        "measured spread s of the batch statistics over these batches: sqrt(2/pi) * s * "
+        "sqrt(momentum / (2 - momentum)), the mean absolute deviation of an exponential average "
+        "of Gaussian noise; it is largest where m is small.)\n");
+}
+
 int run_inspect(const InspectFlags& f) {
     set_num_threads(f.threads);
     RunFiles files;
@@ -76,6 +126,16 @@ int run_inspect(const InspectFlags& f) {
         throw UsageError(fmt::format("--batch {}: the test set in {} has only {} images", f.batch,
                                      f.data_dir, test_set.count));
 
+    // The lag measurement's training set, checked before any work.
+    Dataset train_set;
+    if (f.lag_steps > 0) {
+        train_set = load_split_for(m.spec, f.load_path, f.data_dir, true);
+        if (train_set.count < f.batch)
+            throw UsageError(fmt::format(
+                "--batch {}: the training set in {} has only {} images (--lag-steps 0 skips the "
+                "lag measurement, which uses it)",
+                f.batch, f.data_dir, train_set.count));
+    }
     train::Inspection r;
     {
         Activity activity("inspecting the BatchNorm layers");
@@ -123,6 +183,7 @@ int run_inspect(const InspectFlags& f) {
             fmt::print("  training-mode normalisation, test batches of {:>4}: undefined: {}\n",
                        a.batch, a.undefined_why);
     }
+    if (f.lag_steps > 0) print_lag(f, m, train_set);
     fmt::print(
         "(the model's running statistics are as the file holds them: nothing was written)\n");
     return 0;
@@ -143,6 +204,10 @@ void add_inspect(CLI::App& app, Command& command) {
             "Test images in the inspected batch (the first ones in file order), and the largest "
             "test batch size of the accuracy comparison");
     add_int(sub, "--threads", f->threads, 1, 256, "Threads");
+    add_int(sub, "--lag-steps", f->lag_steps, 0, 1000000,
+            "Steps of the running statistics' lag measurement, on the training set (0: skip it)");
+    sub->add_option("--seed", f->seed, "The shuffled order of the lag measurement's batches")
+        ->capture_default_str();
     sub->callback([f, &command] { command.run = [f] { return run_inspect(*f); }; });
 }
 

@@ -25,22 +25,30 @@ std::string describe_model(const train::ModelSpec& spec) {
                        train::describe(spec.norm));
 }
 
-Dataset load_test_set_for(const train::ModelSpec& spec, const std::string& model_path,
-                          const std::string& data_dir) {
-    Dataset test_set;
+Dataset load_split_for(const train::ModelSpec& spec, const std::string& model_path,
+                       const std::string& data_dir, bool train_split) {
+    const char* what = train_split ? "training" : "test";
+    Dataset set;
     try {
-        Activity activity(fmt::format("loading the test set in {}", data_dir));
-        test_set = load_mnist_split(data_dir, false);
+        Activity activity(fmt::format("loading the {} set in {}", what, data_dir));
+        set = load_mnist_split(data_dir, train_split);
     } catch (const DataError& e) {
         throw UsageError(e.what());
     }
-    throw_if_stop_requested("loading the test set: nothing was written");
-    if (test_set.rows != spec.image_rows || test_set.cols != spec.image_cols)
+    throw_if_stop_requested(fmt::format("loading the {} set: nothing was written", what));
+    if (set.rows != spec.image_rows || set.cols != spec.image_cols)
         throw UsageError(fmt::format(
-            "{}: the test images are {}x{}, but the model in {} was trained on {}x{} images",
-            (std::filesystem::path(data_dir) / "t10k-images-idx3-ubyte").string(), test_set.rows,
-            test_set.cols, model_path, spec.image_rows, spec.image_cols));
-    return test_set;
+            "{}: the {} images are {}x{}, but the model in {} was trained on {}x{} images",
+            (std::filesystem::path(data_dir) /
+             (train_split ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte"))
+                .string(),
+            what, set.rows, set.cols, model_path, spec.image_rows, spec.image_cols));
+    return set;
+}
+
+Dataset load_test_set_for(const train::ModelSpec& spec, const std::string& model_path,
+                          const std::string& data_dir) {
+    return load_split_for(spec, model_path, data_dir, false);
 }
 
 }  // namespace normgrad::cli
