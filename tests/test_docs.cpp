@@ -1,6 +1,8 @@
 // Numbers and code quoted in the documents are the output of the commands and the files they name.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -142,4 +144,108 @@ TEST_CASE("docs: a table of figures is what its command printed", "[docs]") {
         ++tables;
     }
     CHECK(tables >= 2);  // the two depth sweeps
+}
+
+namespace {
+
+// The measured-looking numbers of a paragraph of prose: those with a decimal point or a per cent
+// sign, and integers of two digits or more, outside `code` spans (where formulas and commands
+// go: `ln(0.01) / ln(0.9) = 44` is arithmetic, not a measurement).
+std::vector<std::string> prose_numbers(const std::string& paragraph) {
+    std::vector<std::string> out;
+    bool code = false;
+    for (size_t i = 0; i < paragraph.size();) {
+        const char c = paragraph[i];
+        if (c == '`') {
+            code = !code, ++i;
+            continue;
+        }
+        const bool starts =
+            std::isdigit(static_cast<unsigned char>(c)) &&
+            (i == 0 || !(std::isalnum(static_cast<unsigned char>(paragraph[i - 1])) ||
+                         paragraph[i - 1] == '.' || paragraph[i - 1] == '_'));
+        if (code || !starts) {
+            ++i;
+            continue;
+        }
+        size_t e = i;
+        while (e < paragraph.size() &&
+               (std::isdigit(static_cast<unsigned char>(paragraph[e])) ||
+                (paragraph[e] == '.' && e + 1 < paragraph.size() &&
+                 std::isdigit(static_cast<unsigned char>(paragraph[e + 1])))))
+            ++e;
+        if (e < paragraph.size() && paragraph[e] == '%') ++e;
+        const std::string n = paragraph.substr(i, e - i);
+        if (n.find_first_of(".%") != std::string::npos || n.size() >= 2) out.push_back(n);
+        i = e;
+    }
+    return out;
+}
+
+// `n` stands in `text` as a number of its own (not inside a longer one).
+bool has_number(const std::string& text, const std::string& n) {
+    for (size_t at = text.find(n); at != std::string::npos; at = text.find(n, at + 1)) {
+        const auto digitish = [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+        };
+        const bool before_ok = at == 0 || !digitish(text[at - 1]);
+        const size_t end = at + n.size();
+        const bool after_ok =
+            end >= text.size() || !(std::isdigit(static_cast<unsigned char>(text[end])) ||
+                                    (text[end] == '.' && end + 1 < text.size() &&
+                                     std::isdigit(static_cast<unsigned char>(text[end + 1]))));
+        if (before_ok && after_ok) return true;
+    }
+    return false;
+}
+
+std::vector<std::string> all_docs(const std::string& root) {
+    std::vector<std::string> out{"README.md"};
+    for (const char* dir : {"docs", "docs/studies"}) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(root + "/" + dir, ec))
+            if (e.path().extension() == ".md")
+                out.push_back(std::string(dir) + "/" + e.path().filename().string());
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("docs: the numbers of a paragraph of prose are its command's output", "[docs]") {
+    // A paragraph under "<!-- numbers from PATH -->" (up to the next blank line) may only cite
+    // measured-looking numbers that the file holds, so that a rerun with other numbers, or a
+    // figure typed by hand, shows here.
+    const std::string root = NORMGRAD_SOURCE_DIR;
+    const std::string marker = "<!-- numbers from ";
+    int paragraphs = 0;
+    for (const std::string& name : all_docs(root)) {
+        const std::string doc = read(root + "/" + name);
+        for (size_t at = doc.find(marker); at != std::string::npos; at = doc.find(marker, at + 1)) {
+            const size_t p = at + marker.size();
+            const std::string path = doc.substr(p, doc.find_first_of(" \n", p) - p);
+            const std::string source = read(root + "/" + path);
+            const size_t begin = doc.find('\n', at) + 1;
+            const size_t end = doc.find("\n\n", begin);
+            const std::string paragraph = doc.substr(begin, end - begin);
+            const auto numbers = prose_numbers(paragraph);
+            INFO(name << ": the paragraph after the marker for " << path << ":\n" << paragraph);
+            CHECK(!numbers.empty());
+            for (const std::string& n : numbers) {
+                INFO("the number " << n << " is not in " << path);
+                CHECK(has_number(source, n));
+            }
+            ++paragraphs;
+        }
+    }
+    CHECK(paragraphs >= 1);
+}
+
+TEST_CASE("docs: the prose-number reader finds what it should", "[docs]") {
+    CHECK(prose_numbers("came within 1% after 38 to 59 steps (98.23%, 0.0156 std), bn1, "
+                        "section 6, `ln(0.01) = 44`") ==
+          std::vector<std::string>{"1%", "38", "59", "98.23%", "0.0156"});
+    CHECK(has_number("floor 2.17% off", "2.17%"));
+    CHECK_FALSE(has_number("floor 12.17% off", "2.17%"));
+    CHECK_FALSE(has_number("step 2731", "273"));
 }
