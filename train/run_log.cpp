@@ -1,5 +1,7 @@
 #include "normgrad/train/run_log.hpp"
 
+#include "normgrad/train/inspect.hpp"
+
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -156,6 +158,36 @@ void RunLog::eval(const EvalInfo& e) {
     if (!enabled()) return;
     line(fmt::format(R"({{"type":"eval","epoch":{},"step":{},"test_loss":{},"test_accuracy":{}}})",
                      e.epoch, e.step, json_number(e.test_loss), json_number(e.test_accuracy)));
+}
+
+void RunLog::inspect(int64_t step, const Inspection& ins) {
+    if (!enabled()) return;
+    auto summary = [](const ValueSummary& v) {
+        return fmt::format(R"({{"min":{},"mean":{},"max":{}}})", json_number(v.min),
+                           json_number(v.mean), json_number(v.max));
+    };
+    auto mode = [](const ModeView& v) {
+        return fmt::format(
+            R"({{"input_abs_mean":{},"input_std":{},"output_abs_mean":{},"output_std":{},)"
+            R"("output_mean_off_beta":{},"output_std_off_gamma":{}}})",
+            json_number(v.input.abs_mean), json_number(v.input.std), json_number(v.output.abs_mean),
+            json_number(v.output.std), json_number(v.mean_off_beta), json_number(v.std_off_gamma));
+    };
+    std::string layers;
+    for (const LayerInspection& l : ins.layers) {
+        if (!layers.empty()) layers += ",";
+        layers += fmt::format(R"({{"name":{},"m":{},)", json_string(l.name), l.values_per_channel);
+        if (l.affine)
+            layers += fmt::format(R"("gamma":{},"beta":{},)", summary(l.gamma), summary(l.beta));
+        layers += fmt::format(R"("training_mode":{},"evaluation_mode":{})", mode(l.train_mode),
+                              mode(l.eval_mode));
+        if (l.tracked)
+            layers += fmt::format(R"(,"running_mean_gap":{},"running_var_rel_diff":{})",
+                                  json_number(l.mean_gap), json_number(l.var_rel_diff));
+        layers += "}";
+    }
+    line(fmt::format(R"({{"type":"inspect","step":{},"test_images":{},"layers":[{}]}})", step,
+                     ins.batch_images, layers));
 }
 
 void RunLog::completed(int64_t step) {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -22,6 +23,18 @@
 namespace normgrad::train {
 
 namespace {
+
+// The first `n` images of `d` (all of them when it has fewer).
+Dataset first_images(const Dataset& d, int64_t n) {
+    Dataset out;
+    out.count = std::min(n, d.count);
+    out.rows = d.rows;
+    out.cols = d.cols;
+    const auto pixels = size_t(out.count * d.rows * d.cols);
+    out.images.assign(d.images.begin(), d.images.begin() + std::ptrdiff_t(pixels));
+    out.labels.assign(d.labels.begin(), d.labels.begin() + std::ptrdiff_t(out.count));
+    return out;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -104,6 +117,8 @@ class Trainer {
                        double(first + n) / seconds_since(start));
 
             if (c_.eval_every > 0 && step_ % c_.eval_every == 0) evaluate_now(epoch);
+            if (std::find(c_.inspect_at.begin(), c_.inspect_at.end(), step_) != c_.inspect_at.end())
+                inspect_now();
 
             const bool stop = stop_requested();
             if (!c_.checkpoint_path.empty() &&
@@ -143,6 +158,15 @@ class Trainer {
         const EvalInfo e{epoch, step_, ev.loss, ev.accuracy};
         run_.log.eval(e);
         if (c_.on_eval) c_.on_eval(e);
+    }
+
+    // --inspect-at: the BatchNorms on the first 128 test images, to the log and the caller.
+    void inspect_now() {
+        Activity activity(fmt::format("inspecting the BatchNorm layers at step {}", step_));
+        const Dataset first = first_images(test_set_, 128);
+        const Inspection ins = inspect_batch_norm(model_, first, first.count, c_.model.input, {});
+        run_.log.inspect(step_, ins);
+        if (c_.on_inspect) c_.on_inspect(step_, ins);
     }
 
     // One step: forward, zero_grad, backward, update. Returns the loss; a loss or gradient norm

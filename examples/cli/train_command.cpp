@@ -8,6 +8,7 @@
 #include "flags.hpp"
 #include "normgrad/activity.hpp"
 #include "normgrad/stop.hpp"
+#include "normgrad/train/inspect.hpp"
 #include "normgrad/train/trainer.hpp"
 #include "run_files.hpp"
 #include "training_flags.hpp"
@@ -57,6 +58,34 @@ int run_train(TrainFlags& tf) {
                train::describe(c.model.norm), c.optimizer, data.train.count, data.test.count,
                data.train.rows, data.train.cols);
     fmt::print("{}\n", model->describe());
+    if (!c.inspect_at.empty()) {
+        if (train::batch_norm_layers(*model).empty())
+            throw UsageError(fmt::format(
+                "--inspect-at: the model ({} with {}) has no BatchNorm layer to inspect",
+                c.model.kind, train::describe(c.model.norm)));
+        c.on_inspect = [](int64_t step, const train::Inspection& ins) {
+            fmt::print("inspect at step {} (first {} test images; mean over channels):\n", step,
+                       ins.batch_images);
+            for (const auto& l : ins.layers) {
+                std::string params;
+                if (l.affine)
+                    params =
+                        fmt::format("gamma {:.4f} [{:.4f}, {:.4f}]  beta {:.4f} [{:.4f}, {:.4f}]  ",
+                                    l.gamma.mean, l.gamma.min, l.gamma.max, l.beta.mean, l.beta.min,
+                                    l.beta.max);
+                fmt::print(
+                    "  {:<10} {}input |mean| {:.4f} std {:.4f} -> output |mean| {:.4f} std "
+                    "{:.4f} (batch statistics){}\n",
+                    l.name, params, l.train_mode.input.abs_mean, l.train_mode.input.std,
+                    l.train_mode.output.abs_mean, l.train_mode.output.std,
+                    l.tracked ? fmt::format("; running statistics off by {:.4f} batch std "
+                                            "(mean), {:.2f}% (variance)",
+                                            l.mean_gap, 100 * l.var_rel_diff)
+                              : std::string());
+            }
+            std::fflush(stdout);
+        };
+    }
     c.on_note = [](const std::string& s) { fmt::print("note: {}\n", s); };
     c.on_eval = [](const train::EvalInfo& e) {
         fmt::print("step {}: test loss {:.4f}  test accuracy {:.2f}%\n", e.step, e.test_loss,
@@ -107,6 +136,10 @@ void add_train(CLI::App& app, Command& command) {
     add_int(sub, "--eval-every", c.eval_every, 0, std::numeric_limits<int64_t>::max(),
             "Test loss and accuracy every N steps, printed and in the log (0: after each epoch "
             "only)");
+    add_int_list(sub, "--inspect-at", c.inspect_at, 1, std::numeric_limits<int64_t>::max(),
+                 "At these steps, show every BatchNorm layer (gamma, beta, its input and output "
+                 "statistics, the running statistics against the batch's) on the first 128 test "
+                 "images, as normgrad inspect does; in the log too");
     add_int(sub, "--checkpoint-every", c.checkpoint_every, 0, std::numeric_limits<int64_t>::max(),
             "Write a resumable checkpoint every N steps (0: only when the run is stopped)");
     sub->add_option("--checkpoint", c.checkpoint_path,

@@ -3,6 +3,7 @@
 //   {"type":"run","settings":{...}}   first: the run's settings (run_settings.hpp)
 //   {"type":"step",...}               one per training step, the diverged one included
 //   {"type":"eval",...}               test loss and accuracy every --eval-every steps
+//   {"type":"inspect",...}            the BatchNorm layers at each --inspect-at step
 //   {"type":"epoch",...}              one per epoch
 //   {"type":"end","status":...}       last: how the run ended (completed, diverged, anomaly,
 //                                     interrupted, error) and, for all but completed, why
@@ -29,6 +30,8 @@
 
 namespace normgrad::train {
 
+struct Inspection;  // inspect.hpp
+
 // Where a resumed run continues: keep step lines up to `step`, epoch lines before `epoch`.
 struct LogPosition {
     int64_t step = 0;
@@ -47,6 +50,7 @@ class RunLog {
     void step(const StepInfo& s);
     void epoch(const EpochInfo& e);
     void eval(const EvalInfo& e);
+    void inspect(int64_t step, const Inspection& ins);  // --inspect-at
     void flush();  // the lines so far, to the temporary (before a checkpoint)
 
     // The "end" record, then the log goes in place. A run that failed must not have its failure

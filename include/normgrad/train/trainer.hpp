@@ -11,6 +11,7 @@
 #include "normgrad/idx.hpp"
 #include "normgrad/optim.hpp"
 #include "normgrad/train/grad_stats.hpp"
+#include "normgrad/train/inspect.hpp"
 #include "normgrad/train/models.hpp"
 #include "normgrad/train/run_records.hpp"
 
@@ -52,6 +53,11 @@ struct TrainConfig {
     std::function<void(const std::string&)> on_note;
     // Sees every evaluation of --eval-every (none by default).
     std::function<void(const EvalInfo&)> on_eval;
+    // At these steps, after the update, every BatchNorm is inspected on the first 128 test
+    // images (inspect.hpp: gamma, beta, the layer's input and output in both modes, the running
+    // statistics against the batch's), written to the log and shown to on_inspect.
+    std::vector<int64_t> inspect_at;
+    std::function<void(int64_t step, const Inspection&)> on_inspect;
 };
 
 struct TrainResult {
