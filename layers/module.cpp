@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <stdexcept>
 
 #include "normgrad/autograd.hpp"
@@ -98,6 +99,17 @@ void Module::visit(const std::function<void(const std::string&, const Module&)>&
 
 void Module::visit(const std::function<void(const std::string&, Module&)>& f) {
     visit_from<Module>(*this, "", f);
+}
+
+BufferSnapshot::BufferSnapshot(Module& model)
+    : model_(model), was_training_(model.is_training()), buffers_(model.buffers()) {
+    for (const NamedTensor& b : buffers_) saved_.push_back(b.tensor.to_vector());
+}
+
+void BufferSnapshot::restore() {
+    for (size_t i = 0; i < buffers_.size(); ++i)
+        std::memcpy(buffers_[i].tensor.data(), saved_[i].data(), saved_[i].size() * sizeof(float));
+    model_.train(was_training_);
 }
 
 }  // namespace normgrad

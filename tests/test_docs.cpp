@@ -79,17 +79,33 @@ std::vector<std::pair<std::string, std::string>> quotes(const std::string& doc) 
 
 }  // namespace
 
+namespace {
+
+// README.md and every Markdown file of docs/ and docs/studies/.
+std::vector<std::string> all_docs(const std::string& root) {
+    std::vector<std::string> out{"README.md"};
+    for (const char* dir : {"docs", "docs/studies"}) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(root + "/" + dir, ec))
+            if (e.path().extension() == ".md")
+                out.push_back(std::string(dir) + "/" + e.path().filename().string());
+    }
+    return out;
+}
+
+}  // namespace
+
 TEST_CASE("docs: code quoted from a source file is that file's, line for line", "[docs]") {
     // A block under "<!-- quoted from PATH -->" must be whole consecutive lines of PATH, so that
     // editing the code without the document (or the document alone) shows here.
     const std::string root = NORMGRAD_SOURCE_DIR;
     std::vector<std::string> quoted;
-    for (const char* doc_name : {"docs/batchnorm.md", "docs/extending.md"}) {
+    for (const std::string& doc_name : all_docs(root)) {
         for (const auto& [path, code] : quotes(read(root + "/" + doc_name))) {
             INFO(doc_name << " quotes " << path << ":\n" << code);
             const std::string source = "\n" + read(root + "/" + path);
             CHECK(source.find("\n" + code) != std::string::npos);
-            quoted.push_back(std::string(doc_name) + ": " + path);
+            quoted.push_back(doc_name + ": " + path);
         }
     }
     // The quotes this test exists for (so that it cannot pass by finding none).
@@ -197,17 +213,6 @@ bool has_number(const std::string& text, const std::string& n) {
         if (before_ok && after_ok) return true;
     }
     return false;
-}
-
-std::vector<std::string> all_docs(const std::string& root) {
-    std::vector<std::string> out{"README.md"};
-    for (const char* dir : {"docs", "docs/studies"}) {
-        std::error_code ec;
-        for (const auto& e : std::filesystem::directory_iterator(root + "/" + dir, ec))
-            if (e.path().extension() == ".md")
-                out.push_back(std::string(dir) + "/" + e.path().filename().string());
-    }
-    return out;
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <stdexcept>
 
@@ -173,15 +172,7 @@ Inspection inspect_batch_norm(Module& model, const Dataset& test, int64_t batch,
     if (test.count == 0) throw std::invalid_argument("inspect: the test set is empty");
 
     // Every buffer (running statistics, num_batches_tracked) as it is now, to put back.
-    std::vector<NamedTensor> buffers = model.buffers();
-    std::vector<std::vector<float>> saved;
-    for (const NamedTensor& b : buffers) saved.push_back(b.tensor.to_vector());
-    const bool was_training = model.is_training();
-    auto restore = [&] {
-        for (size_t i = 0; i < buffers.size(); ++i)
-            std::memcpy(buffers[i].tensor.data(), saved[i].data(), saved[i].size() * sizeof(float));
-        model.train(was_training);
-    };
+    BufferSnapshot snapshot(model);
 
     Inspection r;
     r.test_images = test.count;
@@ -196,7 +187,7 @@ Inspection inspect_batch_norm(Module& model, const Dataset& test, int64_t batch,
         const auto in_eval = capture(model, x.images);
         batch_norms_training(model, layers);
         const auto in_train = capture(model, x.images);
-        restore();  // the running statistics as before, for what follows
+        snapshot.restore();  // the running statistics as before, for what follows
 
         for (const Found& f : layers) {
             BatchNorm& bn = *f.bn;
@@ -258,15 +249,15 @@ Inspection inspect_batch_norm(Module& model, const Dataset& test, int64_t batch,
                 } catch (const std::invalid_argument& err) {
                     a.undefined_why = err.what();
                 }
-                restore();
+                snapshot.restore();
             }
             r.train_mode_accuracy.push_back(std::move(a));
         }
     } catch (...) {
-        restore();
+        snapshot.restore();
         throw;
     }
-    restore();
+    snapshot.restore();
     return r;
 }
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 #include "normgrad/autograd.hpp"
@@ -39,15 +38,7 @@ RunningLag measure_running_lag(Module& model, const Dataset& train_set, int64_t 
             "running-statistics lag: the model has no BatchNorm with running statistics");
 
     // Every buffer back as it was, whatever happens (recalibration and the forwards move them).
-    std::vector<NamedTensor> buffers = model.buffers();
-    std::vector<std::vector<float>> saved;
-    for (const NamedTensor& b : buffers) saved.push_back(b.tensor.to_vector());
-    const bool was_training = model.is_training();
-    auto restore = [&] {
-        model.train(was_training);
-        for (size_t i = 0; i < buffers.size(); ++i)
-            std::memcpy(buffers[i].tensor.data(), saved[i].data(), saved[i].size() * sizeof(float));
-    };
+    BufferSnapshot snapshot(model);
 
     RunningLag r;
     r.steps = steps;
@@ -132,10 +123,10 @@ RunningLag measure_running_lag(Module& model, const Dataset& train_set, int64_t 
             }
         }
     } catch (...) {
-        restore();
+        snapshot.restore();
         throw;
     }
-    restore();
+    snapshot.restore();
 
     for (LayerLag& l : r.layers) {
         std::vector<double> mg, vg;

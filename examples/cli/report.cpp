@@ -1,20 +1,13 @@
-// The HTML report of `normgrad compare`: one self-contained page, charts drawn as inline SVG.
-//
-// Every plotted line carries its data (data-steps, data-values) and every chart its scale
-// (data-x0, data-x1, data-y0, data-y1, data-log and the plot area), so that a small script in the
-// page, and the test that loads the page in headless Chromium, can check that the drawn points are
-// the run's numbers.
+// The HTML report of `normgrad compare`: one self-contained page, charts drawn as inline SVG by
+// svg_chart.hpp, whose render check lets the test that loads the page in headless Chromium see
+// that the drawn points are the run's numbers.
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
-#include <filesystem>
-#include <set>
 #include <sstream>
 
 #include "normgrad/files.hpp"
 #include "normgrad/train/compare.hpp"
-#include "normgrad/train/json_text.hpp"
 #include "report.hpp"
 #include "svg_chart.hpp"
 

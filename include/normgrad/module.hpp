@@ -77,4 +77,20 @@ class Module {
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// Every buffer of a module (running statistics, num_batches_tracked) and its training mode as
+// they are when the snapshot is taken; restore() puts them back bit for bit, as many times as
+// needed. For measurements that run training-mode forwards, which move the buffers, on a model
+// they must leave as they found it (inspect, the running statistics' lag).
+class BufferSnapshot {
+  public:
+    explicit BufferSnapshot(Module& model);
+    void restore();
+
+  private:
+    Module& model_;
+    bool was_training_;
+    std::vector<NamedTensor> buffers_;
+    std::vector<std::vector<float>> saved_;
+};
+
 }  // namespace normgrad
