@@ -234,3 +234,49 @@ TEST_CASE("cli: inspect prints every BatchNorm on the test images, refuses a mod
     CHECK(plain.status == 2);
     CHECK_THAT(plain.output, Contains("has no BatchNorm layer to inspect"));
 }
+
+TEST_CASE(
+    "cli: train --inspect-at shows the BatchNorms at those steps and leaves the run as it was",
+    "[cli][inspect]") {
+    using namespace normgrad::testing;
+    TinyData d;
+    const std::string common =
+        "train --model mlp --batchnorm on --batch 32 --max-steps 4 "
+        "--no-progress" +
+        d.data();
+    REQUIRE(run(common + " --save " + d.file("plain.safetensors")).status == 0);
+    Run r = run(common + " --inspect-at 1,4 --save " + d.file("inspected.safetensors") + " --log " +
+                d.file("log.jsonl"));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.output, Contains("inspect at step 1 (first 64 test images"));
+    CHECK_THAT(r.output, Contains("inspect at step 4 (first 64 test images"));
+    CHECK_THAT(r.output, Contains("  bn1        gamma "));
+    CHECK_THAT(r.output, Contains("running statistics off by "));
+    // Inspecting runs forwards and puts every buffer back: the same trained model, bit for bit.
+    CHECK(read_file(d.file("inspected.safetensors")) == read_file(d.file("plain.safetensors")));
+    const std::string log = read_file(d.file("log.jsonl"));
+    CHECK_THAT(log,
+               Contains(R"({"type":"inspect","step":1,"test_images":64,"layers":[{"name":"bn1")"));
+    CHECK_THAT(log, Contains(R"({"type":"inspect","step":4,)"));
+    CHECK(log.find(R"("type":"inspect","step":2)") == std::string::npos);
+
+    // At the last step the figures are those inspect prints for the saved model.
+    Run later = run("inspect --load " + d.file("plain.safetensors") + " --batch 64 --lag-steps 0" +
+                    d.data());
+    REQUIRE(later.status == 0);
+    // train: "  bn1        gamma 1.0007 [..."; inspect: "  gamma min ... mean   1.0007  max".
+    const size_t t = r.output.find("  bn1        gamma ", r.output.find("inspect at step 4"));
+    const size_t i = later.output.find("  gamma ", later.output.find("bn1 BatchNorm1d"));
+    REQUIRE(t != std::string::npos);
+    REQUIRE(i != std::string::npos);
+    const double at_step_4 = std::stod(r.output.substr(t + 19, 10));
+    const double saved = std::stod(later.output.substr(later.output.find("mean", i) + 4, 12));
+    CHECK(at_step_4 == Approx(saved).margin(1e-4));
+
+    Run no_bn =
+        run("train --model mlp --batch 32 --max-steps 2 --no-progress --inspect-at 1" + d.data());
+    CHECK(no_bn.status == 2);
+    CHECK_THAT(no_bn.output, Contains("--inspect-at: the model (mlp with no normalisation) has no "
+                                      "BatchNorm layer to inspect"));
+}
