@@ -7,6 +7,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# The batch-size study runs on Fashion-MNIST too (Debian's dataset-fashion-mnist).
+"$root/scripts/install-deps.sh" dataset-fashion-mnist >/dev/null
 "$root/scripts/build.sh" release normgrad_cli >/dev/null
 "$root/data/fetch_mnist.sh" >/dev/null
 names=("$@")

@@ -137,27 +137,29 @@ TEST_CASE("docs: a table of figures is what its command printed", "[docs]") {
     // its cells, must be a line of PATH read as its words (the command's output as
     // scripts/presets.sh saved it), so that a rerun with other numbers shows here.
     const std::string root = NORMGRAD_SOURCE_DIR;
-    const std::string doc = read(root + "/docs/batchnorm.md");
     const std::string marker = "<!-- figures from ";
     int tables = 0;
-    for (size_t at = doc.find(marker); at != std::string::npos; at = doc.find(marker, at + 1)) {
-        const size_t p = at + marker.size();
-        const std::string path = doc.substr(p, doc.find_first_of(" \n", p) - p);
-        std::vector<std::vector<std::string>> lines;
-        {
-            std::istringstream in(read(root + "/" + path));
-            for (std::string l; std::getline(in, l);) lines.push_back(words(l, " \t"));
+    for (const std::string& name : all_docs(root)) {
+        const std::string doc = read(root + "/" + name);
+        for (size_t at = doc.find(marker); at != std::string::npos; at = doc.find(marker, at + 1)) {
+            const size_t p = at + marker.size();
+            const std::string path = doc.substr(p, doc.find_first_of(" \n", p) - p);
+            std::vector<std::vector<std::string>> lines;
+            {
+                std::istringstream in(read(root + "/" + path));
+                for (std::string l; std::getline(in, l);) lines.push_back(words(l, " \t"));
+            }
+            std::istringstream table(doc.substr(doc.find('\n', at) + 1));
+            int rows = 0;
+            for (std::string l; std::getline(table, l) && !l.empty() && l[0] == '|';) {
+                if (l.find("---") != std::string::npos || rows++ == 0) continue;  // header, rule
+                const auto cells = words(l, "| ");
+                INFO(name << " quotes " << path << ": " << l);
+                CHECK(std::find(lines.begin(), lines.end(), cells) != lines.end());
+            }
+            CHECK(rows > 2);
+            ++tables;
         }
-        std::istringstream table(doc.substr(doc.find('\n', at) + 1));
-        int rows = 0;
-        for (std::string l; std::getline(table, l) && !l.empty() && l[0] == '|';) {
-            if (l.find("---") != std::string::npos || rows++ == 0) continue;  // header, rule
-            const auto cells = words(l, "| ");
-            INFO(path << ": " << l);
-            CHECK(std::find(lines.begin(), lines.end(), cells) != lines.end());
-        }
-        CHECK(rows > 2);
-        ++tables;
     }
     CHECK(tables >= 2);  // the two depth sweeps
 }

@@ -17,6 +17,7 @@ void build_app(CLI::App& app, Command& command) {
     add_recalibrate(app, command);
     add_fold(app, command);
     add_inspect(app, command);
+    add_study(app, command);
 }
 
 }  // namespace normgrad::cli

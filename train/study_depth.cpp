@@ -1,0 +1,107 @@
+#include "normgrad/train/study_depth.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <numbers>
+
+#include "normgrad/stop.hpp"
+#include "normgrad/train/compare.hpp"
+#include "normgrad/train/depth_sweep.hpp"
+
+namespace normgrad::train {
+
+std::string to_string(DepthFamily f) {
+    return f == DepthFamily::MLP ? "mlp" : "cnn";
+}
+
+std::string DepthVariant::name() const {
+    if (residual) return batch_norm ? "residual+BN" : "residual";
+    return batch_norm ? "plain+BN" : "plain";
+}
+
+std::vector<DepthVariant> depth_variants() {
+    return {{false, false}, {false, true}, {true, true}, {true, false}};
+}
+
+std::string depth_study_spec(DepthFamily family, int depth, const DepthVariant& v, int64_t width,
+                             int64_t classes) {
+    // The `norm` tokens stand for the study's normalisation (none or batch: ModelSpec::norm).
+    const std::string first = family == DepthFamily::MLP
+                                  ? fmt::format("dense:{},norm,act", width)
+                                  : fmt::format("conv3x3:{}:s2,norm,act", width);
+    const std::string layer = family == DepthFamily::MLP
+                                  ? fmt::format("dense:{},norm,act", width)
+                                  : fmt::format("conv3x3:{},norm,act", width);
+    std::string spec = first;
+    for (int d = 1; d < depth; ++d) spec += "," + (v.residual ? "res(" + layer + ")" : layer);
+    if (family == DepthFamily::CNN) spec += ",gap";
+    return spec + fmt::format(",dense:{}", classes);
+}
+
+double growth_per_layer(const std::vector<double>& norms) {
+    // norms: the first hidden layer, hidden layers 2..D (one shape), the output layer.
+    const size_t hidden = norms.size() >= 2 ? norms.size() - 1 : 0;
+    if (hidden < 3) return NAN;
+    const double top = norms[hidden - 1], bottom = norms[1];  // layer D, layer 2
+    if (!(top > 0) || !(bottom > 0) || !std::isfinite(top) || !std::isfinite(bottom)) return NAN;
+    // The product of the hidden-to-hidden ratios telescopes to layer 2's over layer D's.
+    return std::pow(bottom / top, 1.0 / double(hidden - 2));
+}
+
+double mean_field_relu_growth() {
+    return std::sqrt(std::numbers::pi / (std::numbers::pi - 1));
+}
+
+std::vector<DepthStudyPoint> run_depth_study(
+    const DepthStudyConfig& c, const Dataset& train_set, const Dataset& test_set,
+    const std::function<void(const DepthStudyPoint&)>& on_point) {
+    std::vector<DepthStudyPoint> out;
+    for (const DepthFamily family : c.families) {
+        const auto& depths = family == DepthFamily::MLP ? c.mlp_depths : c.cnn_depths;
+        const int64_t width = family == DepthFamily::MLP ? c.mlp_width : c.cnn_channels;
+        for (const int depth : depths)
+            for (const DepthVariant& v : depth_variants()) {
+                if (stop_requested()) return out;
+                const auto t0 = std::chrono::steady_clock::now();
+                DepthStudyPoint p;
+                p.family = family, p.depth = depth, p.variant = v;
+                p.spec = depth_study_spec(family, depth, v, width, c.base.model.classes);
+                ModelSpec spec = c.base.model;
+                spec.kind = "arch";
+                spec.arch = p.spec;
+                const Norm norm = v.batch_norm ? Norm::batch() : Norm::none();
+
+                // At initialisation: the same batches for every network.
+                const SweepData how{c.base.batch, c.grad_batches, c.base.seed, false};
+                const DepthPoint g = depth_sweep(spec, {0}, {norm}, train_set, how).front();
+                p.layers = g.layers;
+                p.grad_norms = g.weight_grad_norms;
+                p.growth = growth_per_layer(p.grad_norms);
+                p.first_over_last = g.first_over_last();
+
+                // The budget, from the same initial weights (Rng(seed), as the sweep).
+                CompareConfig cc;
+                cc.base = c.base;
+                cc.base.model = spec;
+                cc.base.save_path.clear();
+                cc.base.log_path.clear();
+                cc.variants = {norm};
+                cc.eval_every = c.base.max_steps + 1;  // the test set once, at the end
+                const CompareResult r = run_compare(cc, train_set, test_set);
+                if (r.interrupted || r.runs.empty()) return out;
+                const RunRecord& run = r.runs.front();
+                p.test_accuracy = run.test_accuracy;
+                p.steps = run.steps.empty() ? 0 : run.steps.back().step;
+                p.diverged_step = run.diverged_step;
+                p.seconds =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                out.push_back(p);
+                if (on_point) on_point(out.back());
+            }
+    }
+    return out;
+}
+
+}  // namespace normgrad::train
