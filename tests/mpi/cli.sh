@@ -3,7 +3,9 @@
 # test images of 28x28, random pixels, labels 0..9):
 #   1. a run trains, prints once what each rank does, and rank 0 alone writes the model and log;
 #   2. ranks given different flags are refused before anything runs (the fingerprint check);
-#   3. a rank that fails (its --data folder is missing) stops both, with its message, not a hang.
+#   3. a rank that fails (its --data folder is missing) stops both, with its message, not a hang;
+#   4. a 2-rank checkpoint resumes on 2 ranks step for step and is refused on 1 process;
+#   5. Ctrl-C on mpirun stops both ranks after the same step, and rank 0 writes the checkpoint.
 # Usage: cli.sh NORMGRAD MPIEXEC
 set -euo pipefail
 normgrad="$1"
@@ -58,4 +60,38 @@ echo "$out"
 [ "$status" != 124 ] || fail "the ranks hung after one failed"
 [ "$status" != 0 ] || fail "a failing rank did not fail the run"
 grep -q "normgrad train (rank 1 of 2): .*data" <<<"$out" || fail "no message from the failing rank"
+# 4. A checkpoint of 2 ranks resumes on 2 ranks, step for step as the run without a stop, and
+# is refused on 1 process.
+"${mpirun[@]}" -np 2 "$normgrad" train --data data --batchnorm on --batch 32 --max-steps 6 \
+    --no-progress --log whole.jsonl --checkpoint whole.ck >/dev/null 2>&1 || fail "the 6-step run failed"
+"${mpirun[@]}" -np 2 "$normgrad" train --data data --batchnorm on --batch 32 --max-steps 3 \
+    --checkpoint-every 3 --checkpoint part.ck --no-progress --log part.jsonl >/dev/null 2>&1 ||
+    fail "the 3-step run failed"
+"${mpirun[@]}" -np 2 "$normgrad" train --data data --batchnorm on --batch 32 --max-steps 6 \
+    --resume part.ck --checkpoint part.ck --no-progress --log part.jsonl >/dev/null 2>&1 ||
+    fail "the resumed run failed"
+losses() { grep '"type":"step"' "$1" | sed 's/.*"loss":\([^,]*\).*/\1/'; }
+[ "$(losses whole.jsonl)" = "$(losses part.jsonl)" ] || fail "the resumed run's losses differ"
+[ "$(losses part.jsonl | wc -l)" = 6 ] || fail "the resumed log does not hold 6 steps"
+set +e
+out=$("$normgrad" train --data data --batchnorm on --batch 32 --max-steps 6 --resume part.ck \
+    --checkpoint part.ck --no-progress 2>&1)
+status=$?
+set -e
+[ "$status" = 2 ] && grep -q "ranks (mpirun -np) is 2 in the checkpoint and not set now" <<<"$out" ||
+    fail "resuming on 1 process was not refused: $out"
+
+# 5. Ctrl-C on mpirun (which sends SIGTERM to the ranks): both stop after the same step and
+# rank 0 writes the checkpoint.
+"${mpirun[@]}" -np 2 "$normgrad" train --data data --batchnorm on --batch 32 --epochs 100000 \
+    --no-progress --checkpoint stop.ck >stop.out 2>&1 &
+pid=$!
+for ((i = 0; i < 100; i++)); do grep -q "^normgrad train: data-parallel" stop.out && break; sleep 0.1; done
+sleep 1
+kill -INT "$pid"
+wait "$pid" || true
+cat stop.out
+grep -q "^interrupted by SIG[A-Z]* after step [0-9]*: checkpoint written to stop.ck" stop.out ||
+    fail "no interruption message"
+[ -f stop.ck ] || fail "no checkpoint written when stopped"
 echo "cli.sh: all passed"
