@@ -18,7 +18,9 @@ std::shared_ptr<const Communicator>& current() {
     static std::shared_ptr<const Communicator> comm = local_communicator();
     return comm;
 }
+#ifdef NORMGRAD_WITH_MPI
 bool mpi_started = false;
+#endif
 
 // The arguments joined with a separator no argument holds in practice (unit separator).
 constexpr char kSeparator = '\x1f';
