@@ -39,7 +39,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
     // Training: batch statistics, and the running ones updated. Evaluation: the running
     // statistics, or the batch's when there are none (track_running_stats = false).
     return batch_norm(x, gamma, beta, running_mean, running_var, num_batches_tracked, is_training(),
-                      options.momentum, options.eps, &last_stats_);
+                      options.momentum, options.eps, &last_stats_, sync);
 }
 
 std::string BatchNorm::describe() const {

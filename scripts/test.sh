@@ -7,14 +7,15 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # chromium (about 520 MB with what it pulls in): tests/test_report.cpp renders the report in it.
-"$root/scripts/install-deps.sh" chromium
+# Open MPI: the data-parallel tests run under mpirun with 2 ranks (tests/mpi/).
+"$root/scripts/install-deps.sh" chromium libopenmpi-dev openmpi-bin
 
 echo "== Release build"
 "$root/scripts/build.sh" release
 (cd "$root/build" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
-"$root/scripts/build.sh" asan normgrad_tests normgrad_cli custom_layer_example
+"$root/scripts/build.sh" asan normgrad_tests normgrad_mpi_tests normgrad_cli custom_layer_example
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$root/build-asan" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")
 

@@ -5,18 +5,23 @@
 
 #include "normgrad/autograd.hpp"
 #include "normgrad/train/batches.hpp"
+#include "normgrad/train/data_parallel.hpp"
 
 namespace normgrad::train {
 
-Evaluation evaluate(Module& model, const Dataset& data, int64_t batch, InputScaling scaling) {
+Evaluation evaluate(Module& model, const Dataset& data, int64_t batch, InputScaling scaling,
+                    const Communicator* comm) {
     autograd::NoGradGuard no_grad;
     const bool was_training = model.is_training();
     model.eval();
     const auto order = epoch_order(data.count, nullptr);
     int64_t correct = 0;
     double loss_sum = 0.0;
-    for (int64_t first = 0; first < data.count; first += batch) {
-        const int64_t n = std::min(batch, data.count - first);
+    const Slice mine =
+        comm ? rank_slice(data.count, comm->rank(), comm->size()) : Slice{0, data.count};
+    const int64_t end = mine.first + mine.count;
+    for (int64_t first = mine.first; first < end; first += batch) {
+        const int64_t n = std::min(batch, end - first);
         Batch b = make_batch(data, order, first, n, scaling);
         Tensor logits = model(b.images);
         const int64_t K = logits.dim(1);
@@ -33,6 +38,12 @@ Evaluation evaluate(Module& model, const Dataset& data, int64_t batch, InputScal
         }
     }
     model.train(was_training);
+    if (comm) {  // the sums over every rank's share
+        double sums[2] = {double(correct), loss_sum};
+        comm->all_reduce_sum(sums);
+        correct = static_cast<int64_t>(sums[0]);
+        loss_sum = sums[1];
+    }
     if (data.count == 0) return {};
     return {double(correct) / double(data.count), loss_sum / double(data.count)};
 }

@@ -69,6 +69,10 @@ RunSettings run_settings(const TrainConfig& c, const Dataset& train_set, int64_t
     s.push_back({"--drop-last", c.drop_last ? "on" : "off"});
     s.push_back({"--seed", std::to_string(c.seed)});
     s.push_back({"training data", data_identity(train_set)});
+    if (c.comm && c.comm->size() > 1) {  // (one process: the settings of before, unchanged)
+        s.push_back({"ranks (mpirun -np)", std::to_string(c.comm->size())});
+        s.push_back({"--bn-sync", to_string(c.bn_sync)});
+    }
     return s;
 }
 

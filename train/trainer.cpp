@@ -9,14 +9,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
+#include <optional>
 
 #include "normgrad/activity.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/cross_entropy.hpp"
+#include "normgrad/ops/elementwise.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/train/anomaly.hpp"
 #include "normgrad/train/batches.hpp"
 #include "normgrad/train/evaluate.hpp"
+#include "normgrad/train/grad_sync.hpp"
 #include "normgrad/train/progress.hpp"
 #include "run_setup.hpp"
 
@@ -56,7 +60,15 @@ class Trainer {
           opt_(*run.optimizer),
           params_(model.parameters()),
           data_rng_(data_order_rng(c.seed)),
+          comm_(c.comm ? c.comm : local_communicator()),
+          distributed_(comm_->size() > 1),
+          root_(comm_->rank() == 0),
           step_(run.at.step) {
+        if (distributed_) {
+            broadcast_state(model_, *comm_);
+            if (c.bn_sync == BnSync::Global) set_batch_norm_sync(model_, comm_.get());
+            grad_sync_ = std::make_unique<GradSync>(params_, comm_);
+        }
         // Dropout's masks: a stream of their own, seeded from --seed, continued on resume.
         if (run.resumed && !run.at.training_rng_state.empty())
             training_rng().set_state(run.at.training_rng_state);
@@ -77,7 +89,8 @@ class Trainer {
         }
         if (!result_.interrupted && !c_.save_path.empty()) {
             Activity activity(fmt::format("saving the model to {}", c_.save_path));
-            save_model(c_.save_path, model_, c_.model, &opt_);
+            same_running_stats();
+            if (root_) save_model(c_.save_path, model_, c_.model, &opt_);
         }
         if (!result_.interrupted) run_.log.completed(step_);
         result_.last_step = step_;
@@ -85,8 +98,17 @@ class Trainer {
     }
 
     int64_t step() const { return step_; }
+    ~Trainer() { set_batch_norm_sync(model_, nullptr); }
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
 
   private:
+    // --bn-sync local: the ranks' running statistics made one (their mean) before they are
+    // used or written. (Global: they are the same on every rank already.)
+    void same_running_stats() {
+        if (distributed_ && c_.bn_sync == BnSync::Local) average_running_stats(model_, *comm_);
+    }
+
     bool steps_done() const { return c_.max_steps > 0 && step_ >= c_.max_steps; }
 
     // One epoch, from its beginning or from where a checkpoint left it; false when a stop
@@ -109,8 +131,10 @@ class Trainer {
                 throw_if_stop_requested(
                     "preparing the run, before the first step: nothing was written");
             const int64_t n = std::min(plan.batch, train_set_.count - first);
-            const float loss =
-                train_step(make_batch(train_set_, order, first, n, c_.model.input), epoch);
+            const Slice mine = rank_slice(n, comm_->rank(), comm_->size());
+            const float loss = train_step(
+                make_batch(train_set_, order, first + mine.first, mine.count, c_.model.input), n,
+                epoch);
             loss_sum += loss;
             ++epoch_steps;
             bar.update(epoch_steps, loss_sum / double(epoch_steps),
@@ -120,9 +144,11 @@ class Trainer {
             if (std::find(c_.inspect_at.begin(), c_.inspect_at.end(), step_) != c_.inspect_at.end())
                 inspect_now();
 
-            const bool stop = stop_requested();
+            // (Several ranks: a stop asked of any rank, as agreed in the step.)
+            const bool stop = distributed_ ? stop_agreed_ : stop_requested();
             if (!c_.checkpoint_path.empty() &&
                 (stop || (c_.checkpoint_every > 0 && step_ % c_.checkpoint_every == 0))) {
+                same_running_stats();
                 run_.log.flush();  // the log's temporary then holds every step the checkpoint has
                 const ResumePoint here{epoch,
                                        first + n,
@@ -131,7 +157,9 @@ class Trainer {
                                        epoch_steps,
                                        epoch_rng_state,
                                        training_rng().state()};
-                save_resume_point(c_.checkpoint_path, run_.settings, c_.model, model_, opt_, here);
+                if (root_)
+                    save_resume_point(c_.checkpoint_path, run_.settings, c_.model, model_, opt_,
+                                      here);
             }
             if (stop) {
                 bar.finish();
@@ -142,7 +170,8 @@ class Trainer {
         const double train_seconds = seconds_since(start);
         bar.finish();
         Activity activity(fmt::format("evaluating after epoch {}", epoch));
-        const Evaluation ev = evaluate(model_, test_set_, plan.batch, c_.model.input);
+        same_running_stats();
+        const Evaluation ev = evaluate(model_, test_set_, plan.batch, c_.model.input, comm_.get());
         const EpochInfo e{epoch,         epoch_steps ? loss_sum / double(epoch_steps) : 0.0,
                           ev.loss,       ev.accuracy,
                           train_seconds, epoch_steps};
@@ -154,7 +183,9 @@ class Trainer {
     // The test set in the middle of an epoch (--eval-every): to the log and the caller.
     void evaluate_now(int epoch) {
         Activity activity(fmt::format("evaluating at step {}", step_));
-        const Evaluation ev = evaluate(model_, test_set_, run_.plan.batch, c_.model.input);
+        same_running_stats();
+        const Evaluation ev =
+            evaluate(model_, test_set_, run_.plan.batch, c_.model.input, comm_.get());
         const EvalInfo e{epoch, step_, ev.loss, ev.accuracy};
         run_.log.eval(e);
         if (c_.on_eval) c_.on_eval(e);
@@ -170,18 +201,21 @@ class Trainer {
     }
 
     // One step: forward, zero_grad, backward, update. Returns the loss; a loss or gradient norm
-    // that is not finite ends the run (DivergedError) once the step is reported.
-    float train_step(const Batch& b, int epoch) {
+    // that is not finite ends the run (DivergedError) once the step is reported. `b` is this
+    // rank's slice of a global batch of `global_n` images (all of it on one process).
+    float train_step(const Batch& b, int64_t global_n, int epoch) {
         ++step_;
         ++steps_now_;
         Activity activity(fmt::format("training, step {}", step_));
         opt_.set_lr(run_.schedule.lr_at(step_ - 1));
         if (anomaly_) anomaly_->set_step(step_);
         if (stats_) stats_->begin_step();
+        if (grad_sync_) grad_sync_->begin_step();
         float loss_value = 0.f;
         try {
             Tensor loss = cross_entropy(model_(b.images), b.labels);
             loss_value = loss.item();
+            if (distributed_) loss = global_loss(loss, b, global_n, &loss_value);
             if (!std::isfinite(loss_value)) {
                 autograd::release_tape();
                 report(epoch, loss_value, NAN, nullptr);
@@ -198,6 +232,7 @@ class Trainer {
             autograd::release_tape();  // drop what the failed step recorded
             throw;
         }
+        if (grad_sync_) grad_sync_->finish();
         if (stats_) stats_->after_backward();
         // (The statistics already hold the global norm: no second pass over the gradients.)
         const double norm = c_.clip_norm > 0 ? clip_grad_norm(params_, c_.clip_norm)
@@ -220,10 +255,25 @@ class Trainer {
         return loss_value;
     }
 
-    // The step to whoever watches: the caller's on_step and the log.
+    // Several ranks: `loss` is the mean over this rank's n_r images of a global batch of n.
+    // Sets *value to the global batch's mean loss (and stop_agreed_ to whether any rank was
+    // asked to stop) and returns the loss to differentiate: n_r * ranks / n times this rank's,
+    // so that the mean of the ranks' gradients (grad_sync.hpp) is the global batch's gradient
+    // when the slices are uneven too (with equal slices the factor is 1).
+    Tensor global_loss(const Tensor& loss, const Batch& b, int64_t n, float* value) {
+        const auto mine = static_cast<double>(b.labels.size());
+        double sums[2] = {double(*value) * mine, stop_requested() ? 1.0 : 0.0};
+        comm_->all_reduce_sum(sums);
+        *value = static_cast<float>(sums[0] / double(n));
+        stop_agreed_ = sums[1] > 0;
+        const auto factor = static_cast<float>(mine * comm_->size() / double(n));
+        return factor == 1.f ? loss : scale(loss, factor);
+    }
+
+    // The step to whoever watches: the caller's on_step and the log (rank 0's alone).
     void report(int epoch, float loss, double norm, const StepStats* stats) {
         const StepInfo info{epoch, step_, loss, opt_.lr(), norm, stats};
-        if (on_step_) on_step_(info);
+        if (on_step_ && root_) on_step_(info);
         run_.log.step(info);
     }
 
@@ -236,12 +286,48 @@ class Trainer {
     Optimizer& opt_;
     const std::vector<Parameter> params_;
     Rng data_rng_;
+    std::shared_ptr<const Communicator> comm_;
+    bool distributed_, root_;
+    std::unique_ptr<GradSync> grad_sync_;
+    bool stop_agreed_ = false;
     std::unique_ptr<GradStats> stats_;
     std::unique_ptr<AnomalyDetector> anomaly_;
     TrainResult result_;
     int64_t step_ = 0;
     int64_t steps_now_ = 0;  // steps of this invocation
 };
+
+// What several ranks cannot do, refused on every rank alike before anything starts.
+void check_data_parallel(const TrainConfig& c, const Communicator& comm) {
+    if (c.batch < comm.size())
+        throw SetupError(fmt::format(
+            "--batch {} on {} ranks: every rank needs at least one image of each batch (--batch "
+            "is the global batch, shared out among the ranks)",
+            c.batch, comm.size()));
+    if (!c.inspect_at.empty())
+        throw SetupError(
+            "--inspect-at runs on one process only (normgrad inspect --load on the saved model "
+            "shows the same)");
+}
+
+// --bn-sync local: each rank normalises its own slice, so the smallest slice of a batch must be
+// one the model can train on (a slice of 1 has no variance).
+void check_local_slices(const TrainConfig& c, Sequential& model, const PreparedRun& run,
+                        const Dataset& train_set) {
+    const int ranks = c.comm->size();
+    for (const int64_t n : {run.plan.batch, run.plan.skip_last ? run.plan.batch : run.plan.last}) {
+        const int64_t smallest = n / ranks;
+        if (const std::string why =
+                training_forward_problem(model, smallest, train_set.rows, train_set.cols);
+            !why.empty())
+            throw SetupError(fmt::format(
+                "--bn-sync local on {} ranks: a batch of {} gives a rank {} image{}, which the "
+                "model cannot train on ({}); use --bn-sync global (SyncBatchNorm: the statistics "
+                "of the whole batch), a larger --batch{}",
+                ranks, n, smallest, smallest == 1 ? "" : "s", why,
+                n == run.plan.batch ? "" : ", or --drop-last (it is the last batch of an epoch)"));
+    }
+}
 
 }  // namespace
 
@@ -252,7 +338,36 @@ void request_stop() {
 TrainResult train(const TrainConfig& config, Sequential& model, const Dataset& train_set,
                   const Dataset& test_set, const std::function<void(const StepInfo&)>& on_step) {
     TrainConfig c = config;
-    PreparedRun run = prepare_run(c, model, train_set, test_set);
+    const Communicator& comm = c.comm ? *c.comm : *local_communicator();
+    if (comm.size() > 1) {
+        check_data_parallel(c, comm);
+        if (comm.rank() != 0) {  // rank 0 alone writes the log and tells
+            c.log_path.clear();
+            c.progress = false;
+            c.on_note = {};
+            c.on_eval = {};
+            c.on_inspect = {};
+        }
+    }
+    // Every rank prepares; when one cannot, all stop (none waits for the others in a collective).
+    std::optional<PreparedRun> prepared;
+    std::exception_ptr failed;
+    try {
+        prepared.emplace(prepare_run(c, model, train_set, test_set));
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    if (comm.size() > 1) {
+        double failures[1] = {failed ? 1.0 : 0.0};
+        comm.all_reduce_sum(failures);
+        if (!failed && failures[0] > 0)
+            throw SetupError(
+                fmt::format("{} of the {} ranks could not prepare the run (their message is above)",
+                            failures[0], comm.size()));
+    }
+    if (failed) std::rethrow_exception(failed);
+    PreparedRun& run = *prepared;
+    if (comm.size() > 1 && c.bn_sync == BnSync::Local) check_local_slices(c, model, run, train_set);
     Trainer trainer(c, model, train_set, test_set, on_step, run);
     try {
         return trainer.run();

@@ -4,6 +4,11 @@
 // 2 refused before any work (a flag, a path, a data set or a checkpoint that does not fit);
 // 130 stopped by SIGINT, SIGTERM or SIGHUP (before the first training step: nothing written;
 // after it: a checkpoint to resume from).
+//
+// Under mpirun (distributed.hpp), `train` runs on every rank: the ranks first check that they
+// run the same program with the same arguments; rank 0 alone prints on standard output; a
+// failure on any rank ends every rank at once (MPI_Abort), with the failing rank's message,
+// rather than leaving the others waiting.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -14,12 +19,40 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "normgrad/activity.hpp"
+#include "normgrad/distributed.hpp"
 #include "normgrad/files.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/storage.hpp"
 
+namespace {
+
+// MPI_Finalize however main returns.
+struct FinalizeWorld {
+    ~FinalizeWorld() { normgrad::finalize_world(); }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
     normgrad::install_stop_handlers();
+    try {
+        normgrad::init_world(&argc, &argv);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "normgrad: {}\n", e.what());
+        return 2;
+    }
+    const FinalizeWorld finalize;
+    const normgrad::Communicator& comm = *normgrad::world();
+    const bool root = comm.rank() == 0;
+    if (comm.size() > 1) {
+        try {
+            normgrad::check_same_program(comm, normgrad::program_fingerprint(argc, argv));
+        } catch (const std::exception& e) {
+            if (root) fmt::print(stderr, "normgrad: {}\n", e.what());
+            return 2;
+        }
+        if (!root && !std::freopen("/dev/null", "w", stdout)) return 1;
+    }
     CLI::App app;
     normgrad::cli::Command command;
     normgrad::cli::build_app(app, command);
@@ -29,12 +62,27 @@ int main(int argc, char** argv) {
     } catch (const CLI::Success& e) {
         return app.exit(e);  // --help, --version
     } catch (const CLI::ParseError& e) {
-        fmt::print(stderr, "{}\n", normgrad::cli::describe_parse_error(app, e, argc, argv));
+        if (root)
+            fmt::print(stderr, "{}\n", normgrad::cli::describe_parse_error(app, e, argc, argv));
         return 2;
     }
-    const std::string who = "normgrad " + normgrad::cli::chosen_subcommand(app);
+    const std::string sub = normgrad::cli::chosen_subcommand(app);
+    if (comm.size() > 1 && sub != "train") {
+        if (root)
+            fmt::print(stderr,
+                       "normgrad {}: runs on one process; only train runs on several ranks "
+                       "(started on {})\n",
+                       sub, comm.describe());
+        return 2;
+    }
+    const std::string who =
+        "normgrad " + sub +
+        (comm.size() > 1 ? fmt::format(" (rank {} of {})", comm.rank(), comm.size()) : "");
+    // One process: the message and the status. Several: every rank ends now (the others may be
+    // waiting for this one in a collective).
     auto report = [&](const std::string& message, int status) {
         std::fflush(stdout);
+        if (comm.size() > 1) comm.abort(fmt::format("{}: {}", who, message), status);
         fmt::print(stderr, "{}: {}\n", who, message);
         return status;
     };

@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "normgrad/activity.hpp"
+#include "normgrad/distributed.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/train/inspect.hpp"
 #include "normgrad/train/trainer.hpp"
@@ -19,23 +20,52 @@ namespace {
 
 struct TrainFlags {
     TrainingFlags training;
+    std::string bn_sync = "global";
     CLI::App* sub = nullptr;
 };
+
+// Started by mpirun with several ranks: what each rank does, told once (by rank 0).
+void describe_ranks(const train::TrainConfig& c, const Communicator& comm) {
+    const train::Slice small = train::rank_slice(c.batch, comm.size() - 1, comm.size());
+    const train::Slice large = train::rank_slice(c.batch, 0, comm.size());
+    fmt::print(
+        "normgrad train: data-parallel on {}: global batch {}, {} image{} per rank{}; BatchNorm "
+        "statistics {}\n",
+        comm.describe(), c.batch,
+        small.count == large.count ? fmt::format("{}", large.count)
+                                   : fmt::format("{}-{}", small.count, large.count),
+        large.count == 1 ? "" : "s", small.count == large.count ? "" : " (uneven)",
+        c.bn_sync == train::BnSync::Global
+            ? "global (SyncBatchNorm: the whole batch's, over every rank)"
+            : "local (each rank's slice; the running statistics averaged over the ranks before "
+              "evaluating and saving)");
+}
 
 int run_train(TrainFlags& tf) {
     TrainingFlags& f = tf.training;
     finish_training_flags(f, [&](const std::string& n) { return given(tf.sub, n); });
     auto& c = f.config;
+    c.comm = world();
+    c.bn_sync = train::parse_bn_sync(tf.bn_sync);
+    const bool root = c.comm->rank() == 0;
+    if (c.comm->size() == 1 && given(tf.sub, "--bn-sync"))
+        throw UsageError(
+            "--bn-sync chooses BatchNorm's statistics when several ranks train one model "
+            "(mpirun -np N normgrad train ...); this is one process");
     // Every file the run reads or writes, checked and claimed before anything else.
+    // (Several ranks: rank 0 writes, so it alone claims the outputs.)
     RunFiles files;
     files.data_folder("--data", f.data_dir);
     files.input("--resume", c.resume_path);
     files.input("--init-from", c.init_from);
-    files.output("--save", c.save_path);
-    files.output("--log", c.log_path);
-    files.output("--checkpoint", c.checkpoint_path,
-                 given(tf.sub, "--checkpoint") ? "" : "the default, written if the run is stopped");
-    files.allow_same("--checkpoint", "--resume");  // continue a run and keep checkpointing it
+    if (root) {
+        files.output("--save", c.save_path);
+        files.output("--log", c.log_path);
+        files.output(
+            "--checkpoint", c.checkpoint_path,
+            given(tf.sub, "--checkpoint") ? "" : "the default, written if the run is stopped");
+        files.allow_same("--checkpoint", "--resume");  // continue a run and keep checkpointing it
+    }
     files.check_and_lock();
     if (!c.resume_path.empty() && !c.init_from.empty())
         throw UsageError(
@@ -58,6 +88,7 @@ int run_train(TrainFlags& tf) {
                train::describe(c.model.norm), c.optimizer, data.train.count, data.test.count,
                data.train.rows, data.train.cols);
     fmt::print("{}\n", model->describe());
+    if (c.comm->size() > 1) describe_ranks(c, *c.comm);
     if (!c.inspect_at.empty()) {
         if (train::batch_norm_layers(*model).empty())
             throw UsageError(fmt::format(
@@ -129,6 +160,15 @@ void add_train(CLI::App& app, Command& command) {
     f->sub = sub;
     auto& c = f->training.config;
     add_training_flags(sub, f->training, FlagGroups{});
+    sub->add_option("--bn-sync", f->bn_sync,
+                    "With several ranks (mpirun -np N normgrad train ...): BatchNorm normalises "
+                    "with the statistics of the whole global batch, over every rank (global: "
+                    "SyncBatchNorm, what one process on the same batch computes), or of each "
+                    "rank's own slice (local: as PyTorch's DDP without SyncBatchNorm; each "
+                    "rank's running statistics then follow its slices, and their mean over the "
+                    "ranks is what is evaluated, checkpointed and saved)")
+        ->check(CLI::IsMember({"global", "local"}))
+        ->capture_default_str();
     sub->add_option("--save", c.save_path, "Write the trained model to this safetensors file");
     sub->add_option("--log", c.log_path,
                     "Write the run's settings, one JSON line per step and per epoch, and how the "

@@ -7,26 +7,22 @@
 
 namespace normgrad::kernels::bn {
 
-namespace {
-
-// Count, mean and M2 (sum of squared deviations from the mean) of a growing set of values.
-// merge() adds a group with its own count, mean and M2 (Chan, Golub and LeVeque):
-//   delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,
-//   M2 = M2_a + M2_b + delta^2 n_a n_b / n
-struct Moments {
-    double count = 0.0, mean = 0.0, m2 = 0.0;
-    void merge(double n_b, double mean_b, double m2_b) {
-        const double n = count + n_b, delta = mean_b - mean;
-        mean += delta * n_b / n;
-        m2 += m2_b + delta * delta * count * n_b / n;
-        count = n;
-    }
-};
-
-}  // namespace
-
 void channel_moments(const Layout& L, const float* x, float* mean, float* var) {
     const auto m = static_cast<double>(L.m());
+    std::vector<double> mean_d(size_t(L.C)), m2(size_t(L.C));
+    channel_moments(L, x, mean_d.data(), m2.data());
+    for (int64_t c = 0; c < L.C; ++c) {
+        mean[c] = static_cast<float>(mean_d[size_t(c)]);
+        var[c] = static_cast<float>(m2[size_t(c)] / m);
+    }
+}
+
+void channel_moments(const Layout& L, const float* x, double* mean, double* m2) {
+    const auto m = static_cast<double>(L.m());
+    if (L.m() == 0) {
+        for (int64_t c = 0; c < L.C; ++c) mean[c] = m2[c] = 0.0;
+        return;
+    }
     if (L.inner == 1) {  // [N, C]: two sweeps along the rows, one accumulator per channel
         std::vector<double> s(size_t(L.C), 0.0), ss(size_t(L.C), 0.0);
         for (int64_t n = 0; n < L.N; ++n)
@@ -38,8 +34,8 @@ void channel_moments(const Layout& L, const float* x, float* mean, float* var) {
                 ss[size_t(c)] += d * d;
             }
         for (int64_t c = 0; c < L.C; ++c) {
-            mean[c] = static_cast<float>(s[size_t(c)]);
-            var[c] = static_cast<float>(ss[size_t(c)] / m);
+            mean[c] = s[size_t(c)];
+            m2[c] = ss[size_t(c)];
         }
         return;
     }
@@ -68,8 +64,8 @@ void channel_moments(const Layout& L, const float* x, float* mean, float* var) {
             const Moments& part = parts[size_t(t * L.C + c)];
             if (part.count > 0) acc.merge(part.count, part.mean, part.m2);
         }
-        mean[c] = static_cast<float>(acc.mean);
-        var[c] = static_cast<float>(acc.m2 / m);
+        mean[c] = acc.mean;
+        m2[c] = acc.m2;
     }
 }
 

@@ -32,8 +32,27 @@ struct Layout {
     bool parallel() const { return N * C * inner >= kMinParallelElements; }
 };
 
+// Count, mean and M2 (sum of squared deviations from the mean) of a growing set of values.
+// merge() adds a group with its own count, mean and M2 (Chan, Golub and LeVeque):
+//   delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,
+//   M2 = M2_a + M2_b + delta^2 n_a n_b / n
+// exact for groups of any sizes (SyncBatchNorm merges the ranks' slices with it).
+struct Moments {
+    double count = 0.0, mean = 0.0, m2 = 0.0;
+    void merge(double n_b, double mean_b, double m2_b) {
+        if (n_b <= 0) return;
+        const double n = count + n_b, delta = mean_b - mean;
+        mean += delta * n_b / n;
+        m2 += m2_b + delta * delta * count * n_b / n;
+        count = n;
+    }
+};
+
 // Per channel c: mean[c] and the biased variance var[c] = (1/m) sum_i (x_i - mean)^2.
 void channel_moments(const Layout& L, const float* x, float* mean, float* var);
+// The same in double before rounding: mean[c] and m2[c] = sum_i (x_i - mean)^2 (0 and 0 when
+// m = 0), what channel_moments divides and rounds.
+void channel_moments(const Layout& L, const float* x, double* mean, double* m2);
 
 // y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c] per channel; gamma or beta may be null
 // (1 and 0).

@@ -48,11 +48,20 @@
 // classic bug; tests/test_gradcheck_ops.cpp, the PyTorch reference test and the comparison with
 // the plain reference (tests/test_batchnorm_fast_vs_reference.cpp) all catch it.
 //
+// ---- SyncBatchNorm: the batch spread over ranks ----
+// Rank r holds n_r of the m = sum_r n_r values. Its count, mean and M2 = sum (x - mean_r)^2 are
+// all a rank needs to send: merging them pairwise (Chan et al., kernels::bn::Moments) gives the
+// global mean and M2 exactly, whatever the slice sizes, without the cancellation of
+// E[x^2] - E[x]^2. The backward formula above holds with global sums: dbeta and dgamma in it are
+// sums over all m values of g and g xhat, so each rank adds its part and the ranks add theirs
+// (one all-reduce of 2C numbers); m is the global count.
+//
 // ---- Evaluation mode ----
 // mu and var are given constants (the running statistics), so only path (1) exists:
 //   dL/dx_j = gamma g_j / sqrt(running_var + eps),  dL/dgamma and dL/dbeta as above.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -61,6 +70,7 @@
 #include "kernels/batch_norm.hpp"
 #include "kernels/grad_buffer.hpp"
 #include "normgrad/autograd.hpp"
+#include "normgrad/communicator.hpp"
 #include "normgrad/ops/batch_norm.hpp"
 
 namespace normgrad {
@@ -128,12 +138,36 @@ void add_affine_grads(const Tensor& gamma, const Tensor& beta, const std::vector
     }
 }
 
+// The global batch's mean and M2 per channel, from every rank's count, mean and M2 merged in
+// rank order (the same on every rank). Returns the global count.
+int64_t global_moments(const Communicator& sync, const Layout& L, const float* x, float* mean,
+                       std::vector<float>& var) {
+    const auto C = size_t(L.C);
+    std::vector<double> mine(1 + 2 * C);
+    mine[0] = double(L.m());
+    kernels::bn::channel_moments(L, x, mine.data() + 1, mine.data() + 1 + C);
+    const std::vector<double> all = sync.all_gather(mine);
+    const size_t ranks = all.size() / mine.size();
+    double count = 0;
+    for (size_t r = 0; r < ranks; ++r) count += all[r * mine.size()];
+    for (size_t c = 0; c < C; ++c) {
+        kernels::bn::Moments acc;
+        for (size_t r = 0; r < ranks; ++r) {
+            const double* p = all.data() + r * mine.size();
+            acc.merge(p[0], p[1 + c], p[1 + C + c]);
+        }
+        mean[c] = static_cast<float>(acc.mean);
+        var[c] = count > 0 ? static_cast<float>(acc.m2 / count) : 0.f;
+    }
+    return static_cast<int64_t>(count);
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& num_batches_tracked, bool training, std::optional<float> momentum,
-                  float eps, BatchStats* stats) {
+                  float eps, BatchStats* stats, const Communicator* sync) {
     const bool batch_stats = training || !running_mean.defined();
     const char* op = batch_stats ? "batch_norm" : "batch_norm (eval)";
     if (momentum && !(*momentum >= 0.f && *momentum <= 1.f))
@@ -150,20 +184,23 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     // The statistics to normalise with: mu and s = sqrt(var + eps), kept as 1/s.
     auto mean = std::make_shared<std::vector<float>>(C);
     auto invstd = std::make_shared<std::vector<float>>(C);
+    int64_t count = L.m();             // the values per channel in the batch (all ranks' with sync)
+    if (!batch_stats) sync = nullptr;  // the running statistics are every rank's own
     if (batch_stats) {
-        if (L.m() <= 1)
+        std::vector<float> var(C);
+        if (sync) count = global_moments(*sync, L, x.data(), mean->data(), var);
+        if (count <= 1)
             throw std::invalid_argument(fmt::format(
                 "batch_norm: expected more than 1 value per channel when training, got input {} "
-                "({} value per channel): the variance of one value is 0",
-                x.shape().str(), L.m()));
-        std::vector<float> var(C);
-        kernels::bn::channel_moments(L, x.data(), mean->data(), var.data());
+                "({} value per channel{}): the variance of one value is 0",
+                x.shape().str(), count, sync ? " over all ranks" : ""));
+        if (!sync) kernels::bn::channel_moments(L, x.data(), mean->data(), var.data());
         for (size_t c = 0; c < C; ++c)
             (*invstd)[c] = static_cast<float>(1.0 / std::sqrt(double(var[c]) + eps));
         if (training && running_mean.defined())
             update_running_stats(running_mean, running_var, num_batches_tracked, momentum, *mean,
-                                 var, L.m());
-        if (stats) *stats = {*mean, var, L.m()};
+                                 var, count);
+        if (stats) *stats = {*mean, var, count};
     } else {
         *mean = running_mean.to_vector();
         for (size_t c = 0; c < C; ++c)
@@ -178,7 +215,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 
     if (!autograd::needs_grad({&x, &gamma, &beta})) return y;
     // Saved for backward: x, gamma, beta, y (whose gradient is g), the statistics mean and invstd.
-    auto backward = [x, gamma, beta, y, mean, invstd, L, batch_stats] {
+    // (With sync, also the communicator and the global count.)
+    auto backward = [x, gamma, beta, y, mean, invstd, L, batch_stats, sync, count] {
         const float* g = y.grad();
         // dbeta = sum_i g_i, dgamma = sum_i g_i xhat_i
         std::vector<double> dbeta(L.C), dgamma(L.C);
@@ -186,11 +224,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                   dgamma.data());
         add_affine_grads(gamma, beta, dbeta, dgamma);
         if (!x.requires_grad()) return;
+        if (sync) {  // the sums over the global batch (see SyncBatchNorm above)
+            std::vector<double> sums(dbeta);
+            sums.insert(sums.end(), dgamma.begin(), dgamma.end());
+            sync->all_reduce_sum(sums);
+            std::copy(sums.begin(), sums.begin() + L.C, dbeta.begin());
+            std::copy(sums.begin() + L.C, sums.end(), dgamma.begin());
+        }
         // Training: dx_j = (gamma / s) [ g_j - dbeta / m - xhat_j dgamma / m ], and with
         // xhat_j = (x_j - mu) / s that is, per channel, dx_j = k1 g_j + k2 (x_j - mu) + k3 with
         //   k1 = gamma / s,  k2 = -k1 (dgamma / m) / s  (term 3),  k3 = -k1 dbeta / m  (term 2).
         // Evaluation: mu and s are constants, only term (1) remains: dx_j = k1 g_j.
-        const auto m = static_cast<double>(L.m());
+        const auto m = static_cast<double>(count);
         const float* gm = gamma.defined() ? gamma.data() : nullptr;
         kernels::bn::DxCoefficients k(L.C);
         for (size_t c = 0; c < size_t(L.C); ++c) {

@@ -41,6 +41,10 @@ class BatchNorm : public Module {
     BatchNormOptions options;
     Tensor gamma, beta;                                     // "weight", "bias" (if affine)
     Tensor running_mean, running_var, num_batches_tracked;  // buffers (if tracked)
+    // SyncBatchNorm: when set, training normalises with the statistics of the global batch, the
+    // union of every rank's input (ops/batch_norm.hpp); null (the default): this input's. Not
+    // owned: the communicator must outlive the forwards and backwards that use it.
+    const Communicator* sync = nullptr;
 
   private:
     int expected_rank_;

@@ -11,6 +11,8 @@
 
 namespace normgrad {
 
+class Communicator;  // communicator.hpp
+
 // Normalises over N for 2-D input [N, C] and over (N, H, W) per channel for 4-D input [N, C, H, W],
 // as PyTorch's F.batch_norm (torch/nn/functional.py):
 //  - training, or no running statistics (running_mean and running_var undefined, PyTorch's
@@ -24,6 +26,16 @@ namespace normgrad {
 // gamma and beta ([C]) may be undefined (affine = false); running_mean, running_var: [C];
 // num_batches_tracked: one value. `stats`, when given, receives the batch statistics whenever
 // they are used.
+//
+// SyncBatchNorm: with `sync` (communicator.hpp), the batch is the union of every rank's x (the
+// ranks' slices of one global batch; each rank calls batch_norm with its own slice, the same
+// layer and arguments otherwise). The forward gathers each rank's count, mean and M2 and merges
+// them with Chan's count-weighted formula (exact for slices of different sizes); normalisation,
+// the running statistics (unbiased with the global count m) and `stats` use the global batch,
+// and m == 1 is refused only for the global batch (a rank may hold a single value, or none). The
+// backward sums each channel's sum of g and of g * xhat over the ranks for the input gradient;
+// gamma and beta receive this rank's part only (the ranks' gradients are summed afterwards, with
+// every other parameter's). Collective: every rank must run the same forwards and backwards.
 struct BatchStats {
     std::vector<float> mean;  // per channel
     std::vector<float> var;   // biased (divides by m): what normalisation uses
@@ -32,6 +44,6 @@ struct BatchStats {
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& num_batches_tracked, bool training, std::optional<float> momentum,
-                  float eps, BatchStats* stats = nullptr);
+                  float eps, BatchStats* stats = nullptr, const Communicator* sync = nullptr);
 
 }  // namespace normgrad

@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "normgrad/communicator.hpp"
 #include "normgrad/idx.hpp"
 #include "normgrad/optim.hpp"
+#include "normgrad/train/data_parallel.hpp"
 #include "normgrad/train/grad_stats.hpp"
 #include "normgrad/train/inspect.hpp"
 #include "normgrad/train/models.hpp"
@@ -58,6 +60,20 @@ struct TrainConfig {
     // statistics against the batch's), written to the log and shown to on_inspect.
     std::vector<int64_t> inspect_at;
     std::function<void(int64_t step, const Inspection&)> on_inspect;
+    // Data-parallel training (communicator.hpp, distributed.hpp): the ranks of `comm` train one
+    // model together; null or one rank: this process alone. The model starts from rank 0's
+    // parameters and buffers; every rank draws the same data order and trains on its slice of
+    // each global batch of `batch` images (rank_slice, data_parallel.hpp); the gradients are
+    // the global batch's (grad_sync.hpp: each rank's loss is scaled by its share, so uneven
+    // slices weigh what they hold); the step's loss, the evaluations and --eval-every are over
+    // every rank's share. Rank 0 alone writes the log, checkpoints and the model and calls
+    // on_note, on_eval and on_step; the others run quietly. Every rank must be given the same
+    // configuration (check_same_program, distributed.hpp, checks the command line).
+    std::shared_ptr<const Communicator> comm;
+    // With several ranks: BatchNorm with the global batch's statistics (SyncBatchNorm), or each
+    // rank's own, the running statistics then averaged over the ranks before every evaluation,
+    // checkpoint and save (data_parallel.hpp).
+    BnSync bn_sync = BnSync::Global;
 };
 
 struct TrainResult {
