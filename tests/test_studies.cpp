@@ -61,9 +61,10 @@ TEST_CASE("study depth: the four variants' specs", "[study]") {
     CHECK(depth_study_spec(DepthFamily::MLP, 3, v[0], 16) ==
           "dense:16,norm,act,dense:16,norm,act,dense:16,norm,act,dense:10");
     CHECK(depth_study_spec(DepthFamily::MLP, 3, v[2], 16) ==
-          "dense:16,norm,act,res(dense:16,norm,act),res(dense:16,norm,act),dense:10");
+          "dense:16,norm,act,res(norm,act,dense:16),res(norm,act,dense:16),norm,act,dense:10");
     CHECK(depth_study_spec(DepthFamily::CNN, 3, v[3], 8) ==
-          "conv3x3:8:s2,norm,act,res(conv3x3:8,norm,act),res(conv3x3:8,norm,act),gap,dense:10");
+          "conv3x3:8:s2,norm,act,res(norm,act,conv3x3:8),res(norm,act,conv3x3:8),norm,act,gap,"
+          "dense:10");
 }
 
 TEST_CASE("study depth: every network measured at initialisation and trained", "[study]") {

@@ -34,8 +34,17 @@ std::string depth_study_spec(DepthFamily family, int depth, const DepthVariant& 
     const std::string layer = family == DepthFamily::MLP
                                   ? fmt::format("dense:{},norm,act", width)
                                   : fmt::format("conv3x3:{},norm,act", width);
+    // A residual block is He et al.'s pre-activation form (Identity Mappings in Deep Residual
+    // Networks, 2016): x + W relu(norm(x)), with a norm and an activation after the last block.
+    // The post-activation form x + relu(norm(W x)) lets the skip path's variance grow with every
+    // block into an output layer that no normalisation protects (measured: 74.48% against
+    // 96.80% at depth 32 after 469 steps).
+    const std::string weight = family == DepthFamily::MLP ? fmt::format("dense:{}", width)
+                                                          : fmt::format("conv3x3:{}", width);
     std::string spec = first;
-    for (int d = 1; d < depth; ++d) spec += "," + (v.residual ? "res(" + layer + ")" : layer);
+    for (int d = 1; d < depth; ++d)
+        spec += "," + (v.residual ? "res(norm,act," + weight + ")" : layer);
+    if (v.residual) spec += ",norm,act";
     if (family == DepthFamily::CNN) spec += ",gap";
     return spec + fmt::format(",dense:{}", classes);
 }

@@ -101,7 +101,7 @@ int run_batch_size(BatchSizeFlags& f) {
             fit_model_to_data(t, data.back(), d);
         }
     }
-    normgrad::set_num_threads(f.study.threads);
+    start_study_threads(f.study);
 
     std::vector<Point> points;
     for (size_t d = 0; d < data.size(); ++d)
@@ -139,7 +139,7 @@ int run_batch_size(BatchSizeFlags& f) {
         "Test error = 100% - accuracy on the whole test set in evaluation mode: BatchNorm uses "
         "its running statistics, GroupNorm and LayerNorm normalise each image by itself. "
         "div@N: the loss stopped being finite at step N.",
-        fmt::format("Data: {}.", fmt::join(f.datasets, ", "))};
+        fmt::format("Data: {}.", fmt::join(f.datasets, ", ")), kFlushNote};
     std::string csv =
         "dataset,batch,norm,lr,test_accuracy,test_error,steps,diverged_step,"
         "last_loss,seconds\n";

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "normgrad/parallel.hpp"
 #include "study_commands.hpp"
 
 namespace normgrad::cli {
@@ -20,6 +21,15 @@ void add_study_flags(CLI::App* sub, StudyFlags& f, bool with_data) {
                     "runs/study/NAME)");
     sub->add_flag("--no-progress", f.no_progress, "No line per finished point on standard error");
 }
+
+void start_study_threads(const StudyFlags& f) {
+    set_num_threads(f.threads);
+    set_flush_denormals(true);
+}
+
+const char* const kFlushNote =
+    "Denormal floats (below 1.2e-38) are flushed to zero, as torch.set_flush_denormal(True) "
+    "does: the networks whose signal vanishes would otherwise run ten times slower.";
 
 void study_progress(const StudyFlags& f, const std::string& line) {
     if (!f.no_progress) fmt::print(stderr, "{}\n", line);

@@ -28,6 +28,12 @@ struct StudyFlags {
 // with_data: --data too (a study of several data sets names its own flag).
 void add_study_flags(CLI::App* sub, StudyFlags& f, bool with_data = true);
 
+// Sets --threads and flushes denormal floats to zero on every thread (parallel.hpp): a study
+// runs networks whose signal vanishes, which would otherwise spend most of their time on
+// denormal arithmetic. kFlushNote says so in each study's protocol.
+void start_study_threads(const StudyFlags& f);
+extern const char* const kFlushNote;
+
 // One line on standard error as each point of a study finishes (none with --no-progress).
 void study_progress(const StudyFlags& f, const std::string& line);
 

@@ -29,7 +29,7 @@ struct DepthFlags {
     std::vector<int64_t> mlp_depths{4, 8, 16, 32, 64};
     std::vector<int64_t> cnn_depths{4, 8, 16};
     std::string families = "mlp,cnn";
-    int64_t width = 128, channels = 16, steps = 469, batch = 128;
+    int64_t width = 128, channels = 8, steps = 469, batch = 128;
     float lr = 0.05f, momentum = 0.9f;
 };
 
@@ -83,11 +83,18 @@ std::string findings(const std::vector<DepthStudyPoint>& points, DepthFamily fam
     const std::string fam = family == DepthFamily::MLP ? "MLP" : "CNN";
     std::string s = fmt::format("{} at depth {}, at initialisation:", fam, hi);
     for (const auto& v : train::depth_variants())
-        if (const auto* p = find(points, family, hi, v.name()))
-            s += fmt::format(
-                " {} grows the gradient {}x per layer towards the input (first "
-                "layer / output layer {});",
-                v.name(), number(p->growth), number(p->first_over_last));
+        if (const auto* p = find(points, family, hi, v.name())) {
+            if (std::isfinite(p->growth))
+                s += fmt::format(
+                    " {} grows the gradient {}x per layer towards the input (first "
+                    "layer / output layer {});",
+                    v.name(), number(p->growth), number(p->first_over_last));
+            else
+                s += fmt::format(
+                    " {}: a layer's gradient underflowed to 0 (first layer / "
+                    "output layer {});",
+                    v.name(), number(p->first_over_last));
+        }
     s += fmt::format(" the mean-field value for ReLU with BatchNorm is {:.3f}.",
                      train::mean_field_relu_growth());
     s += fmt::format("\n{} test accuracy after {} steps, depth {} -> {}:", fam, steps, lo, hi);
@@ -207,7 +214,7 @@ int run_depth(DepthFlags& f) {
             b.model.image_rows = t.model.image_rows;
             b.model.image_cols = t.model.image_cols;
         }
-    normgrad::set_num_threads(f.study.threads);
+    start_study_threads(f.study);
 
     const auto points =
         train::run_depth_study(c, splits.train, splits.test, [&](const DepthStudyPoint& p) {
@@ -230,8 +237,10 @@ int run_depth(DepthFlags& f) {
                     fmt::join(f.mlp_depths, ", "), f.width, fmt::join(f.cnn_depths, ", "),
                     f.channels),
         "Variants: plain (no skip, no normalisation), plain+BN (BatchNorm after every hidden "
-        "layer), residual+BN (every hidden layer after the first inside a skip connection, "
-        "x + relu(bn(W x))), residual (the same skips, no normalisation). PyTorch's default "
+        "layer), residual+BN (every hidden layer after the first in a pre-activation residual "
+        "block, x + W relu(bn(x)), as He et al.'s Identity Mappings paper, with bn and relu "
+        "after the last block), residual (the same skips, no normalisation: x + W relu(x)). "
+        "PyTorch's default "
         "initialisation; the same initial weights in every shared layer.",
         fmt::format("At initialisation: ||dL/dW|| of every weight layer in training mode, mean "
                     "over {} batches of {} training images (the same for every network). "
@@ -245,7 +254,8 @@ int run_depth(DepthFlags& f) {
                     "mode. div@N: the loss or gradient stopped being finite at step N.",
                     f.steps, f.lr, f.momentum, f.batch, f.study.seed, f.study.threads,
                     f.study.threads == 1 ? "" : "s"),
-        fmt::format("Data: {}.", f.study.data_dir)};
+        fmt::format("Data: {}.", f.study.data_dir),
+        kFlushNote};
     for (const DepthFamily fam : c.families) {
         page.table += variant_table(points, fam, "growth of ||dL/dW|| per layer towards the input",
                                     [](const DepthStudyPoint& p) { return number(p.growth); });

@@ -60,7 +60,7 @@ int run_ioffe(IoffeFlags& f) {
     c.base.model.arch = train::ioffe_spec();
     c.base.model.norm = train::Norm::batch();
     fit_model_to_data(c.base, data, f.study.data_dir);
-    normgrad::set_num_threads(f.study.threads);
+    start_study_threads(f.study);
 
     const auto curves =
         train::run_ioffe_figure1(c, data.train, data.test, [&](const train::IoffeCurve& cv) {
@@ -93,7 +93,8 @@ int run_ioffe(IoffeFlags& f) {
         "The paper gives neither the learning rate nor the weights' scale; these are normgrad's "
         "choices (--lr, --init-std), stated here. Its figure shows the same two things: the "
         "BatchNorm network trains faster and higher, and its sigmoid input keeps a stable "
-        "distribution while the other drifts."};
+        "distribution while the other drifts.",
+        kFlushNote};
 
     std::vector<int64_t> shown{0, 100, 500, 1000, 2000, 5000, 10000, 20000, 50000};
     page.table = fmt::format("{:>7} {:>14} {:>14}   {:>30} {:>30}\n", "step", "acc. no BN",

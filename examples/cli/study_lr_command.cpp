@@ -82,7 +82,7 @@ int run_lr(LrFlags& f) {
         base.model.norm = n;
         fit_model_to_data(base, data, f.study.data_dir);
     }
-    normgrad::set_num_threads(f.study.threads);
+    start_study_threads(f.study);
 
     std::vector<Point> points;
     for (const auto& n : norms)
@@ -112,7 +112,7 @@ int run_lr(LrFlags& f) {
                     "(evaluation mode, the whole test set) reaches {}. div@N: the loss or the "
                     "gradient norm stopped being finite at step N.",
                     percent(f.threshold)),
-        fmt::format("Data: {}.", f.study.data_dir)};
+        fmt::format("Data: {}.", f.study.data_dir), kFlushNote};
     page.table = fmt::format("test accuracy after {} epoch{}\n{:>8}", f.epochs,
                              f.epochs == 1 ? "" : "s", "lr");
     for (const auto& n : norms) page.table += fmt::format(" {:>22}", train::describe(n));

@@ -7,3 +7,16 @@ void set_num_threads(int n);  // n >= 1
 int num_threads();
 
 }  // namespace normgrad
+
+namespace normgrad {
+
+// Denormal floats (below 1.2e-38) flushed to zero and read as zero (x86's FTZ and DAZ bits),
+// on the calling thread and on every thread of the OpenMP team of num_threads(), as
+// torch.set_flush_denormal(True) does. Off by default. A network whose signal vanishes (a
+// deep plain MLP at PyTorch's initialisation) otherwise spends most of its time in the
+// processor's slow path for denormal arithmetic; the values lost are below 1.2e-38. Call it
+// after set_num_threads: threads started later have the default mode. Returns false where the
+// processor has no such mode (nothing changed).
+bool set_flush_denormals(bool on);
+
+}  // namespace normgrad

@@ -8,8 +8,9 @@
 // and the variants
 //   plain          no skip connection, no normalisation;
 //   plain+BN       no skip connection, BatchNorm after every hidden layer;
-//   residual+BN    every hidden layer after the first inside res(...), BatchNorm in it;
-//   residual       the same skips, no normalisation.
+//   residual+BN    every hidden layer after the first in a pre-activation residual block,
+//                  x + W relu(bn(x)), and bn, relu after the last block (He et al., 2016);
+//   residual       the same skips, no normalisation (x + W relu(x)).
 // For each network: the weight-gradient norm of every layer at initialisation (training mode,
 // averaged over a few batches), the growth per layer towards the input, and the test accuracy
 // after a fixed number of training steps.
@@ -59,7 +60,7 @@ struct DepthStudyConfig {
     std::vector<int> mlp_depths{4, 8, 16, 32, 64};
     std::vector<int> cnn_depths{4, 8, 16};
     int64_t mlp_width = 128;
-    int64_t cnn_channels = 16;
+    int64_t cnn_channels = 8;
     int grad_batches = 5;  // batches the gradients at initialisation are averaged over
 };
 
