@@ -33,10 +33,6 @@ size_t at_step(const train::IoffeCurve& c, int64_t step) {
     return k;
 }
 
-std::string spread(const std::array<double, 3>& p) {
-    return fmt::format("{:.3g}", p[2] - p[0]);
-}
-
 int run_ioffe(IoffeFlags& f) {
     if (f.every > f.steps)
         throw UsageError(fmt::format("--every {} is beyond --steps {}", f.every, f.steps));
@@ -100,7 +96,7 @@ int run_ioffe(IoffeFlags& f) {
     page.table = fmt::format("{:>7} {:>14} {:>14}   {:>30} {:>30}\n", "step", "acc. no BN",
                              "acc. BN", "p15 / p50 / p85, no BN", "p15 / p50 / p85, BN");
     for (const int64_t s : shown) {
-        if (s > f.steps) continue;
+        if (s > f.steps || s % f.every != 0) continue;
         std::string row = fmt::format("{:>7}", s);
         std::string acc, pct;
         for (const auto& cv : curves) {
@@ -130,14 +126,22 @@ int run_ioffe(IoffeFlags& f) {
             "Test accuracy at step {}: {} without BatchNorm, {} with it; at step {}: {} and {}.\n",
             off.steps[ko], percent(off.accuracy[ko]), percent(on.accuracy[kb]), off.steps.back(),
             percent(off.accuracy.back()), percent(on.accuracy.back()));
+        // How much the median drifts while training: its range over the measurements after
+        // step 0 (Ioffe and Szegedy's point: without BatchNorm the distribution moves).
         for (const auto* cv : {&off, &on}) {
-            const size_t a = std::min<size_t>(1, cv->steps.size() - 1), b = cv->steps.size() - 1;
-            const auto &pa = cv->percentiles[a], &pb = cv->percentiles[b];
+            double lo = INFINITY, hi = -INFINITY, spread_lo = INFINITY, spread_hi = -INFINITY;
+            for (size_t k = 1; k < cv->steps.size(); ++k) {
+                lo = std::min(lo, cv->percentiles[k][1]), hi = std::max(hi, cv->percentiles[k][1]);
+                const double sp = cv->percentiles[k][2] - cv->percentiles[k][0];
+                spread_lo = std::min(spread_lo, sp), spread_hi = std::max(spread_hi, sp);
+            }
+            if (cv->steps.size() < 2) continue;
             page.findings += fmt::format(
-                "{}: from step {} to step {} the median of the sigmoid's input moved from {:.3f} "
-                "to {:.3f} and the 15th-85th percentile spread went from {} to {}.\n",
-                train::describe(cv->norm), cv->steps[a], cv->steps[b], pa[1], pb[1], spread(pa),
-                spread(pb));
+                "{}: from step {} to step {} the median of the sigmoid's input ranged from "
+                "{:.3f} to {:.3f} (a drift of {:.3f}), the 15th-85th percentile spread from "
+                "{:.3g} to {:.3g}.\n",
+                train::describe(cv->norm), cv->steps[1], cv->steps.back(), lo, hi, hi - lo,
+                spread_lo, spread_hi);
         }
     }
     ChartAxes step_axis;
