@@ -1,6 +1,8 @@
 // `normgrad compare` end to end on a tiny generated data set, and its HTML report checked in
 // headless Chromium: the page renders, and every chart's drawn points are the run's numbers.
 #include <catch2/catch.hpp>
+
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -143,4 +145,36 @@ TEST_CASE("compare --variants: every normalisation side by side, from the same s
     REQUIRE(loss_chart.at("series").size() == 5);
     for (const auto& s : loss_chart.at("series"))
         CHECK(s.at("worst_pixel_error").get<double>() < 0.5);
+}
+
+TEST_CASE("study pages: every chart of the committed study reports renders with its data",
+          "[report][study]") {
+    // docs/results/study-*/report.html, written by scripts/studies.sh on the real data: the log
+    // batch-size and learning-rate axes, the depth profiles and the step axes from 0 all draw
+    // their points where the data says.
+    REQUIRE(std::system("command -v chromium >/dev/null 2>&1") == 0);
+    TinyData d;
+    const std::map<std::string, size_t> pages{
+        {"depth", 6}, {"batch-size", 2}, {"lr", 1}, {"ioffe-figure1", 3}};
+    for (const auto& [name, count] : pages) {
+        const std::string file =
+            std::string(NORMGRAD_SOURCE_DIR) + "/docs/results/study-" + name + "/report.html";
+        INFO(file);
+        REQUIRE(fs::exists(file));
+        const std::string dom = chromium_dom(file, d.dir / ("chromium-" + name));
+        const auto start = dom.find("<pre id=\"render-check\">");
+        REQUIRE(start != std::string::npos);
+        const auto body = dom.find('>', start) + 1;
+        const auto json = nlohmann::json::parse(dom.substr(body, dom.find("</pre>", body) - body));
+        const auto& charts = json.at("charts");
+        CHECK(charts.size() == count);
+        for (const auto& chart : charts) {
+            INFO(chart.dump());
+            CHECK(chart.at("rendered_width").get<double>() > 100);
+            for (const auto& s : chart.at("series")) {
+                CHECK(s.at("points") == s.at("values"));
+                CHECK(s.at("worst_pixel_error").get<double>() < 0.5);
+            }
+        }
+    }
 }
