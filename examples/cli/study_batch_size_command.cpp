@@ -64,14 +64,7 @@ const Point* find(const std::vector<Point>& ps, size_t d, int64_t b, const train
 }
 
 int run_batch_size(BatchSizeFlags& f) {
-    std::vector<train::Norm> norms;
-    for (const std::string& v : f.norms) {
-        try {
-            norms.push_back(train::parse_norm(v));
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(fmt::format("--norms: {}", e.what()));
-        }
-    }
+    const std::vector<train::Norm> norms = parse_norms("--norms", f.norms);
     if (!std::is_sorted(f.batches.begin(), f.batches.end()) ||
         std::adjacent_find(f.batches.begin(), f.batches.end()) != f.batches.end())
         throw UsageError(fmt::format("--batches {}: expected batch sizes in increasing order",
@@ -215,10 +208,7 @@ int run_batch_size(BatchSizeFlags& f) {
                                    f.epochs, f.epochs == 1 ? "" : "s"),
                        "test error", series, axes)});
     }
-    fmt::print("{}", study_text(page));
-    write_file_atomically(dir + "/results.csv", csv);
-    write_study_page(page, dir);
-    fmt::print("\nwrote {0}/table.txt, {0}/results.csv, {0}/report.html and the charts\n", dir);
+    finish_study(page, csv, dir);
     return 0;
 }
 

@@ -267,10 +267,7 @@ int run_depth(DepthFlags& f) {
         page.findings += findings(points, fam, f.steps);
         for (auto& ch : charts(points, fam)) page.charts.push_back(std::move(ch));
     }
-    fmt::print("{}", study_text(page));
-    write_file_atomically(dir + "/results.csv", csv(points));
-    write_study_page(page, dir);
-    fmt::print("\nwrote {0}/table.txt, {0}/results.csv, {0}/report.html and the charts\n", dir);
+    finish_study(page, csv(points), dir);
     return 0;
 }
 

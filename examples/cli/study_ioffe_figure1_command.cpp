@@ -179,10 +179,7 @@ int run_ioffe(IoffeFlags& f) {
                                        bn ? "with BatchNorm" : "without BatchNorm"),
                            "sigmoid input", pct, step_axis)});
     }
-    fmt::print("{}", study_text(page));
-    write_file_atomically(dir + "/results.csv", csv);
-    write_study_page(page, dir);
-    fmt::print("\nwrote {0}/table.txt, {0}/results.csv, {0}/report.html and the charts\n", dir);
+    finish_study(page, csv, dir);
     return 0;
 }
 

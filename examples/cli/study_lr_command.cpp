@@ -52,14 +52,7 @@ std::vector<double> grid(double lo, double hi) {
 }
 
 int run_lr(LrFlags& f) {
-    std::vector<train::Norm> norms;
-    for (const std::string& v : f.norms) {
-        try {
-            norms.push_back(train::parse_norm(v));
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(fmt::format("--norms: {}", e.what()));
-        }
-    }
+    const std::vector<train::Norm> norms = parse_norms("--norms", f.norms);
     if (f.lr_max < f.lr_min)
         throw UsageError(fmt::format("--lr-max {} is below --lr-min {}", f.lr_max, f.lr_min));
     const std::vector<double> lrs = grid(f.lr_min, f.lr_max);
@@ -167,10 +160,7 @@ int run_lr(LrFlags& f) {
                                                  "Test accuracy against the learning rate "
                                                  "(a diverged run at 0)",
                                                  "test accuracy", series, axes)});
-    fmt::print("{}", study_text(page));
-    write_file_atomically(dir + "/results.csv", csv);
-    write_study_page(page, dir);
-    fmt::print("\nwrote {0}/table.txt, {0}/results.csv, {0}/report.html and the charts\n", dir);
+    finish_study(page, csv, dir);
     return 0;
 }
 

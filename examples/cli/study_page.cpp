@@ -63,4 +63,11 @@ void write_study_page(const StudyPage& page, const std::string& dir) {
     write_chart_files(dir, page.charts);
 }
 
+void finish_study(const StudyPage& page, const std::string& csv, const std::string& dir) {
+    fmt::print("{}", study_text(page));
+    write_file_atomically(dir + "/results.csv", csv);
+    write_study_page(page, dir);
+    fmt::print("\nwrote {0}/table.txt, {0}/results.csv, {0}/report.html and the charts\n", dir);
+}
+
 }  // namespace normgrad::cli

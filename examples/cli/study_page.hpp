@@ -29,5 +29,8 @@ std::string study_folder(const std::string& out, const std::string& name, RunFil
 std::string study_text(const StudyPage& page);
 // Writes table.txt (study_text), report.html and the chart files into `dir`, each atomically.
 void write_study_page(const StudyPage& page, const std::string& dir);
+// What every study ends with: the page printed, results.csv (`csv`) and the page written into
+// `dir`, and where they went.
+void finish_study(const StudyPage& page, const std::string& csv, const std::string& dir);
 
 }  // namespace normgrad::cli
