@@ -7,8 +7,10 @@
 // which world() returns when the program was started by mpirun (distributed.hpp).
 //
 // Every call is collective: all ranks must make the same calls, in the same order, with spans of
-// the same sizes; a rank that skips one leaves the others waiting. The sums of float spans are
-// computed in a fixed order (the same on every rank), so all ranks receive the same bits.
+// the same sizes; a rank that skips one leaves the others waiting. Data-parallel training
+// relies on every rank receiving the same bits from a sum, so that the ranks' parameters stay
+// identical: the MPI standard advises this of MPI_Allreduce without requiring it; Open MPI's
+// algorithms give it (the 2-rank tests compare the ranks' final weights bit for bit).
 #pragma once
 
 #include <cstdint>

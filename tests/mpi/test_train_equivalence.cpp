@@ -99,6 +99,9 @@ void check_same_as_one_process(const TrainConfig& c, double tolerance) {
                             << " steps, largest loss difference 2 ranks - 1 process " << worst
                             << " (last loss " << one.losses.back() << ")");
     CHECK(max_rel_diff(two_weights, one_weights) < 100 * tolerance);
+    std::vector<float> rank0 = two_weights;  // the ranks hold the same model, bit for bit
+    comm.broadcast(rank0, 0);
+    CHECK(two_weights == rank0);
     REQUIRE(two.epochs.size() == one.epochs.size());
     for (size_t e = 0; e < one.epochs.size(); ++e) {
         CHECK(two.epochs[e].test_accuracy == Approx(one.epochs[e].test_accuracy).margin(0.002));
