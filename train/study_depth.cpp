@@ -7,8 +7,8 @@
 #include <numbers>
 
 #include "normgrad/stop.hpp"
-#include "normgrad/train/compare.hpp"
 #include "normgrad/train/depth_sweep.hpp"
+#include "normgrad/train/study_point.hpp"
 
 namespace normgrad::train {
 
@@ -91,19 +91,14 @@ std::vector<DepthStudyPoint> run_depth_study(
                 p.first_over_last = g.first_over_last();
 
                 // The budget, from the same initial weights (Rng(seed), as the sweep).
-                CompareConfig cc;
-                cc.base = c.base;
-                cc.base.model = spec;
-                cc.base.save_path.clear();
-                cc.base.log_path.clear();
-                cc.variants = {norm};
-                cc.eval_every = c.base.max_steps + 1;  // the test set once, at the end
-                const CompareResult r = run_compare(cc, train_set, test_set);
-                if (r.interrupted || r.runs.empty()) return out;
-                const RunRecord& run = r.runs.front();
-                p.test_accuracy = run.test_accuracy;
-                p.steps = run.steps.empty() ? 0 : run.steps.back().step;
-                p.diverged_step = run.diverged_step;
+                TrainConfig t = c.base;
+                t.model = spec;
+                t.model.norm = norm;
+                const PointResult r = train_point(t, train_set, test_set);
+                if (r.interrupted) return out;
+                p.test_accuracy = r.test_accuracy;
+                p.steps = r.steps;
+                p.diverged_step = r.diverged_step;
                 p.seconds =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 out.push_back(p);

@@ -34,14 +34,7 @@ int run_gradnorms(GradnormsFlags& f) {
         throw UsageError(
             fmt::format("--depths sweeps the mlp's depth; the {} has the depth its spec gives",
                         c.model.kind == "arch" ? "--arch model" : c.model.kind));
-    std::vector<train::Norm> norms;
-    for (const std::string& v : f.variants) {
-        try {
-            norms.push_back(train::parse_norm(v));
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(fmt::format("--variants: {}", e.what()));
-        }
-    }
+    const std::vector<train::Norm> norms = parse_norms("--variants", f.variants);
     RunFiles files;
     files.data_folder("--data", f.training.data_dir);
     files.check_and_lock();

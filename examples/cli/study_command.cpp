@@ -35,19 +35,6 @@ void study_progress(const StudyFlags& f, const std::string& line) {
     if (!f.no_progress) fmt::print(stderr, "{}\n", line);
 }
 
-std::vector<train::Norm> parse_norms(const std::string& flag,
-                                     const std::vector<std::string>& values) {
-    std::vector<train::Norm> norms;
-    for (const std::string& v : values) {
-        try {
-            norms.push_back(train::parse_norm(v));
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(fmt::format("{}: {}", flag, e.what()));
-        }
-    }
-    return norms;
-}
-
 std::string percent(double fraction) {
     return fmt::format("{:.2f}%", 100.0 * fraction);
 }

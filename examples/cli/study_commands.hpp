@@ -38,11 +38,6 @@ extern const char* const kFlushNote;
 // One line on standard error as each point of a study finishes (none with --no-progress).
 void study_progress(const StudyFlags& f, const std::string& line);
 
-// The normalisations of a list flag (--norms none,batch,group:4); a bad one is a UsageError
-// naming `flag`.
-std::vector<train::Norm> parse_norms(const std::string& flag,
-                                     const std::vector<std::string>& values);
-
 // The test accuracy as the tables print it: "97.12%".
 std::string percent(double fraction);
 

@@ -175,14 +175,17 @@ std::string csv(const std::vector<DepthStudyPoint>& points) {
 }
 
 int run_depth(DepthFlags& f) {
-    train::DepthStudyConfig c;
-    c.families.clear();
-    for (const std::string& name : {std::string("mlp"), std::string("cnn")})
-        if (("," + f.families + ",").find("," + name + ",") != std::string::npos)
-            c.families.push_back(name == "mlp" ? DepthFamily::MLP : DepthFamily::CNN);
-    if (c.families.empty() || (f.families != "mlp" && f.families != "cnn" &&
-                               f.families != "mlp,cnn" && f.families != "cnn,mlp"))
+    // The MLPs always come first, whichever order --families names them in.
+    static const std::map<std::string, std::vector<DepthFamily>> accepted{
+        {"mlp", {DepthFamily::MLP}},
+        {"cnn", {DepthFamily::CNN}},
+        {"mlp,cnn", {DepthFamily::MLP, DepthFamily::CNN}},
+        {"cnn,mlp", {DepthFamily::MLP, DepthFamily::CNN}}};
+    const auto families = accepted.find(f.families);
+    if (families == accepted.end())
         throw UsageError(fmt::format("--families {}: expected mlp, cnn or mlp,cnn", f.families));
+    train::DepthStudyConfig c;
+    c.families = families->second;
     c.mlp_depths.assign(f.mlp_depths.begin(), f.mlp_depths.end());
     c.cnn_depths.assign(f.cnn_depths.begin(), f.cnn_depths.end());
     c.mlp_width = f.width;

@@ -36,8 +36,6 @@ size_t at_step(const train::IoffeCurve& c, int64_t step) {
 int run_ioffe(IoffeFlags& f) {
     if (f.every > f.steps)
         throw UsageError(fmt::format("--every {} is beyond --steps {}", f.every, f.steps));
-    if (f.unit >= 100)
-        throw UsageError(fmt::format("--unit {}: the layer has units 0 to 99", f.unit));
     RunFiles files;
     files.data_folder("--data", f.study.data_dir);
     const std::string dir = study_folder(f.study.out, "ioffe-figure1", files);

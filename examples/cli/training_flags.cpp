@@ -216,6 +216,19 @@ std::string read_arch_flag(const std::string& value) {
     return b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
 }
 
+std::vector<train::Norm> parse_norms(const std::string& flag,
+                                     const std::vector<std::string>& values) {
+    std::vector<train::Norm> norms;
+    for (const std::string& v : values) {
+        try {
+            norms.push_back(train::parse_norm(v));
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(fmt::format("{}: {}", flag, e.what()));
+        }
+    }
+    return norms;
+}
+
 Splits load_splits(const std::string& dir) {
     Activity activity(fmt::format("loading the data set in {}", dir));
     Splits s;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "normgrad/train/trainer.hpp"
 
@@ -40,6 +41,11 @@ void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& group
 // config.model from the text flags (reading --arch @FILE). `given` says whether the user named a
 // flag.
 void finish_training_flags(TrainingFlags& f, const std::function<bool(const std::string&)>& given);
+
+// The normalisations of a list flag (--variants none,batch,group:4); a bad one is a UsageError
+// naming `flag`.
+std::vector<train::Norm> parse_norms(const std::string& flag,
+                                     const std::vector<std::string>& values);
 
 // The spec of --arch VALUE: VALUE itself, or the text of the file VALUE names after '@' (lines
 // starting with '#' skipped). A spec that does not parse is a UsageError naming the token.
