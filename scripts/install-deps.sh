@@ -7,9 +7,10 @@
 set -euo pipefail
 
 # catch2 (2.6 MB) too: configuring the project declares its tests, which needs Catch2's CMake
-# files, and build/ is the same for the main job and the tests.
-packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libfmt-dev catch2 zlib1g-dev
-          libcli11-dev nlohmann-json3-dev "$@")
+# files, and build/ is the same for the main job and the tests. libdnnl-dev (oneDNN, about
+# 20 MB with its OpenCL loader): the GEMM on processors with AVX-512 (src/kernels/gemm.cpp).
+packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libdnnl-dev libfmt-dev catch2
+          zlib1g-dev libcli11-dev nlohmann-json3-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do

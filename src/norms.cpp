@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/simd.hpp"
+#include "kernels/isa.hpp"
 
 namespace normgrad {
 
@@ -24,7 +24,7 @@ constexpr int64_t kMinParallelBlocks = 64;
 // accumulator has to wait for the previous one (3 to 4 cycles), so a single running sum would
 // leave the loop waiting on that chain; the compiler keeps these 32 in four AVX registers (eight
 // SSE ones) and has four additions in flight. The partial sums are then added in a fixed order,
-// so the result is the same whichever instruction set the clone was compiled for (except for
+// so the result is the same whichever instruction set the build was compiled for (except for
 // the rounding of a fused multiply-add).
 constexpr int kLanes = 32;
 
@@ -34,7 +34,7 @@ NORMGRAD_INLINE float add_lanes(const float* acc) {
     return s;
 }
 
-NORMGRAD_SIMD_CLONES float block_sum_of_squares(const float* v, int64_t n) {
+NORMGRAD_INLINE float block_sum_of_squares_body(const float* v, int64_t n) {
     float acc[kLanes] = {};
     int64_t i = 0;
     for (; i + kLanes <= n; i += kLanes)
@@ -43,6 +43,8 @@ NORMGRAD_SIMD_CLONES float block_sum_of_squares(const float* v, int64_t n) {
     for (; i < n; ++i) s += v[i] * v[i];
     return s;
 }
+NORMGRAD_KERNEL(float, block_sum_of_squares, (const float* v, int64_t n), block_sum_of_squares_body,
+                (v, n))
 
 }  // namespace
 
@@ -82,7 +84,7 @@ double copy_and_sum_of_squares(const float* v, float* out, int64_t n) {
 
 namespace {
 
-NORMGRAD_SIMD_CLONES void block_update_sums(const float* old, const float* now, int64_t n,
+NORMGRAD_INLINE void block_update_sums_body(const float* old, const float* now, int64_t n,
                                             float* now_sum, float* change_sum) {
     float acc_now[kLanes] = {}, acc_change[kLanes] = {};
     int64_t i = 0;
@@ -101,6 +103,9 @@ NORMGRAD_SIMD_CLONES void block_update_sums(const float* old, const float* now, 
     *now_sum = a;
     *change_sum = c;
 }
+NORMGRAD_KERNEL(void, block_update_sums,
+                (const float* old, const float* now, int64_t n, float* now_sum, float* change_sum),
+                block_update_sums_body, (old, now, n, now_sum, change_sum))
 
 }  // namespace
 
@@ -108,7 +113,7 @@ namespace {
 
 // block_update_sums and, in the same pass, old's sum of squares as block_sum_of_squares adds it
 // (the same lanes in the same order: the same bits).
-NORMGRAD_SIMD_CLONES void block_update_sums3(const float* old, const float* now, int64_t n,
+NORMGRAD_INLINE void block_update_sums3_body(const float* old, const float* now, int64_t n,
                                              float* old_sum, float* now_sum, float* change_sum) {
     float acc_old[kLanes] = {}, acc_now[kLanes] = {}, acc_change[kLanes] = {};
     int64_t i = 0;
@@ -130,6 +135,10 @@ NORMGRAD_SIMD_CLONES void block_update_sums3(const float* old, const float* now,
     *now_sum = a;
     *change_sum = c;
 }
+NORMGRAD_KERNEL(void, block_update_sums3,
+                (const float* old, const float* now, int64_t n, float* old_sum, float* now_sum,
+                 float* change_sum),
+                block_update_sums3_body, (old, now, n, old_sum, now_sum, change_sum))
 
 }  // namespace
 

@@ -19,10 +19,12 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "normgrad/activity.hpp"
+#include "normgrad/cpu.hpp"
 #include "normgrad/distributed.hpp"
 #include "normgrad/files.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/storage.hpp"
+#include "wait_policy.hpp"
 
 namespace {
 
@@ -34,6 +36,7 @@ struct FinalizeWorld {
 }  // namespace
 
 int main(int argc, char** argv) {
+    normgrad::cli::prefer_passive_waiting(argv);  // may start the program again (wait_policy.hpp)
     normgrad::install_stop_handlers();
     try {
         normgrad::init_world(&argc, &argv);
@@ -42,6 +45,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     const FinalizeWorld finalize;
+    try {
+        normgrad::check_kernel_environment();  // NORMGRAD_ISA, NORMGRAD_GEMM
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "normgrad: {}\n", e.what());
+        return 2;
+    }
     const normgrad::Communicator& comm = *normgrad::world();
     const bool root = comm.rank() == 0;
     if (comm.size() > 1) {

@@ -4,13 +4,66 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 
+#include "normgrad/cpu.hpp"
 #include "normgrad/parallel.hpp"
+
+#if defined(NORMGRAD_WITH_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 namespace normgrad::kernels {
 
 namespace {
+
+// The libraries behind gemm_serial (see normgrad/cpu.hpp for how one is chosen).
+enum class Library { openblas = 0, onednn = 1 };
+
+const char* name(Library l) {
+    return l == Library::onednn ? "onednn" : "openblas";
+}
+
+constexpr bool kHaveOneDnn =
+#if defined(NORMGRAD_WITH_ONEDNN)
+    true;
+#else
+    false;
+#endif
+
+Library parse_library(const std::string& s, const std::string& who) {
+    if (s == "openblas") return Library::openblas;
+    if (s == "onednn") {
+        if (kHaveOneDnn) return Library::onednn;
+        throw std::invalid_argument(who +
+                                    "onednn: this normgrad was built without oneDNN "
+                                    "(Debian: libdnnl-dev, then configure again)");
+    }
+    throw std::invalid_argument(who + s + ": unknown GEMM library (expected " +
+                                (kHaveOneDnn ? "openblas or onednn)" : "openblas)"));
+}
+
+// oneDNN's sgemm where it is built in and the processor has AVX-512: there it ran the models'
+// products 1.3 to 1.9 times as fast as OpenBLAS's AVX2 kernels (bench/gemm_libraries.cpp,
+// docs/performance.md); elsewhere OpenBLAS, which was measured on AVX2 machines from the start.
+Library default_library() {
+    const char* v = std::getenv("NORMGRAD_GEMM");
+    if (v && *v) return parse_library(v, "NORMGRAD_GEMM=");
+    return kHaveOneDnn && cpu_info().avx512 ? Library::onednn : Library::openblas;
+}
+
+std::atomic<int> chosen_library{-1};
+
+Library library() {
+    int v = chosen_library.load(std::memory_order_relaxed);
+    if (v < 0) {
+        v = static_cast<int>(default_library());
+        chosen_library.store(v, std::memory_order_relaxed);
+    }
+    return static_cast<Library>(v);
+}
 
 // A product below this many multiply-adds (a few microseconds) stays on one thread.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
@@ -38,14 +91,31 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
                 C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
         return;
     }
+    lda = std::max<int64_t>(1, lda), ldb = std::max<int64_t>(1, ldb),
+    ldc = std::max<int64_t>(1, ldc);
+#if defined(NORMGRAD_WITH_ONEDNN)
+    if (library() == Library::onednn) {
+        // oneDNN's sgemm is row-major like normgrad, and threads itself with OpenMP outside a
+        // parallel region: this call is the calling thread's alone (see gemm.hpp), so the
+        // thread count is 1 for its duration (a per-thread setting, cheap to change).
+        const int outer = omp_in_parallel() ? 1 : omp_get_max_threads();
+        if (outer > 1) omp_set_num_threads(1);
+        const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K,
+                                                alpha, A, lda, B, ldb, beta, C, ldc);
+        if (outer > 1) omp_set_num_threads(outer);
+        if (status != dnnl_success)
+            throw std::runtime_error("oneDNN's sgemm failed (status " +
+                                     std::to_string(static_cast<int>(status)) + ")");
+        return;
+    }
+#endif
     openblas_single_threaded();
     // (BLAS insists on leading dimensions of at least 1.)
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(M),
                 static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
-                static_cast<blasint>(std::max<int64_t>(1, lda)), B,
-                static_cast<blasint>(std::max<int64_t>(1, ldb)), beta, C,
-                static_cast<blasint>(std::max<int64_t>(1, ldc)));
+                static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
+                static_cast<blasint>(ldc));
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -93,6 +163,25 @@ void set_num_threads(int n) {
 
 int num_threads() {
     return omp_get_max_threads();
+}
+
+using kernels::chosen_library;
+using kernels::kHaveOneDnn;
+using kernels::library;
+using kernels::parse_library;
+
+std::vector<std::string> gemm_libraries() {
+    if (kHaveOneDnn) return {"openblas", "onednn"};
+    return {"openblas"};
+}
+
+std::string gemm_library() {
+    return kernels::name(library());
+}
+
+void set_gemm_library(const std::string& name) {
+    chosen_library.store(static_cast<int>(parse_library(name, "set_gemm_library: ")),
+                         std::memory_order_relaxed);
 }
 
 }  // namespace normgrad

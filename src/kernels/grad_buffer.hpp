@@ -8,9 +8,12 @@
 // a GradBuffer with accumulate == false must therefore write every element.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/isa.hpp"
 #include "kernels/parallel.hpp"
 #include "normgrad/tensor.hpp"
 
@@ -29,25 +32,60 @@ inline GradBuffer grad_buffer(const Tensor& t) {
     return {impl.grad->data(), false};
 }
 
-// g[i] = value(i) or g[i] += value(i) for i in [0, n), as g asks. `value` is inlined, so each
-// branch is one simple loop the compiler can vectorise; large ones are split between threads.
-// (`value` is taken by value and copied into each thread, so that the pointers it captured are
-// known not to change while the loop writes g: otherwise the compiler reloads them per element
-// and does not vectorise.)
+namespace kernels {
+
+// d[i] = value(i) or d[i] += value(i) for i in [lo, hi): one loop the compiler vectorises, in the
+// three builds of kernels/isa.hpp. `value` is inlined into each build; it is copied into a local
+// first, so that the pointers it captured are known not to change while the loop writes d
+// (otherwise the compiler reloads them per element and does not vectorise).
+template <class F>
+NORMGRAD_INLINE void write_range_body(float* d, int64_t lo, int64_t hi, bool accumulate,
+                                      const F& value) {
+    const F v = value;
+    if (accumulate) {
+#pragma omp simd
+        for (int64_t i = lo; i < hi; ++i) d[i] += v(i);
+    } else {
+#pragma omp simd
+        for (int64_t i = lo; i < hi; ++i) d[i] = v(i);
+    }
+}
+template <class F>
+void write_range_baseline(float* d, int64_t lo, int64_t hi, bool accumulate, const F& value) {
+    write_range_body(d, lo, hi, accumulate, value);
+}
+template <class F>
+NORMGRAD_AVX2 void write_range_avx2(float* d, int64_t lo, int64_t hi, bool accumulate,
+                                    const F& value) {
+    write_range_body(d, lo, hi, accumulate, value);
+}
+template <class F>
+NORMGRAD_AVX512 void write_range_avx512(float* d, int64_t lo, int64_t hi, bool accumulate,
+                                        const F& value) {
+    write_range_body(d, lo, hi, accumulate, value);
+}
+
+// d[i] = value(i) (or +=, with accumulate) for i in [0, n), large ranges split between threads.
+template <class F>
+inline void write_elements(float* d, int64_t n, bool accumulate, F value) {
+    const auto run = pick(write_range_baseline<F>, write_range_avx2<F>, write_range_avx512<F>);
+    if (n < kMinParallelElements || omp_in_parallel()) {
+        run(d, 0, n, accumulate, value);
+        return;
+    }
+#pragma omp parallel
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        run(d, n * t / nt, n * (t + 1) / nt, accumulate, value);
+    }
+}
+
+}  // namespace kernels
+
+// g[i] = value(i) or g[i] += value(i) for i in [0, n), as g asks (kernels::write_elements).
 template <class F>
 inline void write_grad(GradBuffer g, int64_t n, F value) {
-    float* d = g.data;
-    if (g.accumulate) {
-#pragma omp parallel for simd schedule(static) \
-    firstprivate(value) if (parallel           \
-                            : n >= kernels::kMinParallelElements)
-        for (int64_t i = 0; i < n; ++i) d[i] += value(i);
-    } else {
-#pragma omp parallel for simd schedule(static) \
-    firstprivate(value) if (parallel           \
-                            : n >= kernels::kMinParallelElements)
-        for (int64_t i = 0; i < n; ++i) d[i] = value(i);
-    }
+    kernels::write_elements(g.data, n, g.accumulate, value);
 }
 
 // g[i] = v or g[i] += v, as g asks: for backward functions that write one element at a time

@@ -3,21 +3,13 @@
 // v8 is GCC's (and Clang's) vector extension: `a + b`, `a * b` and `s * a` work lane by lane and
 // compile to one AVX instruction, or to two SSE instructions where AVX is not enabled.
 //
-// The library is built for the baseline x86-64 (SSE2) so that it runs on any x86-64 machine.
-// A function marked NORMGRAD_SIMD_CLONES is compiled twice, for that baseline and for x86-64-v3
-// (AVX2 + FMA, every x86-64 processor since about 2015), and the loader picks the version the
-// processor supports when the program starts (GCC's target_clones). Helpers called from such a
-// function must be inlined into it (NORMGRAD_INLINE) to be compiled for its instruction set.
-// The two versions can round differently (FMA rounds once), but each is deterministic.
+// The library is built for the baseline x86-64 (SSE2); the kernels that use these vectors are also
+// compiled for AVX2 and AVX-512 and chosen at run time (kernels/isa.hpp), where a v8 is one
+// 256-bit register.
 #pragma once
 
 #include <cstring>
 
-#if defined(__x86_64__) && (!defined(__clang__) || __clang_major__ >= 14)
-#define NORMGRAD_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define NORMGRAD_SIMD_CLONES
-#endif
 #define NORMGRAD_INLINE [[gnu::always_inline]] inline
 
 // Passing a 32-byte vector by value without AVX has another ABI: true but harmless here, since

@@ -1,6 +1,6 @@
 #include "kernels/small_gemm.hpp"
 
-#include "kernels/simd.hpp"
+#include "kernels/isa.hpp"
 
 namespace normgrad::kernels {
 
@@ -74,23 +74,30 @@ NORMGRAD_INLINE void dot_rows(int64_t K, int64_t P, const float* A, const float*
     for (; k < K; ++k) dot_block<RA, 1>(K, P, A, B + k * P, C + k, accumulate);
 }
 
-}  // namespace
-
-NORMGRAD_SIMD_CLONES
-void gemm_small_k(int64_t M, int64_t N, int64_t K, const float* A, const float* B,
-                  const float* bias, float* C) {
+NORMGRAD_INLINE void gemm_small_k_body(int64_t M, int64_t N, int64_t K, const float* A,
+                                       const float* B, const float* bias, float* C) {
     int64_t i = 0;
     for (; i + 4 <= M; i += 4)
         small_k_rows<4>(N, K, A + i * K, B, bias ? bias + i : nullptr, C + i * N);
     for (; i < M; ++i) small_k_rows<1>(N, K, A + i * K, B, bias ? bias + i : nullptr, C + i * N);
 }
 
-NORMGRAD_SIMD_CLONES
-void gemm_dot_small(int64_t M, int64_t K, int64_t P, const float* A, const float* B, float* C,
-                    bool accumulate) {
+NORMGRAD_INLINE void gemm_dot_small_body(int64_t M, int64_t K, int64_t P, const float* A,
+                                         const float* B, float* C, bool accumulate) {
     int64_t i = 0;
     for (; i + 4 <= M; i += 4) dot_rows<4>(K, P, A + i * P, B, C + i * K, accumulate);
     for (; i < M; ++i) dot_rows<1>(K, P, A + i * P, B, C + i * K, accumulate);
 }
+
+}  // namespace
+
+NORMGRAD_KERNEL(void, gemm_small_k,
+                (int64_t M, int64_t N, int64_t K, const float* A, const float* B, const float* bias,
+                 float* C),
+                gemm_small_k_body, (M, N, K, A, B, bias, C))
+NORMGRAD_KERNEL(void, gemm_dot_small,
+                (int64_t M, int64_t K, int64_t P, const float* A, const float* B, float* C,
+                 bool accumulate),
+                gemm_dot_small_body, (M, K, P, A, B, C, accumulate))
 
 }  // namespace normgrad::kernels

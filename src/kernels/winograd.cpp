@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "kernels/gemm.hpp"
+#include "kernels/isa.hpp"
 #include "kernels/reductions.hpp"
-#include "kernels/simd.hpp"
 #include "normgrad/storage.hpp"
 
 // ---- How the tile transforms are computed ----
@@ -381,9 +381,9 @@ NORMGRAD_INLINE void output_transform_transpose(const ConvGeometry& g, const Til
 }
 
 // ---- The transforms of a block of images, for both tile sizes ----
-// The transforms are most of the work besides the GEMMs, so they are compiled for AVX2 as well
-// as for the baseline (NORMGRAD_SIMD_CLONES, see simd.hpp): the functions below are the entry
-// points into which everything above is inlined. Images [n0, n1); the block's tile t of image
+// The transforms are most of the work besides the GEMMs, so they are compiled for AVX2 and
+// AVX-512 as well as for the baseline (NORMGRAD_KERNEL, see isa.hpp): the functions below are the
+// entry points into which everything above is inlined. Images [n0, n1); the block's tile t of image
 // n is column (n - n0) * TI + t of its GEMM operands, whose rows are ld apart.
 struct BlockPlanes {
     const ConvGeometry& g;
@@ -443,24 +443,19 @@ NORMGRAD_INLINE void output_transposes(const BlockPlanes& b, int64_t O, const fl
 // the benchmark's 14x14 images, its bigger transforms costing more than the products it saves.
 using Algorithm = F2;
 
-NORMGRAD_SIMD_CLONES
-void run_input_transforms(const BlockPlanes& b, const float* x, float* V) {
-    input_transforms<Algorithm>(b, x, V);
-}
-NORMGRAD_SIMD_CLONES
-void run_input_transposes(const BlockPlanes& b, const float* dV, GradBuffer dx) {
-    input_transposes<Algorithm>(b, dV, dx);
-}
-NORMGRAD_SIMD_CLONES
-void run_output_transforms(const BlockPlanes& b, int64_t O, const float* M, const float* bias,
-                           float* y) {
-    output_transforms<Algorithm>(b, O, M, bias, y);
-}
-NORMGRAD_SIMD_CLONES
-void run_output_transposes(const BlockPlanes& b, int64_t O, const float* dy, float* dM,
-                           double* db_share) {
-    output_transposes<Algorithm>(b, O, dy, dM, db_share);
-}
+NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_input_transforms,
+                               (const BlockPlanes& b, const float* x, float* V),
+                               input_transforms<Algorithm>, (b, x, V))
+NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_input_transposes,
+                               (const BlockPlanes& b, const float* dV, GradBuffer dx),
+                               input_transposes<Algorithm>, (b, dV, dx))
+NORMGRAD_KERNEL(void, run_output_transforms,
+                (const BlockPlanes& b, int64_t O, const float* M, const float* bias, float* y),
+                output_transforms<Algorithm>, (b, O, M, bias, y))
+NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_output_transposes,
+                               (const BlockPlanes& b, int64_t O, const float* dy, float* dM,
+                                double* db_share),
+                               output_transposes<Algorithm>, (b, O, dy, dM, db_share))
 
 void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* bias,
              float* y) {

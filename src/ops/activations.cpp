@@ -30,8 +30,7 @@ Tensor relu(const Tensor& x) {
     const int64_t n = x.numel();
     const float* xp = x.data();
     float* yp = y.data();
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kMinParallelElements)
-    for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.f ? xp[i] : 0.f;
+    kernels::write_elements(yp, n, false, [=](int64_t i) { return xp[i] > 0.f ? xp[i] : 0.f; });
     if (autograd::needs_grad({&x})) {
         // y = max(x, 0): dy/dx = 1 where x > 0, else 0 (PyTorch also takes 0 at x == 0).
         // y > 0 exactly where x > 0, so the output is all backward needs.
@@ -51,8 +50,8 @@ Tensor leaky_relu(const Tensor& x, float negative_slope) {
     const int64_t n = x.numel();
     const float* xp = x.data();
     float* yp = y.data();
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kMinParallelElements)
-    for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.f ? xp[i] : negative_slope * xp[i];
+    kernels::write_elements(
+        yp, n, false, [=](int64_t i) { return xp[i] > 0.f ? xp[i] : negative_slope * xp[i]; });
     if (autograd::needs_grad({&x})) {
         // y = x for x > 0, s x otherwise: dy/dx = 1 or s.
         autograd::record("leaky_relu", {x}, y, [x, y, n, negative_slope] {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/grad_buffer.hpp"
+#include "kernels/isa.hpp"
 #include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/max_pool2d.hpp"
@@ -21,13 +22,13 @@ namespace {
 // A value replaces the window's current maximum when it is strictly greater, or NaN.
 // (Written with `|` and `x != x` rather than `||` and std::isnan, so that the 2x2 loops below
 // become compares and masks instead of branches, and vectorise.)
-inline bool better(float v, float best) {
+NORMGRAD_INLINE bool better(float v, float best) {
     return (v > best) | (v != v);
 }
 
 // One output row of 2x2 / stride 2 pooling (the common case) over input rows r0 and r1: each
 // window scanned in row-major order, top row then bottom row.
-inline void pool_2x2_row(const float* r0, const float* r1, int64_t OW, float* out) {
+NORMGRAD_INLINE void pool_2x2_row(const float* r0, const float* r1, int64_t OW, float* out) {
 #pragma omp simd
     for (int64_t ow = 0; ow < OW; ++ow) {
         const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
@@ -43,8 +44,8 @@ inline void pool_2x2_row(const float* r0, const float* r1, int64_t OW, float* ou
 // carrying dy along with the current maximum (h_i = dy at the current winner, 0 elsewhere), so
 // that its four inputs get dy at the winner and 0 elsewhere (with Accumulate, added).
 template <bool Accumulate>
-inline void unpool_2x2_row(const float* r0, const float* r1, const float* dy, int64_t OW, float* d0,
-                           float* d1) {
+NORMGRAD_INLINE void unpool_2x2_row(const float* r0, const float* r1, const float* dy, int64_t OW,
+                                    float* d0, float* d1) {
 #pragma omp simd
     for (int64_t ow = 0; ow < OW; ++ow) {
         const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
@@ -63,6 +64,32 @@ inline void unpool_2x2_row(const float* r0, const float* r1, const float* dy, in
         }
     }
 }
+
+// One (H, W) plane of 2x2 / stride 2 pooling, and its backward, in three builds each
+// (kernels/isa.hpp).
+NORMGRAD_INLINE void pool_2x2_plane_body(const float* in, int64_t W, int64_t OH, int64_t OW,
+                                         float* out) {
+    for (int64_t oh = 0; oh < OH; ++oh)
+        pool_2x2_row(in + 2 * oh * W, in + (2 * oh + 1) * W, OW, out + oh * OW);
+}
+NORMGRAD_KERNEL_AVX2_ON_AVX512(void, pool_2x2_plane,
+                               (const float* in, int64_t W, int64_t OH, int64_t OW, float* out),
+                               pool_2x2_plane_body, (in, W, OH, OW, out))
+
+NORMGRAD_INLINE void unpool_2x2_plane_body(const float* in, const float* g, int64_t W, int64_t OH,
+                                           int64_t OW, float* d, bool accumulate) {
+    for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t r = 2 * oh * W;
+        if (accumulate)
+            unpool_2x2_row<true>(in + r, in + r + W, g + oh * OW, OW, d + r, d + r + W);
+        else
+            unpool_2x2_row<false>(in + r, in + r + W, g + oh * OW, OW, d + r, d + r + W);
+    }
+}
+NORMGRAD_KERNEL_AVX2_ON_AVX512(void, unpool_2x2_plane,
+                               (const float* in, const float* g, int64_t W, int64_t OH, int64_t OW,
+                                float* d, bool accumulate),
+                               unpool_2x2_plane_body, (in, g, W, OH, OW, d, accumulate))
 
 }  // namespace
 
@@ -93,8 +120,7 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
         const float* in = xp + plane * H * W;
         float* out = yp + plane * OH * OW;
         if (tiles_2x2) {
-            for (int64_t oh = 0; oh < OH; ++oh)
-                pool_2x2_row(in + 2 * oh * W, in + (2 * oh + 1) * W, OW, out + oh * OW);
+            pool_2x2_plane(in, W, OH, OW, out);
             continue;
         }
         int32_t* arg = argmax->data() + plane * OH * OW;
@@ -127,16 +153,7 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
                 float* d = dx.data + plane * H * W;
                 const float* g = dy + plane * OH * OW;
                 if (tiles_2x2) {
-                    const float* in = x.data() + plane * H * W;
-                    for (int64_t oh = 0; oh < OH; ++oh) {
-                        const int64_t r = 2 * oh * W;
-                        if (dx.accumulate)
-                            unpool_2x2_row<true>(in + r, in + r + W, g + oh * OW, OW, d + r,
-                                                 d + r + W);
-                        else
-                            unpool_2x2_row<false>(in + r, in + r + W, g + oh * OW, OW, d + r,
-                                                  d + r + W);
-                    }
+                    unpool_2x2_plane(x.data() + plane * H * W, g, W, OH, OW, d, dx.accumulate);
                     if (dx.accumulate) continue;
                     // An odd last column or row belongs to no window.
                     if (W % 2)
