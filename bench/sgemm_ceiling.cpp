@@ -1,7 +1,13 @@
-// sgemm_ceiling: how fast OpenBLAS's cblas_sgemm runs the matrix products of the benchmark's
-// models on this machine, and so how fast one epoch could be if it were nothing but GEMM.
+// sgemm_ceiling: how fast a GEMM library runs the matrix products of the benchmark's models on
+// this machine, and so how fast one epoch could be if it were nothing but GEMM.
 //
-//   build/bench/sgemm_ceiling --threads T     (prints one JSON object per line)
+//   build/bench/sgemm_ceiling --threads T [--library openblas|onednn]   (one JSON object per line)
+//
+// openblas: cblas_sgemm, threaded by OpenBLAS itself (its kernels as OPENBLAS_CORETYPE or the
+// processor choose); onednn: dnnl_sgemm, threaded with OpenMP (where built with oneDNN, as
+// normgrad is when Debian's libdnnl-dev is there). bench/bench.py runs every library built in and
+// takes the faster for each model: the machine's limit with the fastest GEMM available on it
+// (both are checked for correctness on these shapes by tests/test_gemm_libraries.cpp).
 //
 // The shapes are those of a GEMM-based implementation at batch B = 128 (row-major, C = op(A) op(B),
 // op(A) [M, K], op(B) [K, N]), forward and backward with their transposes:
@@ -19,6 +25,10 @@
 //   ceiling seconds = (60000 / B) * sum over products of (median seconds per call)
 //   ceiling GFLOP/s = model GEMM FLOPs per epoch / ceiling seconds, FLOPs = 2 M N K per product.
 #include <cblas.h>
+#include <omp.h>
+#if defined(NORMGRAD_WITH_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -72,6 +82,8 @@ std::vector<Product> cnn() {
     return v;
 }
 
+bool use_onednn = false;
+
 double seconds_per_call(const Product& p, double min_seconds) {
     std::mt19937 gen(42);
     std::uniform_real_distribution<float> dist(-1.f, 1.f);
@@ -80,6 +92,13 @@ double seconds_per_call(const Product& p, double min_seconds) {
     for (float& x : b) x = dist(gen);
     const int lda = p.trans_a ? p.M : p.K, ldb = p.trans_b ? p.K : p.N;
     auto call = [&] {
+#if defined(NORMGRAD_WITH_ONEDNN)
+        if (use_onednn) {
+            dnnl_sgemm(p.trans_a ? 'T' : 'N', p.trans_b ? 'T' : 'N', p.M, p.N, p.K, 1.f, a.data(),
+                       lda, b.data(), ldb, 0.f, c.data(), p.N);
+            return;
+        }
+#endif
         cblas_sgemm(CblasRowMajor, p.trans_a ? CblasTrans : CblasNoTrans,
                     p.trans_b ? CblasTrans : CblasNoTrans, p.M, p.N, p.K, 1.f, a.data(), lda,
                     b.data(), ldb, 0.f, c.data(), p.N);
@@ -103,18 +122,36 @@ double seconds_per_call(const Product& p, double min_seconds) {
 int main(int argc, char** argv) {
     int threads = 1;
     double min_seconds = 0.3;
+    std::string library = "openblas";
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = std::atoi(argv[++i]);
         } else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) {
             min_seconds = std::atof(argv[++i]);
+        } else if (!std::strcmp(argv[i], "--library") && i + 1 < argc) {
+            library = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: sgemm_ceiling [--threads T] [--seconds S per shape]\n");
+            std::fprintf(stderr,
+                         "usage: sgemm_ceiling [--threads T] [--seconds S per shape] "
+                         "[--library openblas|onednn]\n");
             return 2;
         }
     }
     if (threads < 1) threads = 1;
+    if (library == "onednn") {
+#if defined(NORMGRAD_WITH_ONEDNN)
+        use_onednn = true;
+#else
+        std::fprintf(stderr, "sgemm_ceiling: --library onednn: built without oneDNN\n");
+        return 2;
+#endif
+    } else if (library != "openblas") {
+        std::fprintf(stderr, "sgemm_ceiling: --library %s: expected openblas or onednn\n",
+                     library.c_str());
+        return 2;
+    }
     openblas_set_num_threads(threads);
+    omp_set_num_threads(threads);
 
     const std::pair<const char*, std::vector<Product>> models[] = {{"mlp", mlp()}, {"cnn", cnn()}};
     for (const auto& [model, products] : models) {
@@ -125,17 +162,20 @@ int main(int argc, char** argv) {
             flops += f;
             seconds += s;
             std::printf(
-                "{\"type\":\"product\",\"model\":\"%s\",\"threads\":%d,\"layer\":\"%s\","
+                "{\"type\":\"product\",\"library\":\"%s\",\"model\":\"%s\",\"threads\":%d,"
+                "\"layer\":\"%s\","
                 "\"pass\":\"%s\",\"trans_a\":%s,\"trans_b\":%s,\"M\":%d,\"N\":%d,\"K\":%d,"
                 "\"seconds\":%.6g,\"gflops\":%.2f}\n",
-                model, threads, p.layer.c_str(), p.pass.c_str(), p.trans_a ? "true" : "false",
-                p.trans_b ? "true" : "false", p.M, p.N, p.K, s, f / s / 1e9);
+                library.c_str(), model, threads, p.layer.c_str(), p.pass.c_str(),
+                p.trans_a ? "true" : "false", p.trans_b ? "true" : "false", p.M, p.N, p.K, s,
+                f / s / 1e9);
         }
         const double batches = kEpochImages / kBatch;
         std::printf(
-            "{\"type\":\"model\",\"model\":\"%s\",\"threads\":%d,\"batch\":%d,"
+            "{\"type\":\"model\",\"library\":\"%s\",\"model\":\"%s\",\"threads\":%d,"
+            "\"batch\":%d,"
             "\"epoch_gflop\":%.3f,\"ceiling_seconds\":%.4f,\"ceiling_gflops\":%.2f}\n",
-            model, threads, kBatch, flops * batches / 1e9, seconds * batches,
+            library.c_str(), model, threads, kBatch, flops * batches / 1e9, seconds * batches,
             flops / seconds / 1e9);
         std::fflush(stdout);
     }

@@ -41,7 +41,8 @@ void set_kernel_isa(Isa isa);
 std::vector<std::string> gemm_libraries();
 std::string gemm_library();
 void set_gemm_library(const std::string& name);  // throws std::invalid_argument if not built in
-// One line for logs and the benchmark: "CPU <model> (avx2 avx512); kernels avx512; GEMM onednn".
+// One line for logs and the benchmark:
+// "CPU <model> (avx2 avx512); kernels avx512; GEMM onednn (avx512_core_amx)".
 std::string kernel_summary();
 
 // Checks NORMGRAD_ISA and NORMGRAD_GEMM now (throws std::invalid_argument naming the variable).

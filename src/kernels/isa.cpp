@@ -1,10 +1,16 @@
 // The instruction set the kernels run with (kernels/isa.hpp), and what the processor reports.
 #include "kernels/isa.hpp"
 
+#include <cblas.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
+
+#if defined(NORMGRAD_WITH_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 namespace normgrad {
 
@@ -59,6 +65,38 @@ Isa isa_from_environment() {
     }
 }
 
+// The kernels the GEMM library picked on this processor: OpenBLAS's core name (which
+// OPENBLAS_CORETYPE can set), oneDNN's instruction set.
+std::string gemm_kernels(const std::string& library) {
+#if defined(NORMGRAD_WITH_ONEDNN)
+    if (library == "onednn") {
+        switch (dnnl_get_effective_cpu_isa()) {
+            case dnnl_cpu_isa_avx512_core_amx:
+                return "avx512_core_amx";
+            case dnnl_cpu_isa_avx512_core_bf16:
+                return "avx512_core_bf16";
+            case dnnl_cpu_isa_avx512_core_vnni:
+                return "avx512_core_vnni";
+            case dnnl_cpu_isa_avx512_core:
+                return "avx512_core";
+            case dnnl_cpu_isa_avx2_vnni:
+                return "avx2_vnni";
+            case dnnl_cpu_isa_avx2:
+                return "avx2";
+            case dnnl_cpu_isa_avx:
+                return "avx";
+            case dnnl_cpu_isa_sse41:
+                return "sse41";
+            default:
+                return "isa " + std::to_string(static_cast<int>(dnnl_get_effective_cpu_isa()));
+        }
+    }
+#endif
+    (void)library;
+    const char* core = openblas_get_corename();
+    return core ? core : "unknown";
+}
+
 }  // namespace
 
 const CpuInfo& cpu_info() {
@@ -100,8 +138,9 @@ void set_kernel_isa(Isa isa) {
 std::string kernel_summary() {
     const CpuInfo& cpu = cpu_info();
     std::string flags = cpu.avx512 ? "avx2 avx512" : cpu.avx2_fma ? "avx2, no avx512" : "no avx2";
+    const std::string library = gemm_library();
     return "CPU " + cpu.model + " (" + flags + "); kernels " + to_string(kernel_isa()) + "; GEMM " +
-           gemm_library();
+           library + " (" + gemm_kernels(library) + ")";
 }
 
 void check_kernel_environment() {

@@ -5,7 +5,9 @@
 // shapes go through broadcast_binary, which walks the broadcast result with strides
 // (ops/index_map.hpp) and is correct for any pair of broadcastable shapes rather than fast.
 #include <fmt/format.h>
+#include <omp.h>
 
+#include <optional>
 #include <vector>
 
 #include "kernels/grad_buffer.hpp"
@@ -113,10 +115,178 @@ void add_broadcast_grad(const Tensor& t, Input which, const index_map::Dims& n,
     write_grad(grad_buffer(t), t.numel(), [=](int64_t j) { return static_cast<float>(s[j]); });
 }
 
+// ---- The broadcasts normalisation layers make, as simple loops ----
+// One operand has the result's shape and the other holds one value per index of a contiguous
+// block of the result's axes: a per-group statistic [N, G, 1] against [N, G, M] (LayerNorm,
+// GroupNorm), a per-channel weight [C, 1, 1] against [N, C, H, W]. Viewed as a result [P, Q, R]
+// and a small operand [Q], every row of R values shares one value of the small operand, so each
+// row is one vectorisable loop. (The general walk below does the same sums element by element,
+// through strides; it was half the time of a ResNet with GroupNorm.)
+struct MiddleBroadcast {
+    int64_t P, Q, R;
+};
+
+// The view, when `small` broadcasts against `full` that way (numpy's rules: shapes aligned on
+// the right, missing leading axes of size 1); nullopt otherwise.
+std::optional<MiddleBroadcast> middle_broadcast(const Shape& full, const Shape& small) {
+    const int rf = full.rank(), rs = small.rank();
+    if (rs > rf) return std::nullopt;
+    auto small_dim = [&](int axis) {
+        return axis < rf - rs ? int64_t{1} : small[axis - (rf - rs)];
+    };
+    int first = rf, last = -1;  // the axes where small is not 1
+    for (int axis = 0; axis < rf; ++axis) {
+        const int64_t d = small_dim(axis);
+        if (d != 1 && d != full[axis]) return std::nullopt;
+        if (d != 1) first = std::min(first, axis), last = axis;
+    }
+    MiddleBroadcast v{1, 1, 1};
+    for (int axis = 0; axis < rf; ++axis) {
+        if (axis < first) {
+            v.P *= full[axis];
+        } else if (axis <= last) {
+            if (small_dim(axis) != full[axis]) return std::nullopt;  // a 1 inside the block
+            v.Q *= full[axis];
+        } else {
+            v.R *= full[axis];
+        }
+    }
+    return v;
+}
+
+// y[p, q, r] = Op(a[p, q, r], b[q]), or Op(a[q], b[p, q, r]) with SmallIsA.
+// (R = 1, a LayerNorm's elementwise weight [C, H, W] against [N, C, H, W]: the loops run along q.)
+template <class Op, bool SmallIsA>
+void middle_forward(const MiddleBroadcast& v, const float* full, const float* small, float* y) {
+    if (v.R == 1) {
+#pragma omp parallel for schedule(static) if (v.P * v.Q >= kernels::kMinParallelElements)
+        for (int64_t p = 0; p < v.P; ++p) {
+            const float* f = full + p * v.Q;
+            float* out = y + p * v.Q;
+#pragma omp simd
+            for (int64_t q = 0; q < v.Q; ++q)
+                out[q] = SmallIsA ? Op::value(small[q], f[q]) : Op::value(f[q], small[q]);
+        }
+        return;
+    }
+    const int64_t rows = v.P * v.Q;
+#pragma omp parallel for schedule(static) if (rows * v.R >= kernels::kMinParallelElements)
+    for (int64_t row = 0; row < rows; ++row) {
+        const float s = small[row % v.Q];
+        const float* f = full + row * v.R;
+        float* out = y + row * v.R;
+        if (SmallIsA) {
+#pragma omp simd
+            for (int64_t r = 0; r < v.R; ++r) out[r] = Op::value(s, f[r]);
+        } else {
+#pragma omp simd
+            for (int64_t r = 0; r < v.R; ++r) out[r] = Op::value(f[r], s);
+        }
+    }
+}
+
+// The backward of middle_forward: the full operand's gradient elementwise, the small one's
+// summed over p and r (each row in float, the rows in double, in a fixed order per q). The
+// partials are Op's with (a, b) in their places: dL/da = dy * Op::grad_a, dL/db = dy * Op::grad_b.
+template <class Op, bool SmallIsA>
+void middle_backward(const MiddleBroadcast& v, const Tensor& full, const Tensor& small,
+                     const float* dy) {
+    const float *fv = full.data(), *sv = small.data();
+    const int64_t rows = v.P * v.Q;
+    const bool parallel = rows * v.R >= kernels::kMinParallelElements;
+    if (v.R == 1) {  // rows of Q values: the small operand's sums by columns
+        if (full.requires_grad()) {
+            const GradBuffer g = grad_buffer(full);
+            write_grad(g, rows, [=](int64_t i) {
+                const int64_t q = i % v.Q;
+                return SmallIsA ? Op::grad_b(dy[i], sv[q], fv[i]) : Op::grad_a(dy[i], fv[i], sv[q]);
+            });
+        }
+        if (small.requires_grad()) {
+            std::vector<double> sums(static_cast<size_t>(v.Q), 0.0);
+            double* sp = sums.data();
+            for (int64_t p = 0; p < v.P; ++p) {
+                const float *d = dy + p * v.Q, *f = fv + p * v.Q;
+#pragma omp simd
+                for (int64_t q = 0; q < v.Q; ++q)
+                    sp[q] +=
+                        SmallIsA ? Op::grad_a(d[q], sv[q], f[q]) : Op::grad_b(d[q], f[q], sv[q]);
+            }
+            write_grad(grad_buffer(small), v.Q,
+                       [=](int64_t q) { return static_cast<float>(sp[q]); });
+        }
+        return;
+    }
+    if (full.requires_grad()) {
+        const GradBuffer g = grad_buffer(full);
+#pragma omp parallel for schedule(static) if (parallel)
+        for (int64_t row = 0; row < rows; ++row) {
+            const float s = sv[row % v.Q];
+            const int64_t o = row * v.R;
+            const float *d = dy + o, *f = fv + o;
+            float* out = g.data + o;
+            // The full operand is a (SmallIsA false) or b.
+            auto partial = [=](int64_t r) {
+                return SmallIsA ? Op::grad_b(d[r], s, f[r]) : Op::grad_a(d[r], f[r], s);
+            };
+            if (g.accumulate) {
+#pragma omp simd
+                for (int64_t r = 0; r < v.R; ++r) out[r] += partial(r);
+            } else {
+#pragma omp simd
+                for (int64_t r = 0; r < v.R; ++r) out[r] = partial(r);
+            }
+        }
+    }
+    if (small.requires_grad()) {
+        std::vector<float> sums(static_cast<size_t>(v.Q));
+#pragma omp parallel for schedule(static) if (parallel && v.Q > 1)
+        for (int64_t q = 0; q < v.Q; ++q) {
+            const float s = sv[q];
+            double total = 0.0;
+            for (int64_t p = 0; p < v.P; ++p) {
+                const int64_t o = (p * v.Q + q) * v.R;
+                const float *d = dy + o, *f = fv + o;
+                float row = 0.f;
+#pragma omp simd reduction(+ : row)
+                for (int64_t r = 0; r < v.R; ++r)
+                    row += SmallIsA ? Op::grad_a(d[r], s, f[r]) : Op::grad_b(d[r], f[r], s);
+                total += row;
+            }
+            sums[static_cast<size_t>(q)] = static_cast<float>(total);
+        }
+        const float* sp = sums.data();
+        write_grad(grad_buffer(small), v.Q, [=](int64_t q) { return sp[q]; });
+    }
+}
+
+template <class Op, bool SmallIsA>
+Tensor middle_binary(const char* op, const Tensor& a, const Tensor& b, const MiddleBroadcast& v) {
+    const Tensor& full = SmallIsA ? b : a;
+    const Tensor& small = SmallIsA ? a : b;
+    Tensor y = Tensor::empty(full.shape());
+    middle_forward<Op, SmallIsA>(v, full.data(), small.data(), y.data());
+    if (autograd::needs_grad({&a, &b})) {
+        // y_pqr = Op(full_pqr, small_q): by the chain rule dL/dfull_pqr = dy_pqr * dOp/dfull,
+        // and small_q, read by every (p, r), gets the sum of dy_pqr * dOp/dsmall over them.
+        autograd::record(op, {a, b}, y, [full, small, y, v] {
+            middle_backward<Op, SmallIsA>(v, full, small, y.grad());
+        });
+    }
+    return y;
+}
+
 // Op on any two shapes that broadcast together (index_map.hpp).
 template <class Op>
 Tensor broadcast_binary(const char* op, const Tensor& a, const Tensor& b) {
     const Shape out = index_map::broadcast_shape(op, a.shape(), b.shape());
+    if (out == a.shape()) {
+        if (const auto v = middle_broadcast(a.shape(), b.shape()))
+            return middle_binary<Op, false>(op, a, b, *v);
+    } else if (out == b.shape()) {
+        if (const auto v = middle_broadcast(b.shape(), a.shape()))
+            return middle_binary<Op, true>(op, a, b, *v);
+    }
     const index_map::Dims n = index_map::padded(out);
     const index_map::Dims sa = index_map::broadcast_strides(a.shape());
     const index_map::Dims sb = index_map::broadcast_strides(b.shape());
