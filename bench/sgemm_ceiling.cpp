@@ -2,12 +2,15 @@
 // this machine, and so how fast one epoch could be if it were nothing but GEMM.
 //
 //   build/bench/sgemm_ceiling --threads T [--library openblas|onednn]   (one JSON object per line)
+//   build/bench/sgemm_ceiling_blis --threads T --library blis   (where Debian's libblis-dev is)
 //
 // openblas: cblas_sgemm, threaded by OpenBLAS itself (its kernels as OPENBLAS_CORETYPE or the
 // processor choose); onednn: dnnl_sgemm, threaded with OpenMP (where built with oneDNN, as
 // normgrad is when Debian's libdnnl-dev is there). bench/bench.py runs every library built in and
 // takes the faster for each model: the machine's limit with the fastest GEMM available on it
-// (both are checked for correctness on these shapes by tests/test_gemm_libraries.cpp).
+// (both are checked for correctness on these shapes by tests/test_gemm_libraries.cpp). BLIS
+// (bli_sgemm, built as sgemm_ceiling_blis: its CBLAS symbols would clash with OpenBLAS's) was
+// measured for the choice of library only (bench/gemm_libraries.sh, docs/performance.md).
 //
 // The shapes are those of a GEMM-based implementation at batch B = 128 (row-major, C = op(A) op(B),
 // op(A) [M, K], op(B) [K, N]), forward and backward with their transposes:
@@ -24,8 +27,12 @@
 // a model's ceiling is the sum of its products' times, scaled to an epoch of 60,000 images:
 //   ceiling seconds = (60000 / B) * sum over products of (median seconds per call)
 //   ceiling GFLOP/s = model GEMM FLOPs per epoch / ceiling seconds, FLOPs = 2 M N K per product.
-#include <cblas.h>
 #include <omp.h>
+#if defined(SGEMM_WITH_BLIS)
+#include <blis.h>
+#else
+#include <cblas.h>
+#endif
 #if defined(NORMGRAD_WITH_ONEDNN)
 #include <oneapi/dnnl/dnnl.h>
 #endif
@@ -82,7 +89,7 @@ std::vector<Product> cnn() {
     return v;
 }
 
-bool use_onednn = false;
+[[maybe_unused]] bool use_onednn = false;
 
 double seconds_per_call(const Product& p, double min_seconds) {
     std::mt19937 gen(42);
@@ -99,9 +106,16 @@ double seconds_per_call(const Product& p, double min_seconds) {
             return;
         }
 #endif
+#if defined(SGEMM_WITH_BLIS)
+        float one = 1.f, zero = 0.f;  // row-major: row stride ld, column stride 1
+        bli_sgemm(p.trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                  p.trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, p.M, p.N, p.K, &one, a.data(),
+                  lda, 1, b.data(), ldb, 1, &zero, c.data(), p.N, 1);
+#else
         cblas_sgemm(CblasRowMajor, p.trans_a ? CblasTrans : CblasNoTrans,
                     p.trans_b ? CblasTrans : CblasNoTrans, p.M, p.N, p.K, 1.f, a.data(), lda,
                     b.data(), ldb, 0.f, c.data(), p.N);
+#endif
     };
     using Clock = std::chrono::steady_clock;
     for (int i = 0; i < 2; ++i) call();  // warm-up: caches, OpenBLAS buffers, threads
@@ -138,6 +152,14 @@ int main(int argc, char** argv) {
         }
     }
     if (threads < 1) threads = 1;
+#if defined(SGEMM_WITH_BLIS)
+    if (library != "blis") {
+        std::fprintf(stderr, "sgemm_ceiling_blis: --library %s: this build has blis only\n",
+                     library.c_str());
+        return 2;
+    }
+    bli_thread_set_num_threads(threads);
+#else
     if (library == "onednn") {
 #if defined(NORMGRAD_WITH_ONEDNN)
         use_onednn = true;
@@ -151,6 +173,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     openblas_set_num_threads(threads);
+#endif
     omp_set_num_threads(threads);
 
     const std::pair<const char*, std::vector<Product>> models[] = {{"mlp", mlp()}, {"cnn", cnn()}};

@@ -81,7 +81,7 @@ done
     echo "\`examples/specs/resnet-mnist.arch\` (conv3x3:32, one residual block of two 3x3 convolutions, global"
     echo "average pooling), \`resmlp20\` is \`examples/specs/resmlp20.arch\` (20 dense layers of 128, nine"
     echo "residual blocks); \`norm\` is each row's normalisation. (Speed is the benchmark's subject,"
-    echo "bench/results.md; these runs shared the machine with other work.)"
+    echo "bench/results-KIND.md; these runs shared the machine with other work.)"
     echo
     cat "$table"
 } >docs/results/norm-accuracy.md

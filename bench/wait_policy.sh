@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What waiting OpenMP threads cost on a busy machine: `normgrad train --threads 2` (the mlp for
+# 300 steps, the cnn with BatchNorm for 30) with OMP_WAIT_POLICY=ACTIVE (waiting threads spin)
+# and PASSIVE (they sleep; what normgrad's command line sets when the variable is unset,
+# examples/cli/wait_policy.hpp), on an idle machine and beside one busy process (a shell loop
+# taking one core), against --threads 1 under the same load. Writes docs/results/wait-policy.md.
+# Usage: bench/wait_policy.sh
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+"$root/scripts/build.sh" release normgrad_cli >/dev/null
+"$root/data/fetch_mnist.sh" >/dev/null
+dir=runs/wait-policy
+mkdir -p "$dir" docs/results
+train() {  # model bn steps threads policy -> seconds of the training loop
+    OMP_WAIT_POLICY="$5" OMP_NUM_THREADS="$4" build/normgrad train --model "$1" --batchnorm "$2" \
+        --epochs 1 --max-steps "$3" --threads "$4" --grad-stats off --no-progress \
+        --log "$dir/log.jsonl" --checkpoint "$dir/ck" >/dev/null 2>&1
+    /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$dir/log.jsonl"
+}
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p | xargs printf %.2f; }
+busy=
+stop_busy() { [ -n "$busy" ] && kill "$busy" 2>/dev/null; busy=; }
+trap stop_busy EXIT
+rows=()
+for load in idle busy; do
+    if [ "$load" = busy ]; then
+        sh -c 'while :; do :; done' &
+        busy=$!
+        sleep 1
+    fi
+    for m in "mlp off 300" "cnn on 30"; do
+        set -- $m
+        a=() p=() one=()
+        for _ in 1 2 3; do  # alternated, the median of three
+            a+=("$(train "$1" "$2" "$3" 2 ACTIVE)")
+            p+=("$(train "$1" "$2" "$3" 2 PASSIVE)")
+            one+=("$(train "$1" "$2" "$3" 1 PASSIVE)")
+        done
+        rows+=("| $1$([ "$2" = on ] && echo +BN) | $3 | $load | $(median "${a[@]}") | $(median "${p[@]}") | $(median "${one[@]}") |")
+    done
+    stop_busy
+done
+{
+    echo "# Waiting OpenMP threads on an idle and a busy machine"
+    echo
+    echo "Made by \`bench/wait_policy.sh\` on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores."
+    echo "Seconds of the training loop, the median of three runs (alternated); busy: one other"
+    echo "process spinning on one core."
+    echo
+    echo "| model | steps | machine | 2 threads ACTIVE s | 2 threads PASSIVE s | 1 thread s |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+} >docs/results/wait-policy.md
+cat docs/results/wait-policy.md
