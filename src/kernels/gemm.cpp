@@ -79,11 +79,20 @@ void openblas_single_threaded() {
     (void)done;
 }
 
+// The test hook of gemm.hpp.
+std::atomic<GemmObserver> gemm_observer{nullptr};
+
 }  // namespace
+
+void set_gemm_observer(GemmObserver observer) {
+    gemm_observer.store(observer, std::memory_order_relaxed);
+}
 
 void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                  int64_t ldc) {
+    if (const GemmObserver observe = gemm_observer.load(std::memory_order_relaxed))
+        observe(trans_a, trans_b, M, N, K, lda, ldb, ldc);
     if (M == 0 || N == 0) return;
     if (K == 0) {  // op(A) op(B) is all zeros: C = beta * C (and beta = 0 must not read C)
         for (int64_t i = 0; i < M; ++i)

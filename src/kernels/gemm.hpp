@@ -22,4 +22,14 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                  int64_t ldc);
 
+// A hook that exists for a test: when set, gemm_serial calls it with each product's shape and
+// leading dimensions (as passed) before computing it. Every product normgrad hands to a GEMM
+// library goes through gemm_serial, so tests/test_gemm_libraries.cpp records with it the shapes
+// the models use and checks each library on them. Null by default, which costs one branch per
+// call. gemm_serial runs in several threads at once, and so may the hook.
+using GemmObserver = void (*)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                              int64_t lda, int64_t ldb, int64_t ldc);
+// Sets the hook (null: none); not to be called while products run.
+void set_gemm_observer(GemmObserver observer);
+
 }  // namespace normgrad::kernels
