@@ -1,9 +1,10 @@
-// Thin wrapper over OpenBLAS's cblas_sgemm for row-major matrices.
+// Thin wrapper over a BLAS sgemm for row-major matrices: oneDNN's dnnl_sgemm on processors with
+// AVX-512 where it is built in, OpenBLAS's cblas_sgemm otherwise (normgrad/cpu.hpp chooses).
 //   C = alpha * op(A) * op(B) + beta * C,  op(X) = X or X^T,
 // with op(A) [M, K], op(B) [K, N], C [M, N]. Transposes are passed as flags, never copied.
 // beta = 0 overwrites C without reading it (C may hold garbage, even NaN).
 //
-// Threads: OpenBLAS itself always runs single-threaded; normgrad's OpenMP threads are the only
+// Threads: the library itself always runs single-threaded; normgrad's OpenMP threads are the only
 // threads there are, so the two never compete for the cores. gemm() splits a large product into
 // one block of C per thread (each an independent single-threaded sgemm); inside a parallel region
 // it runs in the calling thread.
