@@ -19,23 +19,34 @@ std::string read(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("docs: the README's Performance section is bench/results.md", "[docs]") {
-    // bench/bench.py writes bench/results.md and copies it, less its title line, into the README
-    // between these markers; a hand edit of either, or a rerun that did not update the README,
-    // shows here.
+TEST_CASE("docs: the README's Performance sections are bench/results-KIND.md", "[docs]") {
+    // bench/bench.py writes bench/results-KIND.md (KIND the machine kind: avx512, avx2) and copies
+    // it, less its title line, into the README between that kind's markers; a hand edit of
+    // either, or a rerun that did not update the README, shows here. Every such file has its
+    // section, so that no figure is left out of the README or shown under another kind.
     const std::string root = NORMGRAD_SOURCE_DIR;
     const std::string readme = read(root + "/README.md");
-    const std::string begin = "<!-- bench/results.md begins -->\n";
-    const size_t a = readme.find(begin), b = readme.find("<!-- bench/results.md ends -->");
-    REQUIRE(a != std::string::npos);
-    REQUIRE(b != std::string::npos);
-    std::string results = read(root + "/bench/results.md");
-    if (results.rfind("# ", 0) == 0) results.erase(0, results.find('\n') + 1);
-    while (!results.empty() && results[0] == '\n') results.erase(0, 1);
-    while (results.size() > 1 && results[results.size() - 1] == '\n' &&
-           results[results.size() - 2] == '\n')
-        results.pop_back();
-    CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == results);
+    int sections = 0;
+    for (const std::string kind : {"avx512", "avx2", "baseline"}) {
+        const std::string name = "bench/results-" + kind + ".md";
+        if (!std::filesystem::exists(root + "/" + name)) continue;
+        INFO(name);
+        const std::string begin = "<!-- " + name + " begins -->\n";
+        const size_t a = readme.find(begin), b = readme.find("<!-- " + name + " ends -->");
+        REQUIRE(a != std::string::npos);
+        REQUIRE(b != std::string::npos);
+        std::string results = read(root + "/" + name);
+        if (results.rfind("# ", 0) == 0) results.erase(0, results.find('\n') + 1);
+        while (!results.empty() && results[0] == '\n') results.erase(0, 1);
+        while (results.size() > 1 && results[results.size() - 1] == '\n' &&
+               results[results.size() - 2] == '\n')
+            results.pop_back();
+        CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == results);
+        // and the kind the report says it was measured on is the one its name gives
+        CHECK(results.find("Machine kind: **" + kind + "**") != std::string::npos);
+        ++sections;
+    }
+    CHECK(sections >= 1);
 }
 
 TEST_CASE("docs: the README's normalisation table is docs/results/norm-accuracy.md's", "[docs]") {
