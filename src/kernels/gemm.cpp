@@ -46,9 +46,9 @@ Library parse_library(const std::string& s, const std::string& who) {
 }
 
 // oneDNN's sgemm where it is built in and the processor has AVX-512: there it ran the models'
-// products about 1.5 times as fast as OpenBLAS held to its AVX2 kernels, and as fast as or faster
-// than OpenBLAS's own AVX-512 kernels and BLIS (bench/gemm_libraries.sh, docs/performance.md);
-// elsewhere OpenBLAS, the library normgrad was first measured with.
+// products 1.5 to 2.2 times as fast as OpenBLAS held to its AVX2 kernels, and faster than
+// OpenBLAS's own AVX-512 kernels and BLIS (bench/gemm_libraries.sh, docs/results/
+// gemm-libraries.md); elsewhere OpenBLAS, the library normgrad was first measured with.
 Library default_library() {
     const char* v = std::getenv("NORMGRAD_GEMM");
     if (v && *v) return parse_library(v, "NORMGRAD_GEMM=");

@@ -71,7 +71,7 @@ NORMGRAD_INLINE F pick(F baseline, F avx2, F avx512) {
 // code ran slower on, measured on the benchmark's cnn with perf (docs/performance.md): the 2x2
 // max-pooling (1.9x the AVX2 build's time forward, 1.7x backward) and three of the four Winograd
 // transforms (1.2x to 1.3x), whose loops are rows of 7 to 28 values, too short for 16-float
-// vectors. 256-bit vectors in an x86-64-v4 build were slower still (the cnn 12% slower in all).
+// vectors. (One pair of profiled runs; bench/kernel_builds.sh measures the outcome.)
 #define NORMGRAD_KERNEL_AVX2_ON_AVX512(RET, NAME, PARAMS, BODY, ARGS) \
     NORMGRAD_KERNEL_AS(NORMGRAD_AVX2, RET, NAME, PARAMS, BODY, ARGS)
 #define NORMGRAD_KERNEL_AS(AVX512, RET, NAME, PARAMS, BODY, ARGS)                           \

@@ -121,7 +121,8 @@ void add_broadcast_grad(const Tensor& t, Input which, const index_map::Dims& n,
 // GroupNorm), a per-channel weight [C, 1, 1] against [N, C, H, W]. Viewed as a result [P, Q, R]
 // and a small operand [Q], every row of R values shares one value of the small operand, so each
 // row is one vectorisable loop. (The general walk below does the same sums element by element,
-// through strides; it was half the time of a ResNet with GroupNorm.)
+// through strides: with these loops a ResNet with LayerNorm took 10.7 s for 60 steps instead
+// of 17.1 s; with GroupNorm, whose rows are long, it made no difference.)
 struct MiddleBroadcast {
     int64_t P, Q, R;
 };
