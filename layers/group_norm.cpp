@@ -1,4 +1,6 @@
 // GroupNorm from the general operations: no backward of its own, the tape differentiates it.
+// (tests/composed_norms.hpp keeps its first form, from mean, var and rsqrt, which a test checks
+// it against.)
 #include "normgrad/layers/group_norm.hpp"
 
 #include <fmt/format.h>
@@ -8,9 +10,8 @@
 
 #include "normgrad/layer_registry.hpp"
 #include "normgrad/ops/elementwise.hpp"
-#include "normgrad/ops/reduce.hpp"
 #include "normgrad/ops/reshape.hpp"
-#include "normgrad/ops/unary.hpp"
+#include "normgrad/ops/standardize.hpp"
 
 namespace normgrad {
 
@@ -39,13 +40,10 @@ Tensor GroupNorm::forward(const Tensor& x) {
     // Each example's group as one row: [N, groups, (C / groups) * H * W], consecutive in memory.
     const Tensor rows = reshape(x, Shape{N, groups, N == 0 ? 0 : x.numel() / (N * groups)});
 
-    // Twelve tape records with affine (eight without): reshape, mean, sub, var, add_scalar,
-    // rsqrt, mul, reshape back, then weight and bias each reshaped to [C, 1, ...] (so that they
-    // broadcast along dimension 1), mul and add.
-    const Tensor centred = sub(rows, mean(rows, {2}, /*keepdim=*/true));
-    const Tensor inv_std =
-        rsqrt(add_scalar(var(rows, {2}, /*unbiased=*/false, /*keepdim=*/true), eps));
-    const Tensor xhat = reshape(mul(centred, inv_std), x.shape());
+    // Seven tape records with affine (three without): reshape, standardize, reshape back, then
+    // weight and bias each reshaped to [C, 1, ...] (so that they broadcast along dimension 1), mul
+    // and add.
+    const Tensor xhat = reshape(standardize(rows, 1, eps), x.shape());
     if (!weight.defined()) return xhat;
     std::vector<int64_t> per_channel(static_cast<size_t>(x.rank() - 1), 1);
     per_channel[0] = channels;

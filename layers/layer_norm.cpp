@@ -1,4 +1,6 @@
 // LayerNorm from the general operations: no backward of its own, the tape differentiates it.
+// (tests/composed_norms.hpp keeps its first form, from mean, var and rsqrt, which a test checks
+// it against.)
 #include "normgrad/layers/layer_norm.hpp"
 
 #include <fmt/format.h>
@@ -9,8 +11,7 @@
 #include "normalized_shape.hpp"
 #include "normgrad/layer_registry.hpp"
 #include "normgrad/ops/elementwise.hpp"
-#include "normgrad/ops/reduce.hpp"
-#include "normgrad/ops/unary.hpp"
+#include "normgrad/ops/standardize.hpp"
 
 namespace normgrad {
 
@@ -26,12 +27,9 @@ LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape_, float eps_, bool af
 Tensor LayerNorm::forward(const Tensor& x) {
     const std::vector<int> axes = detail::trailing_axes(kind(), normalized_shape, x);
 
-    // Eight tape records with affine (six without): mean, sub, var, add_scalar, rsqrt, mul, then
+    // Three tape records with affine (one without): standardize over the normalised axes, then
     // mul by weight and add bias, which broadcast along the leading dimensions.
-    const Tensor centred = sub(x, mean(x, axes, /*keepdim=*/true));
-    const Tensor inv_std =
-        rsqrt(add_scalar(var(x, axes, /*unbiased=*/false, /*keepdim=*/true), eps));
-    const Tensor xhat = mul(centred, inv_std);
+    const Tensor xhat = standardize(x, static_cast<int>(axes.size()), eps);
     if (!weight.defined()) return xhat;
     return add(mul(xhat, weight), bias);
 }

@@ -9,7 +9,8 @@
 // small-matrix kernels (one input channel, src/kernels/small_gemm.cpp); batch_norm in training,
 // 4-D and 2-D, forward and backward, written and accumulated; max_pool2d 2x2 forward and
 // backward (odd H and W, accumulated); relu, leaky_relu and mul/add (write_grad and
-// kernels::write_elements); sum_of_squares and update_sums_of_squares (normgrad/norms.hpp).
+// kernels::write_elements); standardize, forward and backward (written and accumulated);
+// sum_of_squares and update_sums_of_squares (normgrad/norms.hpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -259,6 +260,31 @@ TEST_CASE(
     for (const Shape& s : {Shape{7, 1}, Shape{5, 7}, Shape{33, 15}, Shape{3, 17}, Shape{17, 33},
                            Shape{100, 100}, Shape{3, 130}})
         compare_builds("batch_norm " + shape_name(s), [&] { return run_batch_norm(s); });
+}
+
+TEST_CASE("kernel builds: standardize, forward and backward, matches the baseline build",
+          "[kernel-builds]") {
+    // Rows of 1 to 6,272 values (LayerNorm over [32, 14, 14]), and enough rows to be split
+    // between threads.
+    for (auto [s, dims] :
+         {std::pair{Shape{3, 1}, 1}, std::pair{Shape{4, 7}, 1}, std::pair{Shape{2, 3, 5, 5}, 3},
+          std::pair{Shape{5, 17}, 1}, std::pair{Shape{2, 4, 33}, 1},
+          std::pair{Shape{8, 32, 14, 14}, 3}, std::pair{Shape{300, 100}, 1}})
+        compare_builds("standardize " + shape_name(s) + " dims " + std::to_string(dims), [&] {
+            Tensor x = randn(s, 41, 0.5f, 2.f).set_requires_grad();
+            const Tensor q = randn(s, 42);
+            Outputs out;
+            Tensor y = standardize(x, dims, 1e-5f);
+            out.emplace_back("y", values(y));
+            backward_with_random_grad(y, 43);
+            out.emplace_back("dx", grads(x));
+            // Added onto another record's gradient of x.
+            x.zero_grad();
+            Tensor y2 = add(mul(x, q), standardize(x, dims, 1e-5f));
+            backward_with_random_grad(y2, 44);
+            out.emplace_back("dx (accumulated)", grads(x));
+            return out;
+        });
 }
 
 TEST_CASE("kernel builds: max_pool2d 2x2, forward and backward, matches the baseline build",

@@ -20,4 +20,5 @@
 #include "normgrad/ops/max_pool2d.hpp"     // max_pool2d, Pool2dParams
 #include "normgrad/ops/reduce.hpp"         // sum, mean (all or over axes), var, max
 #include "normgrad/ops/reshape.hpp"        // reshape, flatten, permute, transpose, concat, slice
+#include "normgrad/ops/standardize.hpp"    // standardize (LayerNorm's and GroupNorm's core)
 #include "normgrad/ops/unary.hpp"          // exp, log, sqrt, rsqrt, pow, abs

@@ -198,20 +198,39 @@ void middle_backward(const MiddleBroadcast& v, const Tensor& full, const Tensor&
     if (v.R == 1) {  // rows of Q values: the small operand's sums by columns
         if (full.requires_grad()) {
             const GradBuffer g = grad_buffer(full);
-            write_grad(g, rows, [=](int64_t i) {
-                const int64_t q = i % v.Q;
-                return SmallIsA ? Op::grad_b(dy[i], sv[q], fv[i]) : Op::grad_a(dy[i], fv[i], sv[q]);
-            });
+#pragma omp parallel for schedule(static) if (parallel)
+            for (int64_t p = 0; p < v.P; ++p) {
+                const int64_t o = p * v.Q;
+                const float *d = dy + o, *f = fv + o;
+                float* out = g.data + o;
+                auto partial = [=](int64_t q) {
+                    return SmallIsA ? Op::grad_b(d[q], sv[q], f[q]) : Op::grad_a(d[q], f[q], sv[q]);
+                };
+                if (g.accumulate) {
+#pragma omp simd
+                    for (int64_t q = 0; q < v.Q; ++q) out[q] += partial(q);
+                } else {
+#pragma omp simd
+                    for (int64_t q = 0; q < v.Q; ++q) out[q] = partial(q);
+                }
+            }
         }
         if (small.requires_grad()) {
+            // Each thread sums its own range of columns over all p, in the same order whatever
+            // the number of threads.
             std::vector<double> sums(static_cast<size_t>(v.Q), 0.0);
             double* sp = sums.data();
-            for (int64_t p = 0; p < v.P; ++p) {
-                const float *d = dy + p * v.Q, *f = fv + p * v.Q;
+#pragma omp parallel if (parallel && v.Q >= 64)
+            {
+                const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+                const int64_t lo = v.Q * t / nt, hi = v.Q * (t + 1) / nt;
+                for (int64_t p = 0; p < v.P; ++p) {
+                    const float *d = dy + p * v.Q, *f = fv + p * v.Q;
 #pragma omp simd
-                for (int64_t q = 0; q < v.Q; ++q)
-                    sp[q] +=
-                        SmallIsA ? Op::grad_a(d[q], sv[q], f[q]) : Op::grad_b(d[q], f[q], sv[q]);
+                    for (int64_t q = lo; q < hi; ++q)
+                        sp[q] += SmallIsA ? Op::grad_a(d[q], sv[q], f[q])
+                                          : Op::grad_b(d[q], f[q], sv[q]);
+                }
             }
             write_grad(grad_buffer(small), v.Q,
                        [=](int64_t q) { return static_cast<float>(sp[q]); });
