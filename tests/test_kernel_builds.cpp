@@ -266,10 +266,13 @@ TEST_CASE("kernel builds: standardize, forward and backward, matches the baselin
           "[kernel-builds]") {
     // Rows of 1 to 6,272 values (LayerNorm over [32, 14, 14]), and enough rows to be split
     // between threads.
-    for (auto [s, dims] :
+    // (A pair, not a structured binding: clang 14 does not let the lambda capture one.)
+    for (const std::pair<Shape, int>& c :
          {std::pair{Shape{3, 1}, 1}, std::pair{Shape{4, 7}, 1}, std::pair{Shape{2, 3, 5, 5}, 3},
           std::pair{Shape{5, 17}, 1}, std::pair{Shape{2, 4, 33}, 1},
-          std::pair{Shape{8, 32, 14, 14}, 3}, std::pair{Shape{300, 100}, 1}})
+          std::pair{Shape{8, 32, 14, 14}, 3}, std::pair{Shape{300, 100}, 1}}) {
+        const Shape& s = c.first;
+        const int dims = c.second;
         compare_builds("standardize " + shape_name(s) + " dims " + std::to_string(dims), [&] {
             Tensor x = randn(s, 41, 0.5f, 2.f).set_requires_grad();
             const Tensor q = randn(s, 42);
@@ -285,6 +288,7 @@ TEST_CASE("kernel builds: standardize, forward and backward, matches the baselin
             out.emplace_back("dx (accumulated)", grads(x));
             return out;
         });
+    }
 }
 
 TEST_CASE("kernel builds: max_pool2d 2x2, forward and backward, matches the baseline build",
