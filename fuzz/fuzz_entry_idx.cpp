@@ -10,9 +10,9 @@ namespace normgrad::fuzz {
 
 namespace {
 
-const std::string kName = "fuzz-input.idx";
+const std::string kIdxName = "fuzz-input.idx";
 
-[[noreturn]] void broken(const std::string& what) {
+[[noreturn]] void broken_idx(const std::string& what) {
     throw FuzzInvariantError("fuzz_idx: " + what);
 }
 
@@ -21,29 +21,31 @@ const std::string kName = "fuzz-input.idx";
 Outcome fuzz_idx(std::span<const uint8_t> input) {
     IdxArray a;
     try {
-        a = parse_idx(input, kName);
+        a = parse_idx(input, kIdxName);
     } catch (const DataError& e) {
         // Documented: the message starts with the name, then says what is wrong.
         const std::string msg = e.what();
-        if (msg.rfind(kName + ": ", 0) != 0 || msg.size() <= kName.size() + 2)
-            broken(fmt::format("DataError message does not start with the file name: '{}'", msg));
+        if (msg.rfind(kIdxName + ": ", 0) != 0 || msg.size() <= kIdxName.size() + 2)
+            broken_idx(
+                fmt::format("DataError message does not start with the file name: '{}'", msg));
         return Outcome::rejected;
     }
     if (a.dims.empty() || a.dims.size() > 4)
-        broken(fmt::format("accepted an array of {} dimensions", a.dims.size()));
+        broken_idx(fmt::format("accepted an array of {} dimensions", a.dims.size()));
     int64_t count = 1;
     for (int64_t d : a.dims) {
-        if (d < 1 || d > int64_t{0xFFFFFFFF}) broken(fmt::format("accepted dimension {}", d));
+        if (d < 1 || d > int64_t{0xFFFFFFFF}) broken_idx(fmt::format("accepted dimension {}", d));
         if (__builtin_mul_overflow(count, d, &count) || count > kIdxMaxDataBytes)
-            broken("accepted dimensions whose product exceeds the data limit");
+            broken_idx("accepted dimensions whose product exceeds the data limit");
     }
     if (static_cast<uint64_t>(count) != a.bytes.size())
-        broken(
+        broken_idx(
             fmt::format("dimensions declare {} bytes but {} were returned", count, a.bytes.size()));
     const bool gzipped = input.size() >= 2 && input[0] == 0x1f && input[1] == 0x8b;
     if (!gzipped && input.size() != 4 + 4 * a.dims.size() + a.bytes.size())
-        broken(fmt::format("accepted a raw file of {} bytes for {} dimensions and {} data bytes",
-                           input.size(), a.dims.size(), a.bytes.size()));
+        broken_idx(
+            fmt::format("accepted a raw file of {} bytes for {} dimensions and {} data bytes",
+                        input.size(), a.dims.size(), a.bytes.size()));
     return Outcome::accepted;
 }
 

@@ -39,7 +39,7 @@ struct BatchSizeFlags {
     float lr = 0.1f, momentum = 0.9f;
 };
 
-struct Point {
+struct BatchSizePoint {
     size_t dataset;
     int64_t batch;
     train::Norm norm;
@@ -52,12 +52,13 @@ std::string dataset_name(const std::string& dir) {
     return name;
 }
 
-std::string error_cell(const Point& p) {
+std::string error_cell(const BatchSizePoint& p) {
     return p.r.diverged_step ? fmt::format("div@{}", p.r.diverged_step)
                              : percent(1.0 - p.r.test_accuracy);
 }
 
-const Point* find(const std::vector<Point>& ps, size_t d, int64_t b, const train::Norm& n) {
+const BatchSizePoint* find(const std::vector<BatchSizePoint>& ps, size_t d, int64_t b,
+                           const train::Norm& n) {
     for (const auto& p : ps)
         if (p.dataset == d && p.batch == b && p.norm == n) return &p;
     return nullptr;
@@ -96,7 +97,7 @@ int run_batch_size(BatchSizeFlags& f) {
     }
     start_study_threads(f.study);
 
-    std::vector<Point> points;
+    std::vector<BatchSizePoint> points;
     for (size_t d = 0; d < data.size(); ++d)
         for (const int64_t b : f.batches)
             for (const auto& n : norms) {
@@ -151,7 +152,7 @@ int run_batch_size(BatchSizeFlags& f) {
         for (const int64_t b : f.batches) {
             page.table += fmt::format("{:>6}", b);
             for (const auto& n : norms) {
-                const Point* p = find(points, d, b, n);
+                const BatchSizePoint* p = find(points, d, b, n);
                 page.table += fmt::format(" {:>22}", p ? error_cell(*p) : "-");
             }
             page.table += "\n";
@@ -161,7 +162,7 @@ int run_batch_size(BatchSizeFlags& f) {
         const int64_t big = f.batches.back(), small = f.batches.front();
         std::string s = fmt::format("{}: test error from batch {} to batch {}:", name, big, small);
         for (const auto& n : norms) {
-            const Point *a = find(points, d, big, n), *b = find(points, d, small, n);
+            const BatchSizePoint *a = find(points, d, big, n), *b = find(points, d, small, n);
             if (a && b)
                 s += fmt::format(" {} {} -> {};", train::describe(n), error_cell(*a),
                                  error_cell(*b));
@@ -170,12 +171,12 @@ int run_batch_size(BatchSizeFlags& f) {
         const train::Norm bn = train::Norm::batch();
         double best = 1;
         for (const int64_t b : f.batches)
-            if (const Point* p = find(points, d, b, bn); p && !p->r.diverged_step)
+            if (const BatchSizePoint* p = find(points, d, b, bn); p && !p->r.diverged_step)
                 best = std::min(best, 1.0 - p->r.test_accuracy);
         if (find(points, d, big, bn)) {
             int64_t from = 0;
             for (auto it = f.batches.rbegin(); it != f.batches.rend(); ++it) {
-                const Point* p = find(points, d, *it, bn);
+                const BatchSizePoint* p = find(points, d, *it, bn);
                 if (!p || p->r.diverged_step || 1.0 - p->r.test_accuracy > best + 0.005) break;
                 from = *it;
             }
@@ -192,7 +193,8 @@ int run_batch_size(BatchSizeFlags& f) {
         for (size_t k = 0; k < norms.size(); ++k) {
             Series sr{train::describe(norms[k]), color_of(k), {}, {}};
             for (const int64_t b : f.batches)
-                if (const Point* p = find(points, d, b, norms[k]); p && !p->r.diverged_step)
+                if (const BatchSizePoint* p = find(points, d, b, norms[k]);
+                    p && !p->r.diverged_step)
                     sr.x.push_back(double(b)), sr.y.push_back(1.0 - p->r.test_accuracy);
             series.push_back(sr);
         }

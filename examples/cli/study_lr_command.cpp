@@ -31,14 +31,14 @@ struct LrFlags {
     float momentum = 0.9f;
 };
 
-struct Point {
+struct LrPoint {
     train::Norm norm;
     double lr;
     train::PointResult r;
     bool trains(double threshold) const { return !r.diverged_step && r.test_accuracy >= threshold; }
 };
 
-std::string cell(const Point& p) {
+std::string cell(const LrPoint& p) {
     return p.r.diverged_step ? fmt::format("div@{}", p.r.diverged_step)
                              : percent(p.r.test_accuracy);
 }
@@ -77,7 +77,7 @@ int run_lr(LrFlags& f) {
     }
     start_study_threads(f.study);
 
-    std::vector<Point> points;
+    std::vector<LrPoint> points;
     for (const auto& n : norms)
         for (const double lr : lrs) {
             if (stop_requested()) break;
