@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/ops/elementwise.hpp"
+#include "normgrad/ops/multiply_add.hpp"
 #include "normgrad/ops/reshape.hpp"
 #include "normgrad/ops/standardize.hpp"
 
@@ -40,15 +40,15 @@ Tensor GroupNorm::forward(const Tensor& x) {
     // Each example's group as one row: [N, groups, (C / groups) * H * W], consecutive in memory.
     const Tensor rows = reshape(x, Shape{N, groups, N == 0 ? 0 : x.numel() / (N * groups)});
 
-    // Seven tape records with affine (three without): reshape, standardize, reshape back, then
-    // weight and bias each reshaped to [C, 1, ...] (so that they broadcast along dimension 1), mul
-    // and add.
+    // Six tape records with affine (three without): reshape, standardize, reshape back, then
+    // weight and bias each reshaped to [C, 1, ...] (so that they broadcast along dimension 1),
+    // and xhat * weight + bias (multiply_add: add(mul(...), ...) in one record).
     const Tensor xhat = reshape(standardize(rows, 1, eps), x.shape());
     if (!weight.defined()) return xhat;
     std::vector<int64_t> per_channel(static_cast<size_t>(x.rank() - 1), 1);
     per_channel[0] = channels;
     const Shape s(per_channel);
-    return add(mul(xhat, reshape(weight, s)), reshape(bias, s));
+    return multiply_add(xhat, reshape(weight, s), reshape(bias, s));
 }
 
 std::string GroupNorm::describe() const {

@@ -10,7 +10,7 @@
 
 #include "normalized_shape.hpp"
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/ops/elementwise.hpp"
+#include "normgrad/ops/multiply_add.hpp"
 #include "normgrad/ops/standardize.hpp"
 
 namespace normgrad {
@@ -27,11 +27,12 @@ LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape_, float eps_, bool af
 Tensor LayerNorm::forward(const Tensor& x) {
     const std::vector<int> axes = detail::trailing_axes(kind(), normalized_shape, x);
 
-    // Three tape records with affine (one without): standardize over the normalised axes, then
-    // mul by weight and add bias, which broadcast along the leading dimensions.
+    // Two tape records with affine (one without): standardize over the normalised axes, then
+    // xhat * weight + bias, which broadcast along the leading dimensions (multiply_add is
+    // add(mul(xhat, weight), bias) in one record).
     const Tensor xhat = standardize(x, static_cast<int>(axes.size()), eps);
     if (!weight.defined()) return xhat;
-    return add(mul(xhat, weight), bias);
+    return multiply_add(xhat, weight, bias);
 }
 
 std::string LayerNorm::describe() const {

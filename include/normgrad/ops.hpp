@@ -18,6 +18,7 @@
 #include "normgrad/ops/elementwise.hpp"    // add, sub, mul, div, scale, add_scalar, add_bias
 #include "normgrad/ops/matmul.hpp"         // matmul, linear
 #include "normgrad/ops/max_pool2d.hpp"     // max_pool2d, Pool2dParams
+#include "normgrad/ops/multiply_add.hpp"   // multiply_add (x * w + b, LayerNorm's gamma and beta)
 #include "normgrad/ops/reduce.hpp"         // sum, mean (all or over axes), var, max
 #include "normgrad/ops/reshape.hpp"        // reshape, flatten, permute, transpose, concat, slice
 #include "normgrad/ops/standardize.hpp"    // standardize (LayerNorm's and GroupNorm's core)

@@ -14,6 +14,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/elementwise.hpp"
 #include "ops/index_map.hpp"
+#include "ops/middle_broadcast.hpp"
 
 namespace normgrad {
 
@@ -115,45 +116,9 @@ void add_broadcast_grad(const Tensor& t, Input which, const index_map::Dims& n,
     write_grad(grad_buffer(t), t.numel(), [=](int64_t j) { return static_cast<float>(s[j]); });
 }
 
-// ---- The broadcasts normalisation layers make, as simple loops ----
-// One operand has the result's shape and the other holds one value per index of a contiguous
-// block of the result's axes: a per-group statistic [N, G, 1] against [N, G, M] (LayerNorm,
-// GroupNorm), a per-channel weight [C, 1, 1] against [N, C, H, W]. Viewed as a result [P, Q, R]
-// and a small operand [Q], every row of R values shares one value of the small operand, so each
-// row is one vectorisable loop. (The general walk below does the same sums element by element,
-// through strides: with these loops a ResNet with LayerNorm took 10.7 s for 60 steps instead
-// of 17.1 s; with GroupNorm, whose rows are long, it made no difference.)
-struct MiddleBroadcast {
-    int64_t P, Q, R;
-};
-
-// The view, when `small` broadcasts against `full` that way (numpy's rules: shapes aligned on
-// the right, missing leading axes of size 1); nullopt otherwise.
-std::optional<MiddleBroadcast> middle_broadcast(const Shape& full, const Shape& small) {
-    const int rf = full.rank(), rs = small.rank();
-    if (rs > rf) return std::nullopt;
-    auto small_dim = [&](int axis) {
-        return axis < rf - rs ? int64_t{1} : small[axis - (rf - rs)];
-    };
-    int first = rf, last = -1;  // the axes where small is not 1
-    for (int axis = 0; axis < rf; ++axis) {
-        const int64_t d = small_dim(axis);
-        if (d != 1 && d != full[axis]) return std::nullopt;
-        if (d != 1) first = std::min(first, axis), last = axis;
-    }
-    MiddleBroadcast v{1, 1, 1};
-    for (int axis = 0; axis < rf; ++axis) {
-        if (axis < first) {
-            v.P *= full[axis];
-        } else if (axis <= last) {
-            if (small_dim(axis) != full[axis]) return std::nullopt;  // a 1 inside the block
-            v.Q *= full[axis];
-        } else {
-            v.R *= full[axis];
-        }
-    }
-    return v;
-}
+// ---- The broadcasts normalisation layers make, as simple loops (ops/middle_broadcast.hpp) ----
+using detail::middle_broadcast;
+using detail::MiddleBroadcast;
 
 // y[p, q, r] = Op(a[p, q, r], b[q]), or Op(a[q], b[p, q, r]) with SmallIsA.
 // (R = 1, a LayerNorm's elementwise weight [C, H, W] against [N, C, H, W]: the loops run along q.)
