@@ -564,6 +564,9 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
     add("")
     if instrumentation is None:
         add("Not measured: this normgrad has no `--grad-stats` flag.")
+    elif not instrumentation:
+        add("Not measured in this run: `--grad-stats-models` and `--grad-stats-threads` chose "
+            "none of the models run.")
     else:
         add(f"| model | threads | pairs of runs | off s | on s | cost (target <= "
             f"{100 * INSTRUMENTATION_TARGET:.0f}%) |")
