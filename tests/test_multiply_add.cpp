@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "check_close.hpp"
 #include "fixture.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/gradcheck.hpp"
@@ -16,6 +17,7 @@
 #include "normgrad/random.hpp"
 
 using namespace normgrad;
+using normgrad::testing::check_close;
 
 namespace {
 
@@ -35,13 +37,6 @@ const std::vector<AffineCase> kFused = {
     {{3, 4}, {4}}, {{2, 3, 4}, {3, 4}}, {{2, 4, 3, 3}, {4, 1, 1}},  {{2, 3, 4, 5}, {3, 4, 1}},
     {{5}, {1}},    {{2, 3}, {1, 1}},    {{64, 8, 9, 9}, {8, 1, 1}}, {{40, 16, 8, 8}, {16, 8, 8}},
 };
-
-void check_close(const std::vector<float>& got, const std::vector<float>& want,
-                 const std::string& what, double rtol) {
-    const auto r = testing::compare_close(got, want, rtol);
-    INFO(what << ": " << r.report);
-    CHECK(r.ok);
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "check_close.hpp"
 #include "composed_norms.hpp"
 #include "fixture.hpp"
 #include "normgrad/autograd.hpp"
@@ -20,6 +21,7 @@
 #include "normgrad/random.hpp"
 
 using namespace normgrad;
+using normgrad::testing::check_close;
 
 namespace {
 
@@ -39,13 +41,6 @@ const std::vector<Case> kCases = {
     {{4, 1}, 1}, {{3, 5}, 1},       {{2, 3, 4}, 2},       {{2, 3, 4}, 1},  {{2, 3, 2, 3}, 3},
     {{5}, 1},    {{2, 4, 3, 3}, 1}, {{64, 2, 17, 17}, 3}, {{300, 301}, 1},
 };
-
-void check_close(const std::vector<float>& got, const std::vector<float>& want,
-                 const std::string& what, double rtol) {
-    const auto r = testing::compare_close(got, want, rtol);
-    INFO(what << ": " << r.report);
-    CHECK(r.ok);
-}
 
 // Every element within tol times the largest magnitude of `want` (the tensor's scale).
 void check_scaled(const std::vector<float>& got, const std::vector<float>& want,

@@ -5,7 +5,6 @@
 // shapes go through broadcast_binary, which walks the broadcast result with strides
 // (ops/index_map.hpp) and is correct for any pair of broadcastable shapes rather than fast.
 #include <fmt/format.h>
-#include <omp.h>
 
 #include <optional>
 #include <vector>
@@ -181,22 +180,16 @@ void middle_backward(const MiddleBroadcast& v, const Tensor& full, const Tensor&
             }
         }
         if (small.requires_grad()) {
-            // Each thread sums its own range of columns over all p, in the same order whatever
-            // the number of threads.
             std::vector<double> sums(static_cast<size_t>(v.Q), 0.0);
             double* sp = sums.data();
-#pragma omp parallel if (parallel && v.Q >= 64)
-            {
-                const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-                const int64_t lo = v.Q * t / nt, hi = v.Q * (t + 1) / nt;
-                for (int64_t p = 0; p < v.P; ++p) {
-                    const float *d = dy + p * v.Q, *f = fv + p * v.Q;
+            detail::for_rows_by_column_ranges(v, parallel, [=](int64_t p, int64_t lo, int64_t hi) {
+                const float *d = dy + p * v.Q, *f = fv + p * v.Q, *sm = sv;
+                double* acc = sp;
 #pragma omp simd
-                    for (int64_t q = lo; q < hi; ++q)
-                        sp[q] += SmallIsA ? Op::grad_a(d[q], sv[q], f[q])
-                                          : Op::grad_b(d[q], f[q], sv[q]);
-                }
-            }
+                for (int64_t q = lo; q < hi; ++q)
+                    acc[q] +=
+                        SmallIsA ? Op::grad_a(d[q], sm[q], f[q]) : Op::grad_b(d[q], f[q], sm[q]);
+            });
             write_grad(grad_buffer(small), v.Q,
                        [=](int64_t q) { return static_cast<float>(sp[q]); });
         }

@@ -1,6 +1,8 @@
 // The broadcast that normalisation layers make, seen as simple loops: elementwise.cpp's add,
-// sub, mul and div, and multiply_add.cpp, use it.
+// sub, mul and div, and multiply_add.cpp, use it and its column sums.
 #pragma once
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -47,6 +49,19 @@ inline std::optional<MiddleBroadcast> middle_broadcast(const Shape& full, const 
         }
     }
     return v;
+}
+
+// For sums over p of rows of Q values (R = 1: the small operand's gradient): calls
+// add_row(p, lo, hi) for p = 0, 1, ..., P - 1 in order, each thread for its own range [lo, hi) of
+// the columns, so that each column is summed in the same order whatever the number of threads.
+template <class F>
+void for_rows_by_column_ranges(const MiddleBroadcast& v, bool parallel, F add_row) {
+#pragma omp parallel if (parallel && v.Q >= 64)
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t lo = v.Q * t / nt, hi = v.Q * (t + 1) / nt;
+        for (int64_t p = 0; p < v.P; ++p) add_row(p, lo, hi);
+    }
 }
 
 }  // namespace normgrad::detail

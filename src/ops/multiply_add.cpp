@@ -17,8 +17,6 @@
 // same whatever the number of threads. Other shapes go through add(mul(x, w), b).
 #include "normgrad/ops/multiply_add.hpp"
 
-#include <omp.h>
-
 #include <vector>
 
 #include "kernels/grad_buffer.hpp"
@@ -66,24 +64,15 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
         const int64_t n_rows = along_q ? v.P : rows, len = along_q ? v.Q : v.R;
 #pragma omp parallel for schedule(static) if (parallel)
         for (int64_t row = 0; row < n_rows; ++row) {
-            const int64_t o = row * len;
-            const float* gr = g + o;
-            float* out = dx.data + o;
-            // Along q each element has its own w[q]; along r the row shares one.
-            const float* ws = along_q ? wv : nullptr;
-            const float s = along_q ? 0.f : wv[row % v.Q];
-            if (along_q && dx.accumulate) {
-#pragma omp simd
-                for (int64_t q = 0; q < len; ++q) out[q] += gr[q] * ws[q];
-            } else if (along_q) {
-#pragma omp simd
-                for (int64_t q = 0; q < len; ++q) out[q] = gr[q] * ws[q];
-            } else if (dx.accumulate) {
-#pragma omp simd
-                for (int64_t r = 0; r < len; ++r) out[r] += gr[r] * s;
-            } else {
-#pragma omp simd
-                for (int64_t r = 0; r < len; ++r) out[r] = gr[r] * s;
+            const float* gr = g + row * len;
+            float* out = dx.data + row * len;
+            if (along_q) {  // each element its own w[q]
+                kernels::write_range_baseline(out, 0, len, dx.accumulate,
+                                              [gr, wv](int64_t q) { return gr[q] * wv[q]; });
+            } else {  // the row shares one w
+                const float s = wv[row % v.Q];
+                kernels::write_range_baseline(out, 0, len, dx.accumulate,
+                                              [gr, s](int64_t r) { return gr[r] * s; });
             }
         }
     }
@@ -91,21 +80,15 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
     std::vector<double> sw(static_cast<size_t>(v.Q), 0.0), sb(static_cast<size_t>(v.Q), 0.0);
     double *swp = sw.data(), *sbp = sb.data();
     if (v.R == 1) {
-        // Each thread sums its own range of columns over all p, in the same order whatever the
-        // number of threads.
-#pragma omp parallel if (parallel && v.Q >= 64)
-        {
-            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-            const int64_t lo = v.Q * t / nt, hi = v.Q * (t + 1) / nt;
-            for (int64_t p = 0; p < v.P; ++p) {
-                const float *gr = g + p * v.Q, *xr = xv + p * v.Q;
+        detail::for_rows_by_column_ranges(v, parallel, [=](int64_t p, int64_t lo, int64_t hi) {
+            const float *gr = g + p * v.Q, *xr = xv + p * v.Q;
+            double *aw = swp, *ab = sbp;
 #pragma omp simd
-                for (int64_t q = lo; q < hi; ++q) {
-                    swp[q] += gr[q] * xr[q];
-                    sbp[q] += gr[q];
-                }
+            for (int64_t q = lo; q < hi; ++q) {
+                aw[q] += gr[q] * xr[q];
+                ab[q] += gr[q];
             }
-        }
+        });
     } else {
 #pragma omp parallel for schedule(static) if (parallel && v.Q > 1)
         for (int64_t q = 0; q < v.Q; ++q) {
