@@ -10,14 +10,23 @@
 // random values in [-1, 1] through kernels::gemm_serial, with those leading dimensions.
 #include <catch2/catch.hpp>
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -311,5 +320,111 @@ TEST_CASE(
         for (const GemmShape& s : shapes)
             for (auto [alpha, beta] : {std::pair{1.f, 0.f}, {1.f, 1.f}, {-0.5f, 2.f}, {3.f, 0.f}})
                 check_product(s, alpha, beta, ++seed);
+    }
+}
+
+namespace {
+
+std::atomic<int64_t> signals_handled{0};
+void count_signal(int) {
+    signals_handled.fetch_add(1, std::memory_order_relaxed);
+}
+
+// A handler for SIGUSR1 that only counts, and a thread that sends SIGUSR1 to the thread that
+// made this object every 20 microseconds, until the object ends (then the old handler is back).
+class SignalStorm {
+  public:
+    SignalStorm() : target_(pthread_self()) {
+        struct sigaction sa {};
+        sa.sa_handler = count_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, &saved_);
+        sender_ = std::thread([this] {
+            while (!done_.load()) {
+                pthread_kill(target_, SIGUSR1);
+                std::this_thread::sleep_for(std::chrono::microseconds(20));
+            }
+        });
+    }
+    ~SignalStorm() {
+        done_.store(true);
+        sender_.join();
+        sigaction(SIGUSR1, &saved_, nullptr);
+    }
+    SignalStorm(const SignalStorm&) = delete;
+    SignalStorm& operator=(const SignalStorm&) = delete;
+
+  private:
+    pthread_t target_;
+    struct sigaction saved_ {};
+    std::atomic<bool> done_{false};
+    std::thread sender_;
+};
+
+// The products of `shapes`, each computed once quietly and then 100 times while SIGUSR1 rains on
+// the thread, in a child process (a corrupted heap aborts it, and must not take the test program
+// down, nor hang it in Catch's own abort handler). Returns the child's exit status (128 + the
+// signal that ended it): 0 when every product equalled its quiet twin bit for bit and signals
+// were handled, 1 when a product differed, 2 when no signal was handled.
+int products_under_signals(const std::vector<GemmShape>& shapes) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        signal(SIGABRT, SIG_DFL);
+        int64_t differing = 0, handled = 0;
+        for (const GemmShape& s : shapes) {
+            const Operands op = random_operands(s, 7);
+            std::vector<float> quiet = op.C;
+            kernels::gemm_serial(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.f, op.A.data(), s.lda,
+                                 op.B.data(), s.ldb, 0.f, quiet.data(), s.ldc);
+            const int64_t before = signals_handled.load();
+            {
+                SignalStorm storm;
+                for (int rep = 0; rep < 100; ++rep) {
+                    std::vector<float> c = op.C;
+                    kernels::gemm_serial(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.f, op.A.data(),
+                                         s.lda, op.B.data(), s.ldb, 0.f, c.data(), s.ldc);
+                    differing += std::memcmp(c.data(), quiet.data(), c.size() * sizeof(float)) != 0;
+                }
+            }
+            handled += signals_handled.load() - before;
+        }
+        _exit(differing > 0 ? 1 : handled == 0 ? 2 : 0);
+    }
+    int status = 0;
+    for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; ++waited) {
+        if (waited == 600) {  // a minute: a deadlocked heap
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+// Debian's oneDNN 2.6 runs its JIT sgemm with the stack pointer inside a heap buffer (oneDNN
+// issue 4845): a signal handled meanwhile wrote its frame over the heap, and a Ctrl-C during
+// training aborted the run ("corrupted size vs. prev_size"). gemm_serial holds the asynchronous
+// signals during the call (src/kernels/gemm.cpp). Here signals rain on the thread computing the
+// mlp's products (its forward and both backward products at batch 32): every result must equal
+// the same product computed without signals, and the heap must stay whole.
+TEST_CASE("gemm libraries: signals handled during the products change neither them nor the heap",
+          "[gemm]") {
+    const std::vector<GemmShape> shapes = {
+        {false, true, 32, 256, 784, 784, 784, 256},   // x W^T
+        {false, false, 32, 784, 256, 256, 784, 784},  // dx = g W
+        {true, false, 256, 784, 32, 256, 784, 784},   // dW = g^T x
+        {false, true, 32, 10, 256, 256, 256, 10}};
+    LibraryGuard guard;
+    for (const std::string& library : gemm_libraries()) {
+        INFO("library " << library
+                        << " (exit status 1: a product changed; 2: no signal was "
+                           "handled; 134: the heap was corrupted; 137: the heap deadlocked)");
+        use_library(library);
+        CHECK(products_under_signals(shapes) == 0);
     }
 }

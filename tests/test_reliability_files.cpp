@@ -27,6 +27,7 @@ Run while_another_run_writes(const std::string& command) {
     Run second = run(command.substr(command.find(' ') + 1));
     first.signal(SIGINT);
     const Run a = first.finish();
+    INFO("the first run's output:\n" << a.output);
     CHECK(a.status == 130);  // the first run was not disturbed: it stops when asked, as always
     CHECK_THAT(read_file("shared.jsonl"), Contains(R"("status":"interrupted")"));
     return second;

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,6 +81,37 @@ void openblas_single_threaded() {
     (void)done;
 }
 
+#if defined(NORMGRAD_WITH_ONEDNN)
+// Debian's oneDNN (2.6) has JIT sgemm kernels that point the stack pointer into a heap buffer
+// while they run (oneDNN issue 4845, fixed upstream in 2026 by pull request 4855). A signal
+// handled in that window has its frame written by the kernel over the heap: with normgrad's stop
+// handlers (SIGINT, SIGTERM, SIGHUP) a Ctrl-C during training aborted the run with "corrupted
+// size vs. prev_size", and so would any handler (a profiler's, MPI's). So the calling thread holds
+// the asynchronous signals for the call: one that arrives meanwhile goes to another thread, or
+// waits for the call's end (milliseconds at most). The faults a thread raises itself (SIGSEGV and
+// the like) stay unblocked, so that the handlers that report them (AddressSanitizer's) still run.
+class AsyncSignalsHeld {
+  public:
+    AsyncSignalsHeld() { pthread_sigmask(SIG_BLOCK, &held(), &saved_); }
+    ~AsyncSignalsHeld() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+    AsyncSignalsHeld(const AsyncSignalsHeld&) = delete;
+    AsyncSignalsHeld& operator=(const AsyncSignalsHeld&) = delete;
+
+  private:
+    static const sigset_t& held() {
+        static const sigset_t set = [] {
+            sigset_t s;
+            sigfillset(&s);
+            for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS})
+                sigdelset(&s, sig);
+            return s;
+        }();
+        return set;
+    }
+    sigset_t saved_;
+};
+#endif
+
 // The test hook of gemm.hpp.
 std::atomic<GemmObserver> gemm_observer{nullptr};
 
@@ -112,8 +144,12 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
         // a setting of the calling thread's own, cheap to change.
         const int outer = omp_get_max_threads();
         if (outer > 1) omp_set_num_threads(1);
-        const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K,
-                                                alpha, A, lda, B, ldb, beta, C, ldc);
+        dnnl_status_t status;
+        {
+            const AsyncSignalsHeld held;
+            status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B,
+                                ldb, beta, C, ldc);
+        }
         if (outer > 1) omp_set_num_threads(outer);
         if (status != dnnl_success)
             throw std::runtime_error("oneDNN's sgemm failed (status " +
