@@ -30,6 +30,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cli_helpers.hpp"
 #include "kernels/gemm.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/cpu.hpp"
@@ -401,7 +402,7 @@ int products_under_signals(const std::vector<GemmShape>& shapes) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return testing::decode_status(status);
 }
 
 }  // namespace
