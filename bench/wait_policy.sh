@@ -3,15 +3,17 @@
 # 300 steps, the cnn with BatchNorm for 30) with OMP_WAIT_POLICY=ACTIVE (waiting threads spin)
 # and PASSIVE (they sleep; what normgrad's command line sets when the variable is unset,
 # examples/cli/wait_policy.hpp), on an idle machine and beside one busy process (a shell loop
-# taking one core), against --threads 1 under the same load. Writes docs/results/wait-policy.md.
-# Usage: bench/wait_policy.sh
+# taking one core), against --threads 1 under the same load. Writes docs/results/wait-policy.md,
+# or OUT.
+# Usage: bench/wait_policy.sh [OUT]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+out="${1:-docs/results/wait-policy.md}"
 "$root/scripts/build.sh" release normgrad_cli >/dev/null
 "$root/data/fetch_mnist.sh" >/dev/null
 dir=runs/wait-policy
-mkdir -p "$dir" docs/results
+mkdir -p "$dir" "$(dirname "$out")"
 train() {  # model bn steps threads policy -> seconds of the training loop
     OMP_WAIT_POLICY="$5" OMP_NUM_THREADS="$4" build/normgrad train --model "$1" --batchnorm "$2" \
         --epochs 1 --max-steps "$3" --threads "$4" --grad-stats off --no-progress \
@@ -51,5 +53,6 @@ done
     echo "| model | steps | machine | 2 threads ACTIVE s | 2 threads PASSIVE s | 1 thread s |"
     echo "|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
-} >docs/results/wait-policy.md
-cat docs/results/wait-policy.md
+} >"$out.tmp"
+mv "$out.tmp" "$out"  # never a half-written table
+cat "$out"
