@@ -164,8 +164,10 @@ std::string csv(const std::vector<DepthStudyPoint>& points) {
         "seconds,grad_norms,spec\n";
     for (const auto& p : points) {
         std::string norms;
-        for (double g : p.grad_norms)
-            norms += (norms.empty() ? "" : " ") + fmt::format("{:.6g}", g);
+        for (double g : p.grad_norms) {
+            if (!norms.empty()) norms += ' ';
+            norms += fmt::format("{:.6g}", g);
+        }
         s += fmt::format("{},{},{},{:.6g},{:.6g},{:.6g},{},{},{:.2f},{},\"{}\"\n",
                          train::to_string(p.family), p.depth, p.variant.name(), p.growth,
                          p.first_over_last, p.test_accuracy, p.steps, p.diverged_step, p.seconds,
