@@ -36,9 +36,12 @@ Tensor GroupNorm::forward(const Tensor& x) {
     if (x.rank() < 2 || x.dim(1) != channels)
         shape_error(kind(), fmt::format("expected input [N, {}, ...] ({} channels), got {}",
                                         channels, channels, x.shape().str()));
-    const int64_t N = x.dim(0);
     // Each example's group as one row: [N, groups, (C / groups) * H * W], consecutive in memory.
-    const Tensor rows = reshape(x, Shape{N, groups, N == 0 ? 0 : x.numel() / (N * groups)});
+    // The row length comes from the shape, not from numel() / N, so that an empty batch (N = 0)
+    // gives an empty output, as PyTorch's GroupNorm does.
+    int64_t per_group = channels / groups;
+    for (int i = 2; i < x.rank(); ++i) per_group *= x.dim(i);
+    const Tensor rows = reshape(x, Shape{x.dim(0), groups, per_group});
 
     // Six tape records with affine (three without): reshape, standardize, reshape back, then
     // weight and bias each reshaped to [C, 1, ...] (so that they broadcast along dimension 1),

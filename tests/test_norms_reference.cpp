@@ -184,6 +184,29 @@ TEST_CASE("norm layers: parameters, training and evaluation alike", "[norms]") {
           std::vector<float>(all_images.begin(), all_images.begin() + 12));
 }
 
+TEST_CASE("norm layers: an empty batch gives an empty output and zero parameter gradients",
+          "[norms]") {
+    // As PyTorch's LayerNorm and GroupNorm: [0, C, H, W] in, [0, C, H, W] out, and a backward
+    // through it leaves the weight and bias gradients at zero.
+    LayerNorm ln({4, 3, 3});
+    GroupNorm gn(2, 4);
+    RMSNorm rms({3});
+    for (Module* layer :
+         {static_cast<Module*>(&ln), static_cast<Module*>(&gn), static_cast<Module*>(&rms)}) {
+        INFO(layer->kind());
+        Tensor x = Tensor::zeros({0, 4, 3, 3});
+        x.set_requires_grad();
+        const Tensor y = (*layer)(x);
+        CHECK(y.shape() == Shape({0, 4, 3, 3}));
+        autograd::backward(sum(y));
+        for (const Parameter& p : layer->parameters()) {
+            INFO(p.name);
+            if (!p.tensor.has_grad()) continue;  // never written: zero, as PyTorch's
+            for (int64_t i = 0; i < p.tensor.numel(); ++i) CHECK(p.tensor.grad()[i] == 0.f);
+        }
+    }
+}
+
 TEST_CASE("norm layers: wrong settings and input shapes are clear errors", "[norms]") {
     CHECK_THROWS_AS(GroupNorm(4, 6), std::invalid_argument);
     CHECK_THROWS_WITH(GroupNorm(4, 6), Contains("channels (6)") && Contains("groups (4)"));
