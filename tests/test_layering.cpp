@@ -57,6 +57,11 @@ const std::vector<std::pair<std::string, int>> kLevels = {
 const char* const kLevelNames[] = {"tensor", "autograd", "ops",     "layers",
                                    "optim",  "train",    "programs"};
 
+// A level's name; -1 (a file outside every row of kLevels, such as a test's header) has none.
+const char* level_name(int level) {
+    return level < 0 ? "no level" : kLevelNames[level];
+}
+
 int level_of(const std::string& path) {
     int level = -1;
     size_t longest = 0;
@@ -163,8 +168,8 @@ TEST_CASE("layering: no file includes a header of a higher level, and includes m
         for (const Include& inc : includes) {
             const int to = level_of(inc.target);
             ++edges;
-            INFO(file << ":" << inc.line << " (" << kLevelNames[from] << ") includes " << inc.target
-                      << " (" << kLevelNames[to] << ")");
+            INFO(file << ":" << inc.line << " (" << level_name(from) << ") includes " << inc.target
+                      << " (" << level_name(to) << ")");
             CHECK(to <= from);
         }
     }
