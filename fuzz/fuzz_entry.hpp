@@ -2,10 +2,11 @@
 // so every saved input is replayed in the ordinary test suite.
 //
 // Each function feeds one input to the code under test. It returns normally when the input is
-// accepted or rejected with the documented error (DataError, CheckpointError, CLI::ParseError,
-// ArchError); it throws FuzzInvariantError when an accepted result or an error message breaks a
-// documented promise; any other exception escapes, and memory errors are left to the sanitizers.
-// Under libFuzzer an escaping exception aborts the process, which saves the input as a crash.
+// accepted or rejected with the documented error (DataError, CheckpointError, a usage error's
+// exit status and message, ArchError); it throws FuzzInvariantError when an accepted result or
+// an error message breaks a documented promise; any other exception escapes, and memory errors are
+// left to the sanitizers. Under libFuzzer an escaping exception aborts the process, which saves the
+// input as a crash.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +28,9 @@ Outcome fuzz_idx(std::span<const uint8_t> input);
 // parse_checkpoint on a safetensors file's content.
 Outcome fuzz_checkpoint(std::span<const uint8_t> input);
 
-// The normgrad command line (cli::build_app), parse only: the input is split into arguments at
-// NUL bytes, or at newlines when it holds no NUL byte; "normgrad" is prepended as argv[0].
+// The normgrad command line (cli::parse_command_line), parse only: the input is split into
+// arguments at NUL bytes, or at newlines when it holds no NUL byte; "normgrad" is prepended as
+// argv[0].
 Outcome fuzz_cli(std::span<const uint8_t> input);
 
 // An --arch spec: parse_arch, then the walk that plans the model for 28x28 images

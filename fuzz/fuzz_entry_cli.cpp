@@ -1,15 +1,13 @@
-// Fuzz entry for the command line: the program's own CLI::App (examples/cli/app.cpp), parsed
-// but never run. main.cpp handles CLI::Success (--help, --version) and CLI::ParseError, so no
-// other exception may leave parse.
+// Fuzz entry for the command line: parse_command_line (examples/cli/command_line.hpp), the
+// program's own parse, whose outcome is checked but never run. It returns a command to run, or an
+// exit status with what to print; no exception may leave it.
 #include <fmt/format.h>
 
-#include <CLI/CLI.hpp>
-#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "../examples/cli/commands.hpp"
+#include "../examples/cli/command_line.hpp"
 #include "fuzz_entry.hpp"
 
 namespace normgrad::fuzz {
@@ -31,25 +29,32 @@ Outcome fuzz_cli(std::span<const uint8_t> input) {
     for (const std::string& a : args) argv.push_back(a.c_str());
     argv.push_back(nullptr);
 
-    CLI::App app;
-    cli::Command command;
-    cli::build_app(app, command);
-    try {
-        app.parse(static_cast<int>(args.size()), argv.data());
-    } catch (const CLI::Success& e) {
-        std::ostringstream out, err;  // what main() prints for --help and --version
-        if (app.exit(e, out, err) != 0) throw FuzzInvariantError("fuzz_cli: --help exit != 0");
-        return Outcome::rejected;
-    } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0)
-            throw FuzzInvariantError(fmt::format("fuzz_cli: {} has exit code 0", e.get_name()));
+    std::ostringstream out, err;  // what main() prints for --help and --version
+    const cli::ParsedCommandLine parsed =
+        cli::parse_command_line(static_cast<int>(args.size()), argv.data(), out, err);
+    if (parsed.run) {
+        if (parsed.subcommand.empty() || !parsed.error.empty())
+            throw FuzzInvariantError(
+                "fuzz_cli: a command to run without a sub-command's name, "
+                "or with an error");
+        return Outcome::accepted;
+    }
+    if (parsed.error.empty()) {  // --help or --version: printed, status 0
+        if (parsed.exit_status != 0)
+            throw FuzzInvariantError(
+                fmt::format("fuzz_cli: --help or --version exits with {}", parsed.exit_status));
+        if (out.str().empty() && err.str().empty())
+            throw FuzzInvariantError("fuzz_cli: --help or --version printed nothing");
         return Outcome::rejected;
     }
-    // require_subcommand(1): a successful parse chose exactly one sub-command.
-    if (app.get_subcommands().size() != 1)
-        throw FuzzInvariantError(fmt::format("fuzz_cli: parse succeeded with {} sub-commands",
-                                             app.get_subcommands().size()));
-    return Outcome::accepted;
+    // A usage error: status 2, and a message that names the help to read.
+    if (parsed.exit_status != 2)
+        throw FuzzInvariantError(
+            fmt::format("fuzz_cli: a usage error exits with {}", parsed.exit_status));
+    if (parsed.error.find("--help") == std::string::npos)
+        throw FuzzInvariantError("fuzz_cli: a usage error's message names no help: " +
+                                 parsed.error);
+    return Outcome::rejected;
 }
 
 }  // namespace normgrad::fuzz

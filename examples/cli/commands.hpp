@@ -4,15 +4,10 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <stdexcept>
+
+#include "usage_error.hpp"
 
 namespace normgrad::cli {
-
-// A flag value out of range: reported in one line with exit status 2.
-class UsageError : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
 
 struct Command {
     std::function<int()> run = [] { return 0; };
@@ -29,6 +24,7 @@ void add_study(CLI::App& app, Command& command);  // study_command.cpp
 
 // The whole program's command line: --version, exactly one sub-command, and every sub-command
 // above. Parsing only records the chosen command (callbacks set `command.run`); nothing runs.
+// (parse_command_line, command_line.hpp, builds it and parses.)
 void build_app(CLI::App& app, Command& command);
 
 }  // namespace normgrad::cli

@@ -11,19 +11,19 @@
 // rather than leaving the others waiting.
 #include <fmt/format.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <new>
 
-#include "commands.hpp"
-#include "flags.hpp"
+#include "command_line.hpp"
 #include "normgrad/activity.hpp"
 #include "normgrad/cpu.hpp"
 #include "normgrad/distributed.hpp"
 #include "normgrad/files.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/storage.hpp"
+#include "usage_error.hpp"
 #include "wait_policy.hpp"
 
 namespace {
@@ -62,20 +62,21 @@ int main(int argc, char** argv) {
         }
         if (!root && !std::freopen("/dev/null", "w", stdout)) return 1;
     }
-    CLI::App app;
-    normgrad::cli::Command command;
-    normgrad::cli::build_app(app, command);
-
+    normgrad::cli::ParsedCommandLine parsed;
     try {
-        app.parse(argc, argv);
-    } catch (const CLI::Success& e) {
-        return app.exit(e);  // --help, --version
-    } catch (const CLI::ParseError& e) {
-        if (root)
-            fmt::print(stderr, "{}\n", normgrad::cli::describe_parse_error(app, e, argc, argv));
+        parsed = normgrad::cli::parse_command_line(argc, argv, std::cout, std::cerr);
+    } catch (const normgrad::cli::UsageError& e) {
+        if (root) fmt::print(stderr, "normgrad: {}\n", e.what());
         return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "normgrad: error: {}\n", e.what());
+        return 1;
     }
-    const std::string sub = normgrad::cli::chosen_subcommand(app);
+    if (!parsed.run) {  // --help, --version, or a usage error
+        if (!parsed.error.empty() && root) fmt::print(stderr, "{}\n", parsed.error);
+        return parsed.exit_status;
+    }
+    const std::string& sub = parsed.subcommand;
     if (comm.size() > 1 && sub != "train") {
         if (root)
             fmt::print(stderr,
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
         return status;
     };
     try {
-        return command.run();
+        return parsed.run();
     } catch (const normgrad::cli::UsageError& e) {
         return report(e.what(), 2);
     } catch (const normgrad::StopRequested& e) {

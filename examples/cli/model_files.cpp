@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
-#include "commands.hpp"
 #include "normgrad/activity.hpp"
 #include "normgrad/stop.hpp"
+#include "usage_error.hpp"
 
 namespace normgrad::cli {
 

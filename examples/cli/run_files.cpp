@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "commands.hpp"
+#include "usage_error.hpp"
 
 namespace normgrad::cli {
 

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <sstream>
 
-#include "commands.hpp"
 #include "normgrad/files.hpp"
 #include "svg_chart.hpp"
+#include "usage_error.hpp"
 
 namespace normgrad::cli {
 
