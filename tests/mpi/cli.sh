@@ -12,7 +12,8 @@ normgrad="$1"
 mpiexec="$2"
 mpirun=("$mpiexec" --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS=1)
 dir="$(mktemp -d)"
-trap 'rm -rf "$dir"' EXIT
+pid=""  # the run of part 5, in the background: ended with the script, passed or failed
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 cd "$dir"
 fail() { echo "cli.sh: FAILED: $*" >&2; exit 1; }
 
