@@ -106,12 +106,19 @@ Tensor global_avg_pool2d(const Tensor& x) {
     const float* xp = x.data();
     float* yp = y.data();
     // Each plane summed in double, as the full reductions (reduce.cpp) are: a large plane stays
-    // exact to float precision.
+    // exact to float precision. Eight interleaved partial sums, added in a fixed order at the
+    // end, so that the loop vectorises (one chain of additions cannot) and the result stays the
+    // same from run to run.
 #pragma omp parallel for schedule(static) if (N * C * area >= kernels::kMinParallelElements)
     for (int64_t plane = 0; plane < N * C; ++plane) {
         const float* in = xp + plane * area;
+        double part[8] = {};
+        int64_t i = 0;
+        for (; i + 8 <= area; i += 8)
+            for (int k = 0; k < 8; ++k) part[k] += in[i + k];
         double sum = 0.0;
-        for (int64_t i = 0; i < area; ++i) sum += in[i];
+        for (double p : part) sum += p;
+        for (; i < area; ++i) sum += in[i];
         yp[plane] = static_cast<float>(sum / static_cast<double>(area));
     }
 
@@ -119,10 +126,23 @@ Tensor global_avg_pool2d(const Tensor& x) {
         // y[n, c] = (1 / (H W)) * sum over h, w of x[n, c, h, w], so every input of the plane
         // has dy[n, c]/dx[n, c, h, w] = 1 / (H W), and dL/dx[n, c, h, w] = dL/dy[n, c] / (H W).
         const float inv_area = 1.f / static_cast<float>(area);
-        autograd::record("global_avg_pool2d", {x}, y, [x, y, area, inv_area] {
+        // Plane by plane, so that each is a run of one value (rather than an index divided by
+        // the plane's size at every element).
+        autograd::record("global_avg_pool2d", {x}, y, [x, y, N, C, area, inv_area] {
             const float* dy = y.grad();
-            write_grad(grad_buffer(x), x.numel(),
-                       [=](int64_t i) { return dy[i / area] * inv_area; });
+            const GradBuffer dx = grad_buffer(x);
+#pragma omp parallel for schedule(static) if (N * C * area >= kernels::kMinParallelElements)
+            for (int64_t plane = 0; plane < N * C; ++plane) {
+                const float g = dy[plane] * inv_area;
+                float* d = dx.data + plane * area;
+                if (dx.accumulate) {
+#pragma omp simd
+                    for (int64_t i = 0; i < area; ++i) d[i] += g;
+                } else {
+#pragma omp simd
+                    for (int64_t i = 0; i < area; ++i) d[i] = g;
+                }
+            }
         });
     }
     return y;
