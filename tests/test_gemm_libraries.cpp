@@ -429,3 +429,56 @@ TEST_CASE("gemm libraries: signals handled during the products change neither th
         CHECK(products_under_signals(shapes) == 0);
     }
 }
+
+namespace {
+std::atomic<int64_t> products_seen{0};
+void count_product(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
+    products_seen.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+// gemm_serial holds the asynchronous signals around each oneDNN product (two system calls); a
+// Winograd convolution makes hundreds of products a call, inside a kernels::ProductsScope that
+// holds them once per thread instead.
+TEST_CASE(
+    "gemm libraries: a Winograd convolution holds the signals once per thread, not per product",
+    "[gemm]") {
+    const std::vector<std::string> libraries = gemm_libraries();
+    if (std::find(libraries.begin(), libraries.end(), "onednn") == libraries.end()) {
+        WARN("oneDNN is not built in: nothing holds the signals");
+        return;
+    }
+    LibraryGuard guard;
+    use_library("onednn");
+    ThreadsGuard threads(1);
+    Rng rng(5);
+    Tensor x = Tensor::randn({8, 4, 14, 14}, rng).set_requires_grad();
+    Tensor w = Tensor::randn({6, 4, 3, 3}, rng).set_requires_grad();
+    Tensor b = Tensor::randn({6}, rng).set_requires_grad();
+
+    // One product outside any scope: gemm_serial holds the signals itself.
+    std::vector<float> A(6, 1.f), B(6, 1.f), C(4, 0.f);
+    int64_t before = kernels::signal_hold_count();
+    kernels::gemm_serial(false, false, 2, 2, 3, 1.f, A.data(), 3, B.data(), 2, 0.f, C.data(), 2);
+    CHECK(kernels::signal_hold_count() - before == 1);
+    CHECK(C == std::vector<float>(4, 3.f));
+
+    products_seen = 0;
+    kernels::set_gemm_observer(count_product);
+    before = kernels::signal_hold_count();
+    Tensor y = conv2d(x, w, b, {1, 1, ConvAlgorithm::Winograd});
+    const int64_t forward_holds = kernels::signal_hold_count() - before;
+    const int64_t forward_products = products_seen.exchange(0);
+    before = kernels::signal_hold_count();
+    autograd::backward(sum(y));
+    const int64_t backward_holds = kernels::signal_hold_count() - before;
+    const int64_t backward_products = products_seen.exchange(0);
+    kernels::set_gemm_observer(nullptr);
+    INFO("forward: " << forward_products << " products, signals held " << forward_holds
+                     << " times; backward: " << backward_products << " products, held "
+                     << backward_holds << " times");
+    CHECK(forward_products >= 16);
+    CHECK(backward_products >= 32);
+    CHECK(forward_holds == 1);
+    CHECK(backward_holds == 1);
+}

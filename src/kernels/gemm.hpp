@@ -23,6 +23,26 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                  int64_t ldc);
 
+// Around a loop of many products in one thread (a Winograd convolution makes hundreds per
+// call): while one exists in a thread, it holds that thread's asynchronous signals, which
+// gemm_serial otherwise holds around each oneDNN call (gemm.cpp says why), so that the loop pays
+// for the two system calls once rather than for every product. A signal that arrives meanwhile
+// waits for the scope's end, so a scope should span one operation's work. Nested scopes hold
+// nothing more; a scope begun while OpenBLAS is the library in use holds nothing (gemm_serial
+// then holds the signals itself if oneDNN runs after all). Made inside a parallel region, one per
+// thread.
+class ProductsScope {
+  public:
+    ProductsScope();
+    ~ProductsScope();
+    ProductsScope(const ProductsScope&) = delete;
+    ProductsScope& operator=(const ProductsScope&) = delete;
+};
+
+// For a test: how many times, in all threads so far, the signals were held (by gemm_serial for
+// one product or by a ProductsScope for many).
+int64_t signal_hold_count();
+
 // A hook that exists for a test: when set, gemm_serial calls it with each product's shape and
 // leading dimensions (as passed) before computing it. Every product normgrad hands to a GEMM
 // library goes through gemm_serial, so tests/test_gemm_libraries.cpp records with it the shapes

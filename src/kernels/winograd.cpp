@@ -475,6 +475,7 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
         float* V = work->data() + omp_get_thread_num() * per_thread;
         float* M = V + XI * C * ld_max;
         float* scratch = M + XI * O * ld_max;
+        const ProductsScope products;  // 16 products a block: the signals held once
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
@@ -514,6 +515,7 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
         float* dU = share(omp_get_thread_num());
         float* scratch = dU + XI * O * C;
         std::fill(dU, dU + XI * O * C, 0.f);
+        const ProductsScope products;  // 32 products a block: the signals held once
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
