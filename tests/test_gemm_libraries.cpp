@@ -438,11 +438,10 @@ void count_product(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int6
 }  // namespace
 
 // gemm_serial holds the asynchronous signals around each oneDNN product (two system calls); a
-// Winograd convolution makes hundreds of products a call, inside a kernels::ProductsScope that
-// holds them once per thread instead.
-TEST_CASE(
-    "gemm libraries: a Winograd convolution holds the signals once per thread, not per product",
-    "[gemm]") {
+// convolution makes many products a call (a Winograd one hundreds), inside a
+// kernels::ProductsScope that holds them once per thread instead.
+TEST_CASE("gemm libraries: a convolution holds the signals once per thread, not per product",
+          "[gemm]") {
     const std::vector<std::string> libraries = gemm_libraries();
     if (std::find(libraries.begin(), libraries.end(), "onednn") == libraries.end()) {
         WARN("oneDNN is not built in: nothing holds the signals");
@@ -481,4 +480,24 @@ TEST_CASE(
     CHECK(backward_products >= 32);
     CHECK(forward_holds == 1);
     CHECK(backward_holds == 1);
+
+    // The im2col path: one product an image forward, two backward (4 input channels of 3x3 make
+    // rows of 36, past the small kernels' 32: the library computes them).
+    kernels::set_gemm_observer(count_product);
+    before = kernels::signal_hold_count();
+    Tensor z = conv2d(x, w, b, {1, 1, ConvAlgorithm::Im2col});
+    const int64_t im2col_forward_holds = kernels::signal_hold_count() - before;
+    const int64_t im2col_forward_products = products_seen.exchange(0);
+    before = kernels::signal_hold_count();
+    autograd::backward(sum(z));
+    const int64_t im2col_backward_holds = kernels::signal_hold_count() - before;
+    const int64_t im2col_backward_products = products_seen.exchange(0);
+    kernels::set_gemm_observer(nullptr);
+    INFO("im2col forward: " << im2col_forward_products << " products, held " << im2col_forward_holds
+                            << " times; backward: " << im2col_backward_products
+                            << " products, held " << im2col_backward_holds << " times");
+    CHECK(im2col_forward_products == 8);
+    CHECK(im2col_backward_products == 16);
+    CHECK(im2col_forward_holds == 1);
+    CHECK(im2col_backward_holds == 1);
 }

@@ -77,18 +77,22 @@ void im2col_forward(const ConvGeometry& g, int64_t O, const float* x, const floa
     one.N = 1;
     const int threads = threads_for(g.N);
     const auto work = Storage::make(size_t(threads * K * P));
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t n = 0; n < g.N; ++n) {
-        float* cols = work->data() + omp_get_thread_num() * K * P;
-        kernels::im2col(one, x + n * image, cols);
-        float* yn = y + n * O * P;
-        if (K <= kernels::kSmallGemmMaxK) {
-            kernels::gemm_small_k(O, P, K, w, cols, b, yn);
-        } else {
-            kernels::gemm_serial(false, false, O, P, K, 1.f, w, K, cols, P, 0.f, yn, P);
-            if (b)
-                for (int64_t o = 0; o < O; ++o)
-                    for (int64_t i = 0; i < P; ++i) yn[o * P + i] += b[o];
+#pragma omp parallel num_threads(threads)
+    {
+        const kernels::ProductsScope products;  // one product an image: the signals held once
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g.N; ++n) {
+            float* cols = work->data() + omp_get_thread_num() * K * P;
+            kernels::im2col(one, x + n * image, cols);
+            float* yn = y + n * O * P;
+            if (K <= kernels::kSmallGemmMaxK) {
+                kernels::gemm_small_k(O, P, K, w, cols, b, yn);
+            } else {
+                kernels::gemm_serial(false, false, O, P, K, 1.f, w, K, cols, P, 0.f, yn, P);
+                if (b)
+                    for (int64_t o = 0; o < O; ++o)
+                        for (int64_t i = 0; i < P; ++i) yn[o * P + i] += b[o];
+            }
         }
     }
 }
@@ -114,6 +118,7 @@ void im2col_backward(const ConvGeometry& g, int64_t O, const float* x, const flo
         float* dcols = cols + K * P;
         float* dw_share = dcols + K * P;
         std::fill(dw_share, dw_share + O * K, 0.f);
+        const kernels::ProductsScope products;  // two products an image: the signals held once
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < g.N; ++n) {
             const float* dyn = dy + n * O * P;
