@@ -435,6 +435,36 @@ std::atomic<int64_t> products_seen{0};
 void count_product(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
     products_seen.fetch_add(1, std::memory_order_relaxed);
 }
+
+// The products a convolution's forward and backward make, and how often the signals were held
+// meanwhile. The observer is removed at the end, passed or failed.
+struct ConvCounts {
+    int64_t forward_products, forward_holds, backward_products, backward_holds;
+};
+std::ostream& operator<<(std::ostream& os, const ConvCounts& c) {
+    return os << "forward: " << c.forward_products << " products, signals held " << c.forward_holds
+              << " times; backward: " << c.backward_products << " products, held "
+              << c.backward_holds << " times";
+}
+ConvCounts count_conv(const Tensor& x, const Tensor& w, const Tensor& b, ConvAlgorithm algorithm) {
+    struct Observing {
+        Observing() {
+            products_seen = 0;
+            kernels::set_gemm_observer(count_product);
+        }
+        ~Observing() { kernels::set_gemm_observer(nullptr); }
+    } observing;
+    ConvCounts c{};
+    int64_t before = kernels::signal_hold_count();
+    Tensor y = conv2d(x, w, b, {1, 1, algorithm});
+    c.forward_holds = kernels::signal_hold_count() - before;
+    c.forward_products = products_seen.exchange(0);
+    before = kernels::signal_hold_count();
+    autograd::backward(sum(y));
+    c.backward_holds = kernels::signal_hold_count() - before;
+    c.backward_products = products_seen.exchange(0);
+    return c;
+}
 }  // namespace
 
 // gemm_serial holds the asynchronous signals around each oneDNN product (two system calls); a
@@ -457,47 +487,24 @@ TEST_CASE("gemm libraries: a convolution holds the signals once per thread, not 
 
     // One product outside any scope: gemm_serial holds the signals itself.
     std::vector<float> A(6, 1.f), B(6, 1.f), C(4, 0.f);
-    int64_t before = kernels::signal_hold_count();
+    const int64_t before = kernels::signal_hold_count();
     kernels::gemm_serial(false, false, 2, 2, 3, 1.f, A.data(), 3, B.data(), 2, 0.f, C.data(), 2);
     CHECK(kernels::signal_hold_count() - before == 1);
     CHECK(C == std::vector<float>(4, 3.f));
 
-    products_seen = 0;
-    kernels::set_gemm_observer(count_product);
-    before = kernels::signal_hold_count();
-    Tensor y = conv2d(x, w, b, {1, 1, ConvAlgorithm::Winograd});
-    const int64_t forward_holds = kernels::signal_hold_count() - before;
-    const int64_t forward_products = products_seen.exchange(0);
-    before = kernels::signal_hold_count();
-    autograd::backward(sum(y));
-    const int64_t backward_holds = kernels::signal_hold_count() - before;
-    const int64_t backward_products = products_seen.exchange(0);
-    kernels::set_gemm_observer(nullptr);
-    INFO("forward: " << forward_products << " products, signals held " << forward_holds
-                     << " times; backward: " << backward_products << " products, held "
-                     << backward_holds << " times");
-    CHECK(forward_products >= 16);
-    CHECK(backward_products >= 32);
-    CHECK(forward_holds == 1);
-    CHECK(backward_holds == 1);
+    const ConvCounts winograd = count_conv(x, w, b, ConvAlgorithm::Winograd);
+    INFO("Winograd " << winograd);
+    CHECK(winograd.forward_products >= 16);
+    CHECK(winograd.backward_products >= 32);
+    CHECK(winograd.forward_holds == 1);
+    CHECK(winograd.backward_holds == 1);
 
     // The im2col path: one product an image forward, two backward (4 input channels of 3x3 make
     // rows of 36, past the small kernels' 32: the library computes them).
-    kernels::set_gemm_observer(count_product);
-    before = kernels::signal_hold_count();
-    Tensor z = conv2d(x, w, b, {1, 1, ConvAlgorithm::Im2col});
-    const int64_t im2col_forward_holds = kernels::signal_hold_count() - before;
-    const int64_t im2col_forward_products = products_seen.exchange(0);
-    before = kernels::signal_hold_count();
-    autograd::backward(sum(z));
-    const int64_t im2col_backward_holds = kernels::signal_hold_count() - before;
-    const int64_t im2col_backward_products = products_seen.exchange(0);
-    kernels::set_gemm_observer(nullptr);
-    INFO("im2col forward: " << im2col_forward_products << " products, held " << im2col_forward_holds
-                            << " times; backward: " << im2col_backward_products
-                            << " products, held " << im2col_backward_holds << " times");
-    CHECK(im2col_forward_products == 8);
-    CHECK(im2col_backward_products == 16);
-    CHECK(im2col_forward_holds == 1);
-    CHECK(im2col_backward_holds == 1);
+    const ConvCounts im2col = count_conv(x, w, b, ConvAlgorithm::Im2col);
+    INFO("im2col " << im2col);
+    CHECK(im2col.forward_products == 8);
+    CHECK(im2col.backward_products == 16);
+    CHECK(im2col.forward_holds == 1);
+    CHECK(im2col.backward_holds == 1);
 }
