@@ -87,10 +87,10 @@ void openblas_single_threaded() {
 // handled in that window has its frame written by the kernel over the heap: with normgrad's stop
 // handlers (SIGINT, SIGTERM, SIGHUP) a Ctrl-C during training aborted the run with "corrupted
 // size vs. prev_size", and so would any handler (a profiler's, MPI's). So the calling thread holds
-// the asynchronous signals for the call, or for a ProductsScope's many calls (gemm.hpp): one that
-// arrives meanwhile goes to another thread, or waits for the call's or the scope's end
-// (milliseconds at most). The faults a thread raises itself (SIGSEGV and
-// the like) stay unblocked, so that the handlers that report them (AddressSanitizer's) still run.
+// the asynchronous signals (a ProductsScope, gemm.hpp) for the call, or for a loop of calls: one
+// that arrives meanwhile goes to another thread, or waits for the scope's end (milliseconds at
+// most). The faults a thread raises itself (SIGSEGV and the like) stay unblocked, so that the
+// handlers that report them (AddressSanitizer's) still run.
 const sigset_t& async_signals() {
     static const sigset_t set = [] {
         sigset_t s;
@@ -106,22 +106,8 @@ const sigset_t& async_signals() {
 // How many times a thread has held the signals (the test hook of gemm.hpp).
 std::atomic<int64_t> signal_holds{0};
 
-void hold_signals([[maybe_unused]] sigset_t* saved) {
-#if defined(NORMGRAD_WITH_ONEDNN)
-    pthread_sigmask(SIG_BLOCK, &async_signals(), saved);
-    signal_holds.fetch_add(1, std::memory_order_relaxed);
-#endif
-}
-void release_signals([[maybe_unused]] const sigset_t* saved) {
-#if defined(NORMGRAD_WITH_ONEDNN)
-    pthread_sigmask(SIG_SETMASK, saved, nullptr);
-#endif
-}
-
-// The calling thread's ProductsScope: how deep, and whether the outermost holds the signals.
-thread_local int scope_depth = 0;
-thread_local bool scope_holds = false;
-thread_local sigset_t scope_saved;
+// Whether a ProductsScope holds the calling thread's signals now.
+thread_local bool signals_held = false;
 
 // The test hook of gemm.hpp.
 std::atomic<GemmObserver> gemm_observer{nullptr};
@@ -129,17 +115,23 @@ std::atomic<GemmObserver> gemm_observer{nullptr};
 }  // namespace
 
 ProductsScope::ProductsScope() {
-    if (scope_depth++ == 0 && library() == Library::onednn) {
-        hold_signals(&scope_saved);
-        scope_holds = true;
+#if defined(NORMGRAD_WITH_ONEDNN)
+    // Only oneDNN's kernels need it, and only the outermost scope of a thread changes the mask.
+    if (!signals_held && library() == Library::onednn) {
+        pthread_sigmask(SIG_BLOCK, &async_signals(), &saved_);
+        signal_holds.fetch_add(1, std::memory_order_relaxed);
+        holds_ = signals_held = true;
     }
+#endif
 }
 
 ProductsScope::~ProductsScope() {
-    if (--scope_depth == 0 && scope_holds) {
-        release_signals(&scope_saved);
-        scope_holds = false;
+#if defined(NORMGRAD_WITH_ONEDNN)
+    if (holds_) {
+        pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
+        signals_held = false;
     }
+#endif
 }
 
 int64_t signal_hold_count() {
@@ -173,13 +165,12 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
         // a setting of the calling thread's own, cheap to change.
         const int outer = omp_get_max_threads();
         if (outer > 1) omp_set_num_threads(1);
-        // The signals are held for the call, unless a ProductsScope already holds them.
-        const bool hold = !scope_holds;
-        sigset_t saved;
-        if (hold) hold_signals(&saved);
-        const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K,
-                                                alpha, A, lda, B, ldb, beta, C, ldc);
-        if (hold) release_signals(&saved);
+        dnnl_status_t status;
+        {
+            const ProductsScope held;  // the signals, unless a scope around this call holds them
+            status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B,
+                                ldb, beta, C, ldc);
+        }
         if (outer > 1) omp_set_num_threads(outer);
         if (status != dnnl_success)
             throw std::runtime_error("oneDNN's sgemm failed (status " +

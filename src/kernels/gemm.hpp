@@ -10,6 +10,8 @@
 // it runs in the calling thread.
 #pragma once
 
+#include <signal.h>
+
 #include <cstdint>
 
 namespace normgrad::kernels {
@@ -23,20 +25,24 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                  int64_t ldc);
 
-// Around a loop of many products in one thread (a Winograd convolution makes hundreds per
-// call): while one exists in a thread, it holds that thread's asynchronous signals, which
-// gemm_serial otherwise holds around each oneDNN call (gemm.cpp says why), so that the loop pays
-// for the two system calls once rather than for every product. A signal that arrives meanwhile
-// waits for the scope's end, so a scope should span one operation's work. Nested scopes hold
-// nothing more; a scope begun while OpenBLAS is the library in use holds nothing (gemm_serial
-// then holds the signals itself if oneDNN runs after all). Made inside a parallel region, one per
-// thread.
+// Holds the calling thread's asynchronous signals while it exists, when oneDNN is the library in
+// use (gemm.cpp says why). gemm_serial makes one around each oneDNN call; a loop of many
+// products in one thread (a Winograd convolution makes hundreds per call) makes one around the
+// loop, so that it pays for the two system calls once rather than for every product. A scope
+// inside one that holds the signals holds nothing more; a scope begun while OpenBLAS is in use
+// holds nothing, and gemm_serial's own scope then holds them if oneDNN runs after all. A signal
+// that arrives meanwhile waits for the scope's end, so a scope should span one operation's work.
+// Made inside a parallel region, one per thread.
 class ProductsScope {
   public:
     ProductsScope();
     ~ProductsScope();
     ProductsScope(const ProductsScope&) = delete;
     ProductsScope& operator=(const ProductsScope&) = delete;
+
+  private:
+    [[maybe_unused]] bool holds_ = false;  // this scope changed the mask, and restores it
+    [[maybe_unused]] sigset_t saved_;
 };
 
 // For a test: how many times, in all threads so far, the signals were held (by gemm_serial for

@@ -33,7 +33,7 @@ NORMGRAD_INLINE bool better(float v, float best) {
 // with Accumulate), and in rows shorter than a block, the last outputs are computed as a block on
 // copies padded with zeros, of which only those outputs are kept. (The models' rows are 14 and 7
 // outputs long: written as one loop over the row, most of their windows went through the loop's
-// short-vector and scalar remainders, at about half the speed.)
+// short-vector and scalar remainders.)
 
 // One block of outputs over input rows r0 and r1: each window scanned in row-major order, top row
 // then bottom row.
@@ -57,15 +57,20 @@ NORMGRAD_INLINE void pool_2x2_blocks(const float* r0, const float* r1, int64_t O
     if (ow < OW) pool_2x2_block<B>(r0 + 2 * (OW - B), r1 + 2 * (OW - B), out + OW - B);
 }
 
-NORMGRAD_INLINE void pool_2x2_row(const float* r0, const float* r1, int64_t OW, float* out) {
-    constexpr int64_t B = 4;
-    if (OW >= 8) return pool_2x2_blocks<8>(r0, r1, OW, out);
-    if (OW >= B) return pool_2x2_blocks<B>(r0, r1, OW, out);
+// A row of fewer than B outputs, as a block on padded copies.
+template <int64_t B>
+NORMGRAD_INLINE void pool_2x2_short_row(const float* r0, const float* r1, int64_t OW, float* out) {
     float a[2 * B] = {}, b[2 * B] = {}, o[B];
     std::copy(r0, r0 + 2 * OW, a);
     std::copy(r1, r1 + 2 * OW, b);
     pool_2x2_block<B>(a, b, o);
     std::copy(o, o + OW, out);
+}
+
+NORMGRAD_INLINE void pool_2x2_row(const float* r0, const float* r1, int64_t OW, float* out) {
+    if (OW >= 8) return pool_2x2_blocks<8>(r0, r1, OW, out);
+    if (OW >= 4) return pool_2x2_blocks<4>(r0, r1, OW, out);
+    pool_2x2_short_row<4>(r0, r1, OW, out);
 }
 
 // Its backward. The 2x2 case saves no arg-max: each window is scanned again in the same order,
