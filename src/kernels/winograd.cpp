@@ -8,6 +8,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/isa.hpp"
 #include "kernels/reductions.hpp"
+#include "kernels/simd.hpp"
 #include "normgrad/storage.hpp"
 
 // ---- How the tile transforms are computed ----
@@ -44,7 +45,8 @@ namespace {
 
 struct F2 {  // F(2, 3): 4 inputs, 2 outputs (see winograd.hpp)
     static constexpr int m = 2, alpha = 4;
-    NORMGRAD_INLINE static void input(const float* d, float* v) {
+    template <class T>  // float, or a v8 of eight channels (input_transforms_by_channels)
+    NORMGRAD_INLINE static void input(const T* d, T* v) {
         v[0] = d[0] - d[2];
         v[1] = d[1] + d[2];
         v[2] = d[2] - d[1];
@@ -402,6 +404,100 @@ NORMGRAD_INLINE void input_transforms(const BlockPlanes& b, const float* x, floa
                                C * b.ld, s);
 }
 
+// ---- The input transform across channels ----
+// On the benchmark's 14x14 planes a tile row holds 7 tiles, too few for the vector loops of
+// input_transform (which then run mostly as their scalar remainders). When C is a multiple of 8,
+// eight channels of an image go through the transform together instead, one channel per lane of
+// a v8: the eight planes are interleaved into a zero-padded buffer P[PH][PW][8] (pixel (r, c) of
+// the eight channels as one v8), then each tile is 16 v8 loads, the 2-D transform in v8
+// additions, and 16 v8 stores. V then holds the tiles "tile-major", V_xi[t][c] (each tile's C
+// values together), which the GEMMs read as the transpose of input_transform's V_xi[c][t].
+constexpr int64_t kLanes = 8;
+bool by_channels(const ConvGeometry& g) {
+    return g.C % kLanes == 0;
+}
+
+// Eight rows of eight floats r[k][j] -> out[j][k] (an 8x8 transpose in three rounds of
+// shuffles: pairs of rows, then pairs of pairs, then halves).
+NORMGRAD_INLINE void transpose8(const v8* r, v8* out) {
+    typedef int v8i __attribute__((vector_size(32)));
+    const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    v8 t[8], s[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = __builtin_shuffle(r[k], r[k + 1], lo);
+        t[k + 1] = __builtin_shuffle(r[k], r[k + 1], hi);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        s[k] = __builtin_shuffle(t[k], t[k + 2], lo2);
+        s[k + 1] = __builtin_shuffle(t[k], t[k + 2], hi2);
+        s[k + 2] = __builtin_shuffle(t[k + 1], t[k + 3], lo2);
+        s[k + 3] = __builtin_shuffle(t[k + 1], t[k + 3], hi2);
+    }
+    for (int k = 0; k < 4; ++k) {
+        out[k] = __builtin_shuffle(s[k], s[k + 4], lo4);
+        out[k + 4] = __builtin_shuffle(s[k], s[k + 4], hi4);
+    }
+}
+
+template <class F>
+NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const float* x, float* V) {
+    constexpr int m = F::m, A = F::alpha;
+    constexpr int64_t L = kLanes;
+    const ConvGeometry& g = b.g;
+    const Tiling& T = b.T;
+    const int64_t C = g.C, TI = T.tiles(), plane = g.H * g.W, PW = T.PW;
+    const int64_t V_xi = b.ld * C;  // from one position xi of the transformed tiles to the next
+    float* P = b.scratch;           // [PH][PW][L]; what lies outside the image stays 0
+    zero_row(P, T.PH * PW * L);
+    // Where each pixel of the image goes in P (the same for every plane).
+    std::vector<int32_t> at(static_cast<size_t>(plane));  // (a few hundred pixels)
+    for (int64_t ih = 0; ih < g.H; ++ih)
+        for (int64_t iw = 0; iw < g.W; ++iw)
+            at[size_t(ih * g.W + iw)] = int32_t(((ih + g.padding) * PW + iw + g.padding) * L);
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t c0 = 0; c0 < C; c0 += L) {
+            const float* xs = x + (n * C + c0) * plane;  // the first of the eight planes
+            int64_t p = 0;
+            for (; p + L <= plane; p += L) {  // eight pixels of the eight planes at a time
+                v8 r[L], q[L];
+                for (int64_t k = 0; k < L; ++k) r[k] = load(xs + k * plane + p);
+                transpose8(r, q);
+                for (int64_t j = 0; j < L; ++j) store(P + at[size_t(p + j)], q[j]);
+            }
+            for (; p < plane; ++p)
+                for (int64_t k = 0; k < L; ++k) P[at[size_t(p)] + k] = xs[k * plane + p];
+            float* out = V + (n - b.n0) * TI * C + c0;  // tile t's eight values at out + t C
+            for (int64_t th = 0; th < T.TH; ++th)
+                for (int64_t tw = 0; tw < T.TW; ++tw) {
+                    const float* d0 = P + (m * th * PW + m * tw) * L;
+                    v8 d[A][A], w[A][A];
+                    NORMGRAD_UNROLL
+                    for (int i = 0; i < A; ++i) {  // along the width: row i of the tile
+                        NORMGRAD_UNROLL
+                        for (int j = 0; j < A; ++j) d[i][j] = load(d0 + (i * PW + j) * L);
+                        F::input(d[i], w[i]);
+                    }
+                    float* o = out + (th * T.TW + tw) * C;
+                    NORMGRAD_UNROLL
+                    for (int j = 0; j < A; ++j) {  // along the height: column j
+                        v8 col[A], v[A];
+                        NORMGRAD_UNROLL
+                        for (int i = 0; i < A; ++i) col[i] = w[i][j];
+                        F::input(col, v);
+                        NORMGRAD_UNROLL
+                        for (int i = 0; i < A; ++i) store(o + (i * A + j) * V_xi, v[i]);
+                    }
+                }
+        }
+}
+
+// Scratch for input_transforms_by_channels.
+int64_t channel_scratch_floats(const Tiling& T) {
+    return T.PH * T.PW * kLanes;
+}
+
 template <class F>
 NORMGRAD_INLINE void input_transposes(const BlockPlanes& b, const float* dV, GradBuffer dx) {
     const Scratch<F> s(b.T, b.scratch);
@@ -446,6 +542,9 @@ using Algorithm = F2;
 NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_input_transforms,
                                (const BlockPlanes& b, const float* x, float* V),
                                input_transforms<Algorithm>, (b, x, V))
+NORMGRAD_KERNEL(void, run_input_transforms_by_channels,
+                (const BlockPlanes& b, const float* x, float* V),
+                input_transforms_by_channels<Algorithm>, (b, x, V))
 NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_input_transposes,
                                (const BlockPlanes& b, const float* dV, GradBuffer dx),
                                input_transposes<Algorithm>, (b, dV, dx))
@@ -467,8 +566,11 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
     std::vector<float> U(size_t(XI * O * C));
     transform_weights<F>(g, O, w, U.data());
 
-    // Per thread: V [XI][C][tiles], M [XI][O][tiles], scratch.
-    const int64_t per_thread = XI * (C + O) * ld_max + Scratch<F>::floats(T);
+    // Per thread: V [XI][C][tiles] (or [XI][tiles][C], by_channels), M [XI][O][tiles], scratch.
+    const bool channels = by_channels(g);
+    const int64_t scratch_floats =
+        std::max(Scratch<F>::floats(T), channels ? channel_scratch_floats(T) : 0);
+    const int64_t per_thread = XI * (C + O) * ld_max + scratch_floats;
     const auto work = Storage::make(size_t(per_thread * threads));
 #pragma omp parallel num_threads(threads)
     {
@@ -481,10 +583,17 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;  // the block's tiles
             const BlockPlanes b{g, T, n0, n1, ld, scratch};
-            run_input_transforms(b, x, V);
-            for (int xi = 0; xi < XI; ++xi)  // M_xi = U_xi V_xi
-                gemm_serial(false, false, O, ld, C, 1.f, U.data() + xi * O * C, C, V + xi * C * ld,
-                            ld, 0.f, M + xi * O * ld, ld);
+            if (channels) {
+                run_input_transforms_by_channels(b, x, V);
+                for (int xi = 0; xi < XI; ++xi)  // M_xi = U_xi V_xi, V_xi stored transposed
+                    gemm_serial(false, true, O, ld, C, 1.f, U.data() + xi * O * C, C,
+                                V + xi * C * ld, C, 0.f, M + xi * O * ld, ld);
+            } else {
+                run_input_transforms(b, x, V);
+                for (int xi = 0; xi < XI; ++xi)  // M_xi = U_xi V_xi
+                    gemm_serial(false, false, O, ld, C, 1.f, U.data() + xi * O * C, C,
+                                V + xi * C * ld, ld, 0.f, M + xi * O * ld, ld);
+            }
             run_output_transforms(b, O, M, bias, y);
         }
     }
@@ -502,7 +611,10 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
 
     // Per thread: V [XI][C][tiles] (then dV in its place), dM [XI][O][tiles], its share of
     // dU [XI][O][C], scratch; and its share of db.
-    const int64_t per_thread = XI * (C + O) * ld_max + XI * O * C + Scratch<F>::floats(T);
+    const bool channels = by_channels(g);
+    const int64_t scratch_floats =
+        std::max(Scratch<F>::floats(T), channels ? channel_scratch_floats(T) : 0);
+    const int64_t per_thread = XI * (C + O) * ld_max + XI * O * C + scratch_floats;
     const auto work = Storage::make(size_t(per_thread * threads));
     std::vector<double> db_shares(size_t(threads * O), 0.0);
     auto share = [&](int thread) {
@@ -523,7 +635,12 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
             const BlockPlanes b{g, T, n0, n1, ld, scratch};
             run_output_transposes(b, O, dy, dM,
                                   db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr);
-            if (dw.data) {  // dU_xi += dM_xi V_xi^T, V recomputed from x
+            if (dw.data && channels) {  // dU_xi += dM_xi V_xi^T, V recomputed from x
+                run_input_transforms_by_channels(b, x, V);  // (V_xi^T itself)
+                for (int xi = 0; xi < XI; ++xi)
+                    gemm_serial(false, false, O, C, ld, 1.f, dM + xi * O * ld, ld, V + xi * C * ld,
+                                C, 1.f, dU + xi * O * C, C);
+            } else if (dw.data) {
                 run_input_transforms(b, x, V);
                 for (int xi = 0; xi < XI; ++xi)
                     gemm_serial(false, true, O, C, ld, 1.f, dM + xi * O * ld, ld, V + xi * C * ld,
