@@ -45,14 +45,16 @@ namespace {
 
 struct F2 {  // F(2, 3): 4 inputs, 2 outputs (see winograd.hpp)
     static constexpr int m = 2, alpha = 4;
-    template <class T>  // float, or a v8 of eight channels (input_transforms_by_channels)
+    // (T: float, or a v8 of eight channels: input_transforms_by_channels and its transpose)
+    template <class T>
     NORMGRAD_INLINE static void input(const T* d, T* v) {
         v[0] = d[0] - d[2];
         v[1] = d[1] + d[2];
         v[2] = d[2] - d[1];
         v[3] = d[1] - d[3];
     }
-    NORMGRAD_INLINE static void input_t(const float* v, float* d) {
+    template <class T>
+    NORMGRAD_INLINE static void input_t(const T* v, T* d) {
         d[0] = v[0];
         d[1] = v[1] - v[2] + v[3];
         d[2] = v[1] + v[2] - v[0];
@@ -493,7 +495,72 @@ NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const fl
         }
 }
 
-// Scratch for input_transforms_by_channels.
+// dx (+)= B dV B^T of every tile, dV tile-major (dV_xi[t][c]): input_transforms_by_channels'
+// passes transposed, in reverse order. Each tile's 4x4 window is added into P (the windows
+// overlap), then P's pixels inside the image are taken apart again into the eight planes.
+template <class F>
+NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const float* dV,
+                                                  GradBuffer dx) {
+    constexpr int m = F::m, A = F::alpha;
+    constexpr int64_t L = kLanes;
+    const ConvGeometry& g = b.g;
+    const Tiling& T = b.T;
+    const int64_t C = g.C, TI = T.tiles(), plane = g.H * g.W, PW = T.PW;
+    const int64_t V_xi = b.ld * C;
+    float* P = b.scratch;  // [PH][PW][L]
+    std::vector<int32_t> at(static_cast<size_t>(plane));
+    for (int64_t ih = 0; ih < g.H; ++ih)
+        for (int64_t iw = 0; iw < g.W; ++iw)
+            at[size_t(ih * g.W + iw)] = int32_t(((ih + g.padding) * PW + iw + g.padding) * L);
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t c0 = 0; c0 < C; c0 += L) {
+            zero_row(P, T.PH * PW * L);
+            const float* in = dV + (n - b.n0) * TI * C + c0;  // tile t's eight values at in + t C
+            for (int64_t th = 0; th < T.TH; ++th)
+                for (int64_t tw = 0; tw < T.TW; ++tw) {
+                    const float* v0 = in + (th * T.TW + tw) * C;
+                    v8 w[A][A], d[A];
+                    NORMGRAD_UNROLL
+                    for (int j = 0; j < A; ++j) {  // along the height: column j
+                        v8 col[A], out[A];
+                        NORMGRAD_UNROLL
+                        for (int i = 0; i < A; ++i) col[i] = load(v0 + (i * A + j) * V_xi);
+                        F::input_t(col, out);
+                        NORMGRAD_UNROLL
+                        for (int i = 0; i < A; ++i) w[i][j] = out[i];
+                    }
+                    float* d0 = P + (m * th * PW + m * tw) * L;
+                    NORMGRAD_UNROLL
+                    for (int i = 0; i < A; ++i) {  // along the width: row i of the window
+                        F::input_t(w[i], d);
+                        NORMGRAD_UNROLL
+                        for (int j = 0; j < A; ++j) {
+                            float* q = d0 + (i * PW + j) * L;
+                            store(q, load(q) + d[j]);
+                        }
+                    }
+                }
+            float* xs = dx.data + (n * C + c0) * plane;  // the first of the eight planes
+            int64_t p = 0;
+            for (; p + L <= plane; p += L) {  // eight pixels of the eight planes at a time
+                v8 r[L], q[L];
+                for (int64_t j = 0; j < L; ++j) r[j] = load(P + at[size_t(p + j)]);
+                transpose8(r, q);
+                for (int64_t k = 0; k < L; ++k) {
+                    float* out = xs + k * plane + p;
+                    store(out, dx.accumulate ? load(out) + q[k] : q[k]);
+                }
+            }
+            for (; p < plane; ++p)
+                for (int64_t k = 0; k < L; ++k) {
+                    const float v = P[at[size_t(p)] + k];
+                    float& out = xs[k * plane + p];
+                    out = dx.accumulate ? out + v : v;
+                }
+        }
+}
+
+// Scratch for input_transforms_by_channels and its transpose.
 int64_t channel_scratch_floats(const Tiling& T) {
     return T.PH * T.PW * kLanes;
 }
@@ -545,6 +612,9 @@ NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_input_transforms,
 NORMGRAD_KERNEL(void, run_input_transforms_by_channels,
                 (const BlockPlanes& b, const float* x, float* V),
                 input_transforms_by_channels<Algorithm>, (b, x, V))
+NORMGRAD_KERNEL(void, run_input_transposes_by_channels,
+                (const BlockPlanes& b, const float* dV, GradBuffer dx),
+                input_transposes_by_channels<Algorithm>, (b, dV, dx))
 NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_input_transposes,
                                (const BlockPlanes& b, const float* dV, GradBuffer dx),
                                input_transposes<Algorithm>, (b, dV, dx))
@@ -646,7 +716,13 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
                     gemm_serial(false, true, O, C, ld, 1.f, dM + xi * O * ld, ld, V + xi * C * ld,
                                 ld, 1.f, dU + xi * O * C, C);
             }
-            if (dx.data) {  // dV_xi = U_xi^T dM_xi, then dx = B dV B^T over the windows
+            if (dx.data && channels) {  // dV_xi^T = dM_xi^T U_xi, then dx = B dV B^T
+                float* dV = V;
+                for (int xi = 0; xi < XI; ++xi)
+                    gemm_serial(true, false, ld, C, O, 1.f, dM + xi * O * ld, ld,
+                                U.data() + xi * O * C, C, 0.f, dV + xi * C * ld, C);
+                run_input_transposes_by_channels(b, dV, dx);
+            } else if (dx.data) {  // dV_xi = U_xi^T dM_xi, then dx = B dV B^T over the windows
                 float* dV = V;
                 for (int xi = 0; xi < XI; ++xi)
                     gemm_serial(true, false, C, ld, O, 1.f, U.data() + xi * O * C, C,
