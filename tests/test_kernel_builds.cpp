@@ -187,8 +187,9 @@ TEST_CASE("kernel builds: conv2d by Winograd, forward and gradients, match the b
           ConvCase{3, 5, 14, 14, 7, 3, 1, 1}, ConvCase{2, 8, 15, 15, 3, 3, 1, 1},
           ConvCase{1, 17, 14, 14, 17, 3, 1, 1}, ConvCase{2, 2, 15, 7, 33, 3, 1, 1},
           ConvCase{2, 6, 7, 15, 5, 3, 1, 0}, ConvCase{1, 3, 5, 5, 2, 3, 1, 2},
-          // C a multiple of 8: the input transform across channels
-          ConvCase{2, 16, 14, 14, 8, 3, 1, 1}, ConvCase{1, 8, 6, 5, 3, 3, 1, 2}})
+          // C or O a multiple of 8: the transforms across channels
+          ConvCase{2, 16, 14, 14, 8, 3, 1, 1}, ConvCase{1, 8, 6, 5, 3, 3, 1, 2},
+          ConvCase{2, 5, 7, 9, 8, 3, 1, 1}})
         compare_builds("Winograd " + describe(c),
                        [&] { return run_conv(c, ConvAlgorithm::Winograd); });
 }

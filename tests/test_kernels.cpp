@@ -127,9 +127,11 @@ TEST_CASE("conv2d: both algorithms match a direct convolution, forward and backw
           ConvCase{2, 4, 7, 9, 3, 3, 1, 1}, ConvCase{1, 6, 8, 5, 4, 3, 1, 0},
           ConvCase{2, 3, 5, 6, 2, 3, 1, 2}, ConvCase{1, 2, 3, 3, 2, 3, 1, 0},
           ConvCase{5, 9, 6, 6, 5, 3, 1, 1},
-          // C a multiple of 8: Winograd's input transform across channels
+          // C or O a multiple of 8: Winograd's transforms across channels (input, output, both)
           ConvCase{2, 8, 14, 14, 5, 3, 1, 1}, ConvCase{3, 16, 7, 9, 4, 3, 1, 0},
-          ConvCase{2, 8, 5, 6, 3, 3, 1, 2}, ConvCase{12, 8, 14, 14, 3, 3, 1, 1}})
+          ConvCase{2, 8, 5, 6, 3, 3, 1, 2}, ConvCase{12, 8, 14, 14, 3, 3, 1, 1},
+          ConvCase{2, 3, 14, 14, 8, 3, 1, 1}, ConvCase{2, 8, 9, 7, 16, 3, 1, 1},
+          ConvCase{1, 16, 5, 6, 8, 3, 1, 2}, ConvCase{12, 5, 14, 14, 8, 3, 1, 1}})
         for (ConvAlgorithm a : {ConvAlgorithm::Im2col, ConvAlgorithm::Winograd})
             check_conv_case(c, a);
     // Kernels Winograd cannot do, on both sides of the small-matrix threshold (C k k <= 32).
@@ -144,7 +146,8 @@ TEST_CASE("Winograd kernel: writes or adds each gradient, matching a direct conv
          {ConvCase{2, 3, 14, 14, 5, 3, 1, 1}, ConvCase{3, 4, 7, 9, 2, 3, 1, 1},
           ConvCase{1, 2, 5, 6, 3, 3, 1, 0}, ConvCase{2, 5, 3, 4, 4, 3, 1, 2},
           ConvCase{1, 33, 11, 6, 3, 3, 1, 1}, ConvCase{2, 16, 14, 14, 5, 3, 1, 1},
-          ConvCase{1, 8, 5, 7, 3, 3, 1, 2}, ConvCase{12, 8, 9, 9, 4, 3, 1, 0}})
+          ConvCase{1, 8, 5, 7, 3, 3, 1, 2}, ConvCase{12, 8, 9, 9, 4, 3, 1, 0},
+          ConvCase{2, 8, 14, 14, 8, 3, 1, 1}, ConvCase{1, 3, 7, 5, 16, 3, 1, 0}})
         for (bool accumulate : {false, true}) {
             INFO("N " << c.N << " C " << c.C << " " << c.H << "x" << c.W << " padding " << c.padding
                       << " accumulate " << accumulate);

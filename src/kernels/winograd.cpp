@@ -71,11 +71,13 @@ struct F2 {  // F(2, 3): 4 inputs, 2 outputs (see winograd.hpp)
         g[1] = 0.5f * (u[1] - u[2]);
         g[2] = 0.5f * (u[1] + u[2]) + u[3];
     }
-    NORMGRAD_INLINE static void output(const float* mm, float* y) {
+    template <class T>
+    NORMGRAD_INLINE static void output(const T* mm, T* y) {
         y[0] = mm[0] + mm[1] + mm[2];
         y[1] = mm[1] - mm[2] - mm[3];
     }
-    NORMGRAD_INLINE static void output_t(const float* y, float* mm) {
+    template <class T>
+    NORMGRAD_INLINE static void output_t(const T* y, T* mm) {
         mm[0] = y[0];
         mm[1] = y[0] + y[1];
         mm[2] = y[0] - y[1];
@@ -560,9 +562,122 @@ NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const fl
         }
 }
 
-// Scratch for input_transforms_by_channels and its transpose.
+// y = A^T M A + bias, M tile-major (M_xi[t][o], O a multiple of 8), eight output channels at a
+// time: each tile's 2x2 outputs go into an interleaved buffer Y[m TH][m TW][8], whose pixels
+// inside the image are then transposed into the eight output planes.
+template <class F>
+NORMGRAD_INLINE void output_transforms_by_channels(const BlockPlanes& b, int64_t O, const float* M,
+                                                   const float* bias, float* y) {
+    constexpr int m = F::m, A = F::alpha;
+    constexpr int64_t L = kLanes;
+    const ConvGeometry& g = b.g;
+    const Tiling& T = b.T;
+    const int64_t TI = T.tiles(), plane = g.OH * g.OW, YW = m * T.TW;
+    const int64_t M_xi = b.ld * O;
+    float* Y = b.scratch;                                 // [m TH][m TW][L]
+    std::vector<int32_t> at(static_cast<size_t>(plane));  // pixel (oh, ow) in Y
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow)
+            at[size_t(oh * g.OW + ow)] = int32_t((oh * YW + ow) * L);
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t o0 = 0; o0 < O; o0 += L) {
+            v8 bv = splat(0.f);
+            if (bias) bv = load(bias + o0);
+            const float* in = M + (n - b.n0) * TI * O + o0;  // tile t's eight values at in + t O
+            for (int64_t th = 0; th < T.TH; ++th)
+                for (int64_t tw = 0; tw < T.TW; ++tw) {
+                    const float* m0 = in + (th * T.TW + tw) * O;
+                    v8 z[m][A], out[m];
+                    NORMGRAD_UNROLL
+                    for (int j = 0; j < A; ++j) {  // along the height: column j
+                        v8 col[A];
+                        NORMGRAD_UNROLL
+                        for (int i = 0; i < A; ++i) col[i] = load(m0 + (i * A + j) * M_xi);
+                        F::output(col, out);
+                        NORMGRAD_UNROLL
+                        for (int a = 0; a < m; ++a) z[a][j] = out[a];
+                    }
+                    float* y0 = Y + (m * th * YW + m * tw) * L;
+                    NORMGRAD_UNROLL
+                    for (int a = 0; a < m; ++a) {  // along the width
+                        F::output(z[a], out);
+                        NORMGRAD_UNROLL
+                        for (int c = 0; c < m; ++c) store(y0 + (a * YW + c) * L, out[c] + bv);
+                    }
+                }
+            float* ys = y + (n * O + o0) * plane;  // the first of the eight planes
+            int64_t p = 0;
+            for (; p + L <= plane; p += L) {
+                v8 r[L], q[L];
+                for (int64_t j = 0; j < L; ++j) r[j] = load(Y + at[size_t(p + j)]);
+                transpose8(r, q);
+                for (int64_t k = 0; k < L; ++k) store(ys + k * plane + p, q[k]);
+            }
+            for (; p < plane; ++p)
+                for (int64_t k = 0; k < L; ++k) ys[k * plane + p] = Y[at[size_t(p)] + k];
+        }
+}
+
+// dM = A dY A^T, dM tile-major (dM_xi[t][o]), eight output channels at a time: the eight planes
+// of dy interleaved into Y (0 beyond the image), then each tile's 2x2 values transformed. Also
+// adds each plane of dy to db_share[o] (null: not wanted), as output_transposes does.
+template <class F>
+NORMGRAD_INLINE void output_transposes_by_channels(const BlockPlanes& b, int64_t O, const float* dy,
+                                                   float* dM, double* db_share) {
+    constexpr int m = F::m, A = F::alpha;
+    constexpr int64_t L = kLanes;
+    const ConvGeometry& g = b.g;
+    const Tiling& T = b.T;
+    const int64_t TI = T.tiles(), plane = g.OH * g.OW, YW = m * T.TW;
+    const int64_t M_xi = b.ld * O;
+    float* Y = b.scratch;  // [m TH][m TW][L]; what lies beyond the image stays 0
+    zero_row(Y, m * T.TH * YW * L);
+    std::vector<int32_t> at(static_cast<size_t>(plane));
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow)
+            at[size_t(oh * g.OW + ow)] = int32_t((oh * YW + ow) * L);
+    for (int64_t n = b.n0; n < b.n1; ++n)
+        for (int64_t o0 = 0; o0 < O; o0 += L) {
+            const float* ys = dy + (n * O + o0) * plane;
+            if (db_share)
+                for (int64_t k = 0; k < L; ++k) db_share[o0 + k] += row_sum(ys + k * plane, plane);
+            int64_t p = 0;
+            for (; p + L <= plane; p += L) {
+                v8 r[L], q[L];
+                for (int64_t k = 0; k < L; ++k) r[k] = load(ys + k * plane + p);
+                transpose8(r, q);
+                for (int64_t j = 0; j < L; ++j) store(Y + at[size_t(p + j)], q[j]);
+            }
+            for (; p < plane; ++p)
+                for (int64_t k = 0; k < L; ++k) Y[at[size_t(p)] + k] = ys[k * plane + p];
+            float* out = dM + (n - b.n0) * TI * O + o0;
+            for (int64_t th = 0; th < T.TH; ++th)
+                for (int64_t tw = 0; tw < T.TW; ++tw) {
+                    const float* y0 = Y + (m * th * YW + m * tw) * L;
+                    v8 z[m][A], in[m], col[A];
+                    NORMGRAD_UNROLL
+                    for (int a = 0; a < m; ++a) {  // along the width
+                        NORMGRAD_UNROLL
+                        for (int c = 0; c < m; ++c) in[c] = load(y0 + (a * YW + c) * L);
+                        F::output_t(in, z[a]);
+                    }
+                    float* o = out + (th * T.TW + tw) * O;
+                    NORMGRAD_UNROLL
+                    for (int j = 0; j < A; ++j) {  // along the height
+                        NORMGRAD_UNROLL
+                        for (int a = 0; a < m; ++a) in[a] = z[a][j];
+                        F::output_t(in, col);
+                        NORMGRAD_UNROLL
+                        for (int i = 0; i < A; ++i) store(o + (i * A + j) * M_xi, col[i]);
+                    }
+                }
+        }
+}
+
+// Scratch for the transforms across channels (P for the input's, Y for the output's).
+template <class F>
 int64_t channel_scratch_floats(const Tiling& T) {
-    return T.PH * T.PW * kLanes;
+    return std::max(T.PH * T.PW, F::m * T.TH * F::m * T.TW) * kLanes;
 }
 
 template <class F>
@@ -615,6 +730,12 @@ NORMGRAD_KERNEL(void, run_input_transforms_by_channels,
 NORMGRAD_KERNEL(void, run_input_transposes_by_channels,
                 (const BlockPlanes& b, const float* dV, GradBuffer dx),
                 input_transposes_by_channels<Algorithm>, (b, dV, dx))
+NORMGRAD_KERNEL(void, run_output_transforms_by_channels,
+                (const BlockPlanes& b, int64_t O, const float* M, const float* bias, float* y),
+                output_transforms_by_channels<Algorithm>, (b, O, M, bias, y))
+NORMGRAD_KERNEL(void, run_output_transposes_by_channels,
+                (const BlockPlanes& b, int64_t O, const float* dy, float* dM, double* db_share),
+                output_transposes_by_channels<Algorithm>, (b, O, dy, dM, db_share))
 NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_input_transposes,
                                (const BlockPlanes& b, const float* dV, GradBuffer dx),
                                input_transposes<Algorithm>, (b, dV, dx))
@@ -626,6 +747,46 @@ NORMGRAD_KERNEL_AVX2_ON_AVX512(void, run_output_transposes,
                                 double* db_share),
                                output_transposes<Algorithm>, (b, O, dy, dM, db_share))
 
+// A GEMM operand: a matrix stored as it is (row-major, rows ld apart) or transposed.
+struct Operand {
+    const float* p;
+    bool transposed;
+    int64_t ld;
+    Operand t() const { return {p, !transposed, ld}; }  // the operand's transpose, same memory
+};
+
+// out = a b + beta out, for a [rows x k] and b [k x cols]; out is stored as it is ([rows][cols])
+// or transposed ([cols][rows]: then out^T = b^T a^T is computed).
+void product(int64_t rows, int64_t cols, int64_t k, Operand a, Operand b, float beta, float* out,
+             bool out_transposed) {
+    if (!out_transposed)
+        gemm_serial(a.transposed, b.transposed, rows, cols, k, 1.f, a.p, a.ld, b.p, b.ld, beta, out,
+                    cols);
+    else
+        gemm_serial(!b.transposed, !a.transposed, cols, rows, k, 1.f, b.p, b.ld, a.p, a.ld, beta,
+                    out, rows);
+}
+
+// How a block's transformed tiles are laid out: V_xi [C][tiles] and M_xi [O][tiles] as in
+// winograd.hpp, or tile-major ([tiles][C], [tiles][O]) where the channels are a multiple of 8
+// and the transforms run across channels.
+struct Layouts {
+    bool input, output;  // tile-major
+    explicit Layouts(const ConvGeometry& g, int64_t O)
+        : input(by_channels(g)), output(O % kLanes == 0) {}
+    Operand V(const float* p, int64_t C, int64_t ld) const {  // V_xi as a [C x tiles] matrix
+        return input ? Operand{p, true, C} : Operand{p, false, ld};
+    }
+    Operand M(const float* p, int64_t O, int64_t ld) const {  // M_xi as an [O x tiles] matrix
+        return output ? Operand{p, true, O} : Operand{p, false, ld};
+    }
+    template <class F>
+    int64_t scratch_floats(const Tiling& T) const {
+        return std::max(Scratch<F>::floats(T),
+                        input || output ? channel_scratch_floats<F>(T) : int64_t{0});
+    }
+};
+
 void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, const float* bias,
              float* y) {
     using F = Algorithm;
@@ -635,12 +796,10 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
     const int64_t C = g.C, TI = T.tiles(), ld_max = T.max_images * TI;
     std::vector<float> U(size_t(XI * O * C));
     transform_weights<F>(g, O, w, U.data());
+    const Layouts layout(g, O);
 
-    // Per thread: V [XI][C][tiles] (or [XI][tiles][C], by_channels), M [XI][O][tiles], scratch.
-    const bool channels = by_channels(g);
-    const int64_t scratch_floats =
-        std::max(Scratch<F>::floats(T), channels ? channel_scratch_floats(T) : 0);
-    const int64_t per_thread = XI * (C + O) * ld_max + scratch_floats;
+    // Per thread: V [XI][C][tiles], M [XI][O][tiles] (or tile-major: Layouts), scratch.
+    const int64_t per_thread = XI * (C + O) * ld_max + layout.scratch_floats<F>(T);
     const auto work = Storage::make(size_t(per_thread * threads));
 #pragma omp parallel num_threads(threads)
     {
@@ -653,18 +812,17 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;  // the block's tiles
             const BlockPlanes b{g, T, n0, n1, ld, scratch};
-            if (channels) {
+            if (layout.input)
                 run_input_transforms_by_channels(b, x, V);
-                for (int xi = 0; xi < XI; ++xi)  // M_xi = U_xi V_xi, V_xi stored transposed
-                    gemm_serial(false, true, O, ld, C, 1.f, U.data() + xi * O * C, C,
-                                V + xi * C * ld, C, 0.f, M + xi * O * ld, ld);
-            } else {
+            else
                 run_input_transforms(b, x, V);
-                for (int xi = 0; xi < XI; ++xi)  // M_xi = U_xi V_xi
-                    gemm_serial(false, false, O, ld, C, 1.f, U.data() + xi * O * C, C,
-                                V + xi * C * ld, ld, 0.f, M + xi * O * ld, ld);
-            }
-            run_output_transforms(b, O, M, bias, y);
+            for (int xi = 0; xi < XI; ++xi)  // M_xi = U_xi V_xi
+                product(O, ld, C, {U.data() + xi * O * C, false, C},
+                        layout.V(V + xi * C * ld, C, ld), 0.f, M + xi * O * ld, layout.output);
+            if (layout.output)
+                run_output_transforms_by_channels(b, O, M, bias, y);
+            else
+                run_output_transforms(b, O, M, bias, y);
         }
     }
 }
@@ -678,13 +836,11 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
     const int64_t C = g.C, TI = T.tiles(), ld_max = T.max_images * TI;
     std::vector<float> U(size_t(XI * O * C));
     transform_weights<F>(g, O, w, U.data());
+    const Layouts layout(g, O);
 
-    // Per thread: V [XI][C][tiles] (then dV in its place), dM [XI][O][tiles], its share of
-    // dU [XI][O][C], scratch; and its share of db.
-    const bool channels = by_channels(g);
-    const int64_t scratch_floats =
-        std::max(Scratch<F>::floats(T), channels ? channel_scratch_floats(T) : 0);
-    const int64_t per_thread = XI * (C + O) * ld_max + XI * O * C + scratch_floats;
+    // Per thread: V [XI][C][tiles] (then dV in its place), dM [XI][O][tiles] (or tile-major:
+    // Layouts), its share of dU [XI][O][C], scratch; and its share of db.
+    const int64_t per_thread = XI * (C + O) * ld_max + XI * O * C + layout.scratch_floats<F>(T);
     const auto work = Storage::make(size_t(per_thread * threads));
     std::vector<double> db_shares(size_t(threads * O), 0.0);
     auto share = [&](int thread) {
@@ -703,31 +859,29 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;
             const BlockPlanes b{g, T, n0, n1, ld, scratch};
-            run_output_transposes(b, O, dy, dM,
-                                  db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr);
-            if (dw.data && channels) {  // dU_xi += dM_xi V_xi^T, V recomputed from x
-                run_input_transforms_by_channels(b, x, V);  // (V_xi^T itself)
+            double* db_share = db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr;
+            if (layout.output)
+                run_output_transposes_by_channels(b, O, dy, dM, db_share);
+            else
+                run_output_transposes(b, O, dy, dM, db_share);
+            if (dw.data) {  // dU_xi += dM_xi V_xi^T, V recomputed from x
+                if (layout.input)
+                    run_input_transforms_by_channels(b, x, V);
+                else
+                    run_input_transforms(b, x, V);
                 for (int xi = 0; xi < XI; ++xi)
-                    gemm_serial(false, false, O, C, ld, 1.f, dM + xi * O * ld, ld, V + xi * C * ld,
-                                C, 1.f, dU + xi * O * C, C);
-            } else if (dw.data) {
-                run_input_transforms(b, x, V);
-                for (int xi = 0; xi < XI; ++xi)
-                    gemm_serial(false, true, O, C, ld, 1.f, dM + xi * O * ld, ld, V + xi * C * ld,
-                                ld, 1.f, dU + xi * O * C, C);
+                    product(O, C, ld, layout.M(dM + xi * O * ld, O, ld),
+                            layout.V(V + xi * C * ld, C, ld).t(), 1.f, dU + xi * O * C, false);
             }
-            if (dx.data && channels) {  // dV_xi^T = dM_xi^T U_xi, then dx = B dV B^T
+            if (dx.data) {  // dV_xi = U_xi^T dM_xi, then dx = B dV B^T over the windows
                 float* dV = V;
                 for (int xi = 0; xi < XI; ++xi)
-                    gemm_serial(true, false, ld, C, O, 1.f, dM + xi * O * ld, ld,
-                                U.data() + xi * O * C, C, 0.f, dV + xi * C * ld, C);
-                run_input_transposes_by_channels(b, dV, dx);
-            } else if (dx.data) {  // dV_xi = U_xi^T dM_xi, then dx = B dV B^T over the windows
-                float* dV = V;
-                for (int xi = 0; xi < XI; ++xi)
-                    gemm_serial(true, false, C, ld, O, 1.f, U.data() + xi * O * C, C,
-                                dM + xi * O * ld, ld, 0.f, dV + xi * C * ld, ld);
-                run_input_transposes(b, dV, dx);
+                    product(C, ld, O, Operand{U.data() + xi * O * C, false, C}.t(),
+                            layout.M(dM + xi * O * ld, O, ld), 0.f, dV + xi * C * ld, layout.input);
+                if (layout.input)
+                    run_input_transposes_by_channels(b, dV, dx);
+                else
+                    run_input_transposes(b, dV, dx);
             }
         }
     }
