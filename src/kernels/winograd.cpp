@@ -422,26 +422,24 @@ bool by_channels(const ConvGeometry& g) {
 }
 
 // Eight rows of eight floats r[k][j] -> out[j][k] (an 8x8 transpose in three rounds of
-// shuffles: pairs of rows, then pairs of pairs, then halves).
+// shuffles: pairs of rows, then pairs of pairs, then halves; __builtin_shufflevector is GCC's and
+// Clang's, its indices counting through a's lanes then b's).
 NORMGRAD_INLINE void transpose8(const v8* r, v8* out) {
-    typedef int v8i __attribute__((vector_size(32)));
-    const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
-    const v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const v8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
     v8 t[8], s[8];
     for (int k = 0; k < 8; k += 2) {
-        t[k] = __builtin_shuffle(r[k], r[k + 1], lo);
-        t[k + 1] = __builtin_shuffle(r[k], r[k + 1], hi);
+        t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
     }
-    for (int k = 0; k < 8; k += 4) {
-        s[k] = __builtin_shuffle(t[k], t[k + 2], lo2);
-        s[k + 1] = __builtin_shuffle(t[k], t[k + 2], hi2);
-        s[k + 2] = __builtin_shuffle(t[k + 1], t[k + 3], lo2);
-        s[k + 3] = __builtin_shuffle(t[k + 1], t[k + 3], hi2);
-    }
+    for (int k = 0; k < 8; k += 4)
+        for (int h = 0; h < 2; ++h) {
+            s[k + 2 * h] =
+                __builtin_shufflevector(t[k + h], t[k + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            s[k + 2 * h + 1] =
+                __builtin_shufflevector(t[k + h], t[k + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
     for (int k = 0; k < 4; ++k) {
-        out[k] = __builtin_shuffle(s[k], s[k + 4], lo4);
-        out[k + 4] = __builtin_shuffle(s[k], s[k + 4], hi4);
+        out[k] = __builtin_shufflevector(s[k], s[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        out[k + 4] = __builtin_shufflevector(s[k], s[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
 
