@@ -10,6 +10,7 @@
 // 4-D and 2-D, forward and backward, written and accumulated; max_pool2d 2x2 forward and
 // backward (odd H and W, accumulated); relu, leaky_relu and mul/add (write_grad and
 // kernels::write_elements); standardize, forward and backward (written and accumulated);
+// multiply_add, forward and backward (both broadcasts, written and accumulated);
 // sum_of_squares and update_sums_of_squares (normgrad/norms.hpp).
 #include <catch2/catch.hpp>
 
@@ -289,6 +290,38 @@ TEST_CASE("kernel builds: standardize, forward and backward, matches the baselin
             Tensor y2 = add(mul(x, q), standardize(x, dims, 1e-5f));
             backward_with_random_grad(y2, 44);
             out.emplace_back("dx (accumulated)", grads(x));
+            return out;
+        });
+    }
+}
+
+TEST_CASE("kernel builds: multiply_add, forward and backward, matches the baseline build",
+          "[kernel-builds]") {
+    // LayerNorm's broadcast (w along the last axes: rows of Q values, their rows summed in
+    // groups of 8 for dw and db: 3, 10 and 17 rows) and GroupNorm's (w per channel: rows of R
+    // values), odd lengths, and one large enough to be split between threads.
+    for (const std::pair<Shape, Shape>& c :
+         {std::pair{Shape{3, 5, 7}, Shape{5, 7}}, std::pair{Shape{10, 33}, Shape{33}},
+          std::pair{Shape{17, 4, 9}, Shape{4, 9}}, std::pair{Shape{2, 6, 5, 3}, Shape{6, 1, 1}},
+          std::pair{Shape{3, 7, 17}, Shape{7, 1}},
+          std::pair{Shape{16, 32, 14, 14}, Shape{32, 14, 14}}}) {
+        const Shape &xs = c.first, &ws = c.second;
+        compare_builds("multiply_add " + shape_name(xs) + " by " + shape_name(ws), [&] {
+            Tensor x = randn(xs, 51).set_requires_grad();
+            Tensor w = randn(ws, 52).set_requires_grad(), b = randn(ws, 53).set_requires_grad();
+            const Tensor q = randn(xs, 54);
+            Outputs out;
+            Tensor y = multiply_add(x, w, b);
+            out.emplace_back("y", values(y));
+            backward_with_random_grad(y, 55);
+            out.emplace_back("dx", grads(x));
+            out.emplace_back("dw", grads(w));
+            out.emplace_back("db", grads(b));
+            // Added onto other records' gradients.
+            Tensor y2 = add(mul(x, q), multiply_add(x, w, b));
+            backward_with_random_grad(y2, 56);
+            out.emplace_back("dx (accumulated)", grads(x));
+            out.emplace_back("dw (accumulated)", grads(w));
             return out;
         });
     }

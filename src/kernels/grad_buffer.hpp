@@ -65,6 +65,14 @@ NORMGRAD_AVX512 void write_range_avx512(float* d, int64_t lo, int64_t hi, bool a
     write_range_body(d, lo, hi, accumulate, value);
 }
 
+// d[i] = value(i) (or +=, with accumulate) for i in [lo, hi), in the calling thread (for loops
+// that share their rows among the threads themselves).
+template <class F>
+inline void write_range(float* d, int64_t lo, int64_t hi, bool accumulate, F value) {
+    pick(write_range_baseline<F>, write_range_avx2<F>, write_range_avx512<F>)(d, lo, hi, accumulate,
+                                                                              value);
+}
+
 // d[i] = value(i) (or +=, with accumulate) for i in [0, n), large ranges split between threads.
 template <class F>
 inline void write_elements(float* d, int64_t n, bool accumulate, F value) {

@@ -64,4 +64,17 @@ void for_rows_by_column_ranges(const MiddleBroadcast& v, bool parallel, F add_ro
     }
 }
 
+// The same with the rows in groups: add_rows(p0, p1, lo, hi) for the rows [p0, p1) of each
+// group of `group` rows in turn (the last one shorter), each thread for its own columns.
+template <class F>
+void for_row_groups_by_column_ranges(const MiddleBroadcast& v, bool parallel, int64_t group,
+                                     F add_rows) {
+#pragma omp parallel if (parallel && v.Q >= 64)
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t lo = v.Q * t / nt, hi = v.Q * (t + 1) / nt;
+        for (int64_t p = 0; p < v.P; p += group) add_rows(p, std::min(p + group, v.P), lo, hi);
+    }
+}
+
 }  // namespace normgrad::detail

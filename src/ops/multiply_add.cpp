@@ -12,14 +12,17 @@
 //   dL/dw[q]       = sum over p, r of g[p, q, r] * x[p, q, r]
 //   dL/db[q]       = sum over p, r of g[p, q, r]
 // mul then add compute the same in two records: a result of x's size written and read again in
-// the forward pass, and g passed through add's record, which this one saves. The sums are those
-// of mul's and add's backward (rows of R in float, added in double, in a fixed order): the
-// same whatever the number of threads. Other shapes go through add(mul(x, w), b).
+// the forward pass, and g passed through add's record, which this one saves. The sums are taken
+// as mul's and add's backward take them (rows of R in float, added in double, in a fixed order),
+// except that with R = 1 each column adds its rows in groups of 8 in float before adding them
+// in double: the same whatever the number of threads. Other shapes go through
+// add(mul(x, w), b). The loops are compiled for each instruction set (kernels/isa.hpp).
 #include "normgrad/ops/multiply_add.hpp"
 
 #include <vector>
 
 #include "kernels/grad_buffer.hpp"
+#include "kernels/isa.hpp"
 #include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/elementwise.hpp"
@@ -31,26 +34,82 @@ namespace {
 
 using detail::MiddleBroadcast;
 
+// ---- The loops, in the three builds of kernels/isa.hpp ----
+
+// y[i] = x[i] * w[i] + b[i]: a row of Q values, each with its own w and b (LayerNorm).
+NORMGRAD_INLINE void affine_row_body(const float* x, const float* w, const float* b, float* y,
+                                     int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * w[i] + b[i];
+}
+NORMGRAD_KERNEL(void, affine_row,
+                (const float* x, const float* w, const float* b, float* y, int64_t n),
+                affine_row_body, (x, w, b, y, n))
+
+// y[i] = x[i] * s + t: a row of R values sharing one w and b (GroupNorm's channels).
+NORMGRAD_INLINE void scale_shift_row_body(const float* x, float s, float t, float* y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s + t;
+}
+NORMGRAD_KERNEL(void, scale_shift_row, (const float* x, float s, float t, float* y, int64_t n),
+                scale_shift_row_body, (x, s, t, y, n))
+
+// For w's and b's gradients along rows of Q values (R = 1): for each column q in [lo, hi),
+// sw[q] += sum over the `rows` rows of g x, and sb[q] += the sum of g, the rows Q apart. A
+// column's rows are summed in float, then added to its double sum: one pass over sw and sb per
+// group of rows rather than per row.
+constexpr int64_t kRowGroup = 8;
+template <int64_t G>  // G rows (a constant, so that the loop over them is written out)
+NORMGRAD_INLINE void column_sums_of(const float* g, const float* x, int64_t Q, int64_t lo,
+                                    int64_t hi, double* sw, double* sb) {
+#pragma omp simd
+    for (int64_t q = lo; q < hi; ++q) {
+        float tw = 0.f, tb = 0.f;
+        for (int64_t p = 0; p < G; ++p) {
+            const float gv = g[p * Q + q];
+            tw += gv * x[p * Q + q];
+            tb += gv;
+        }
+        sw[q] += tw;
+        sb[q] += tb;
+    }
+}
+NORMGRAD_INLINE void column_sums_body(const float* g, const float* x, int64_t rows, int64_t Q,
+                                      int64_t lo, int64_t hi, double* sw, double* sb) {
+    if (rows == kRowGroup) return column_sums_of<kRowGroup>(g, x, Q, lo, hi, sw, sb);
+    for (int64_t p = 0; p < rows; ++p)  // the last, shorter group: row by row
+        column_sums_of<1>(g + p * Q, x + p * Q, Q, lo, hi, sw, sb);
+}
+NORMGRAD_KERNEL(void, column_sums,
+                (const float* g, const float* x, int64_t rows, int64_t Q, int64_t lo, int64_t hi,
+                 double* sw, double* sb),
+                column_sums_body, (g, x, rows, Q, lo, hi, sw, sb))
+
+// The sums of g x and of g over one row of R values (rows sharing one w and b).
+NORMGRAD_INLINE void row_sums_body(const float* g, const float* x, int64_t n, float* gx,
+                                   float* gs) {
+    float rw = 0.f, rb = 0.f;
+#pragma omp simd reduction(+ : rw, rb)
+    for (int64_t r = 0; r < n; ++r) {
+        rw += g[r] * x[r];
+        rb += g[r];
+    }
+    *gx = rw;
+    *gs = rb;
+}
+NORMGRAD_KERNEL(void, row_sums, (const float* g, const float* x, int64_t n, float* gx, float* gs),
+                row_sums_body, (g, x, n, gx, gs))
+
 void forward(const MiddleBroadcast& v, const float* x, const float* w, const float* b, float* y) {
     if (v.R == 1) {  // rows of Q values, w and b along them (LayerNorm)
 #pragma omp parallel for schedule(static) if (v.P * v.Q >= kernels::kMinParallelElements)
-        for (int64_t p = 0; p < v.P; ++p) {
-            const float* xr = x + p * v.Q;
-            float* yr = y + p * v.Q;
-#pragma omp simd
-            for (int64_t q = 0; q < v.Q; ++q) yr[q] = xr[q] * w[q] + b[q];
-        }
+        for (int64_t p = 0; p < v.P; ++p) affine_row(x + p * v.Q, w, b, y + p * v.Q, v.Q);
         return;
     }
     const int64_t rows = v.P * v.Q;  // rows of R values sharing one w and b (GroupNorm's channels)
 #pragma omp parallel for schedule(static) if (rows * v.R >= kernels::kMinParallelElements)
-    for (int64_t row = 0; row < rows; ++row) {
-        const float s = w[row % v.Q], t = b[row % v.Q];
-        const float* xr = x + row * v.R;
-        float* yr = y + row * v.R;
-#pragma omp simd
-        for (int64_t r = 0; r < v.R; ++r) yr[r] = xr[r] * s + t;
-    }
+    for (int64_t row = 0; row < rows; ++row)
+        scale_shift_row(x + row * v.R, w[row % v.Q], b[row % v.Q], y + row * v.R, v.R);
 }
 
 void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const Tensor& b,
@@ -67,12 +126,12 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
             const float* gr = g + row * len;
             float* out = dx.data + row * len;
             if (along_q) {  // each element its own w[q]
-                kernels::write_range_baseline(out, 0, len, dx.accumulate,
-                                              [gr, wv](int64_t q) { return gr[q] * wv[q]; });
+                kernels::write_range(out, 0, len, dx.accumulate,
+                                     [gr, wv](int64_t q) { return gr[q] * wv[q]; });
             } else {  // the row shares one w
                 const float s = wv[row % v.Q];
-                kernels::write_range_baseline(out, 0, len, dx.accumulate,
-                                              [gr, s](int64_t r) { return gr[r] * s; });
+                kernels::write_range(out, 0, len, dx.accumulate,
+                                     [gr, s](int64_t r) { return gr[r] * s; });
             }
         }
     }
@@ -80,28 +139,18 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
     std::vector<double> sw(static_cast<size_t>(v.Q), 0.0), sb(static_cast<size_t>(v.Q), 0.0);
     double *swp = sw.data(), *sbp = sb.data();
     if (v.R == 1) {
-        detail::for_rows_by_column_ranges(v, parallel, [=](int64_t p, int64_t lo, int64_t hi) {
-            const float *gr = g + p * v.Q, *xr = xv + p * v.Q;
-            double *aw = swp, *ab = sbp;
-#pragma omp simd
-            for (int64_t q = lo; q < hi; ++q) {
-                aw[q] += gr[q] * xr[q];
-                ab[q] += gr[q];
-            }
-        });
+        detail::for_row_groups_by_column_ranges(
+            v, parallel, kRowGroup, [=](int64_t p0, int64_t p1, int64_t lo, int64_t hi) {
+                column_sums(g + p0 * v.Q, xv + p0 * v.Q, p1 - p0, v.Q, lo, hi, swp, sbp);
+            });
     } else {
 #pragma omp parallel for schedule(static) if (parallel && v.Q > 1)
         for (int64_t q = 0; q < v.Q; ++q) {
             double tw = 0.0, tb = 0.0;
             for (int64_t p = 0; p < v.P; ++p) {
                 const int64_t o = (p * v.Q + q) * v.R;
-                const float *gr = g + o, *xr = xv + o;
                 float rw = 0.f, rb = 0.f;
-#pragma omp simd reduction(+ : rw, rb)
-                for (int64_t r = 0; r < v.R; ++r) {
-                    rw += gr[r] * xr[r];
-                    rb += gr[r];
-                }
+                row_sums(g + o, xv + o, v.R, &rw, &rb);
                 tw += rw;
                 tb += rb;
             }
