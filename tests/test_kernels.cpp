@@ -186,6 +186,15 @@ TEST_CASE("conv2d: Winograd passes the finite-difference check", "[kernels][conv
         INFO(r.report);
         CHECK(r.ok);
     }
+    // 8 input and 8 output channels: the transforms across channels, both sides.
+    Tensor x8 = randn({1, 8, 5, 6}, 8).set_name("x"), w8 = randn({8, 8, 3, 3}, 9).set_name("w");
+    Tensor b8 = randn({8}, 10).set_name("b");
+    for (int padding : {0, 1}) {
+        Conv2dParams p{1, padding, ConvAlgorithm::Winograd};
+        GradCheckResult r = gradcheck([&] { return conv2d(x8, w8, b8, p); }, {x8, w8, b8});
+        INFO(r.report);
+        CHECK(r.ok);
+    }
     CHECK_THROWS_AS(conv2d(x, w, b, {2, 1, ConvAlgorithm::Winograd}), std::invalid_argument);
 }
 
