@@ -391,11 +391,13 @@ NORMGRAD_INLINE void output_transform_transpose(const ConvGeometry& g, const Til
 // AVX-512 as well as for the baseline (NORMGRAD_KERNEL, see isa.hpp): the functions below are the
 // entry points into which everything above is inlined. Images [n0, n1); the block's tile t of image
 // n is column (n - n0) * TI + t of its GEMM operands, whose rows are ld apart.
+struct PixelOffsets;
 struct BlockPlanes {
     const ConvGeometry& g;
     const Tiling& T;
     int64_t n0, n1, ld;
     float* scratch;
+    const PixelOffsets* offsets = nullptr;  // for the passes across channels
 };
 
 template <class F>
@@ -420,6 +422,27 @@ constexpr int64_t kLanes = 8;
 bool by_channels(const ConvGeometry& g) {
     return g.C % kLanes == 0;
 }
+
+// Where each pixel of an input plane goes in the interleaved padded buffer P[PH][PW][8], and
+// each pixel of an output plane in Y[m TH][m TW][8]: offsets in floats, the same for every plane
+// of a convolution, so computed once per call.
+struct PixelOffsets {
+    std::vector<int32_t> input, output;
+    template <class F>
+    static PixelOffsets of(const ConvGeometry& g, const Tiling& T) {
+        PixelOffsets o;
+        o.input.resize(static_cast<size_t>(g.H * g.W));
+        for (int64_t ih = 0; ih < g.H; ++ih)
+            for (int64_t iw = 0; iw < g.W; ++iw)
+                o.input[size_t(ih * g.W + iw)] =
+                    int32_t(((ih + g.padding) * T.PW + iw + g.padding) * kLanes);
+        o.output.resize(static_cast<size_t>(g.OH * g.OW));
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+            for (int64_t ow = 0; ow < g.OW; ++ow)
+                o.output[size_t(oh * g.OW + ow)] = int32_t((oh * F::m * T.TW + ow) * kLanes);
+        return o;
+    }
+};
 
 // Eight rows of eight floats r[k][j] -> out[j][k] (an 8x8 transpose in three rounds of
 // shuffles: pairs of rows, then pairs of pairs, then halves; __builtin_shufflevector is GCC's and
@@ -453,11 +476,7 @@ NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const fl
     const int64_t V_xi = b.ld * C;  // from one position xi of the transformed tiles to the next
     float* P = b.scratch;           // [PH][PW][L]; what lies outside the image stays 0
     zero_row(P, T.PH * PW * L);
-    // Where each pixel of the image goes in P (the same for every plane).
-    std::vector<int32_t> at(static_cast<size_t>(plane));  // (a few hundred pixels)
-    for (int64_t ih = 0; ih < g.H; ++ih)
-        for (int64_t iw = 0; iw < g.W; ++iw)
-            at[size_t(ih * g.W + iw)] = int32_t(((ih + g.padding) * PW + iw + g.padding) * L);
+    const int32_t* at = b.offsets->input.data();  // where each pixel goes in P
     for (int64_t n = b.n0; n < b.n1; ++n)
         for (int64_t c0 = 0; c0 < C; c0 += L) {
             const float* xs = x + (n * C + c0) * plane;  // the first of the eight planes
@@ -466,10 +485,10 @@ NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const fl
                 v8 r[L], q[L];
                 for (int64_t k = 0; k < L; ++k) r[k] = load(xs + k * plane + p);
                 transpose8(r, q);
-                for (int64_t j = 0; j < L; ++j) store(P + at[size_t(p + j)], q[j]);
+                for (int64_t j = 0; j < L; ++j) store(P + at[p + j], q[j]);
             }
             for (; p < plane; ++p)
-                for (int64_t k = 0; k < L; ++k) P[at[size_t(p)] + k] = xs[k * plane + p];
+                for (int64_t k = 0; k < L; ++k) P[at[p] + k] = xs[k * plane + p];
             float* out = V + (n - b.n0) * TI * C + c0;  // tile t's eight values at out + t C
             for (int64_t th = 0; th < T.TH; ++th)
                 for (int64_t tw = 0; tw < T.TW; ++tw) {
@@ -508,10 +527,7 @@ NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const fl
     const int64_t C = g.C, TI = T.tiles(), plane = g.H * g.W, PW = T.PW;
     const int64_t V_xi = b.ld * C;
     float* P = b.scratch;  // [PH][PW][L]
-    std::vector<int32_t> at(static_cast<size_t>(plane));
-    for (int64_t ih = 0; ih < g.H; ++ih)
-        for (int64_t iw = 0; iw < g.W; ++iw)
-            at[size_t(ih * g.W + iw)] = int32_t(((ih + g.padding) * PW + iw + g.padding) * L);
+    const int32_t* at = b.offsets->input.data();
     for (int64_t n = b.n0; n < b.n1; ++n)
         for (int64_t c0 = 0; c0 < C; c0 += L) {
             zero_row(P, T.PH * PW * L);
@@ -544,7 +560,7 @@ NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const fl
             int64_t p = 0;
             for (; p + L <= plane; p += L) {  // eight pixels of the eight planes at a time
                 v8 r[L], q[L];
-                for (int64_t j = 0; j < L; ++j) r[j] = load(P + at[size_t(p + j)]);
+                for (int64_t j = 0; j < L; ++j) r[j] = load(P + at[p + j]);
                 transpose8(r, q);
                 for (int64_t k = 0; k < L; ++k) {
                     float* out = xs + k * plane + p;
@@ -553,7 +569,7 @@ NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const fl
             }
             for (; p < plane; ++p)
                 for (int64_t k = 0; k < L; ++k) {
-                    const float v = P[at[size_t(p)] + k];
+                    const float v = P[at[p] + k];
                     float& out = xs[k * plane + p];
                     out = dx.accumulate ? out + v : v;
                 }
@@ -572,11 +588,8 @@ NORMGRAD_INLINE void output_transforms_by_channels(const BlockPlanes& b, int64_t
     const Tiling& T = b.T;
     const int64_t TI = T.tiles(), plane = g.OH * g.OW, YW = m * T.TW;
     const int64_t M_xi = b.ld * O;
-    float* Y = b.scratch;                                 // [m TH][m TW][L]
-    std::vector<int32_t> at(static_cast<size_t>(plane));  // pixel (oh, ow) in Y
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-        for (int64_t ow = 0; ow < g.OW; ++ow)
-            at[size_t(oh * g.OW + ow)] = int32_t((oh * YW + ow) * L);
+    float* Y = b.scratch;                          // [m TH][m TW][L]
+    const int32_t* at = b.offsets->output.data();  // where each pixel is in Y
     for (int64_t n = b.n0; n < b.n1; ++n)
         for (int64_t o0 = 0; o0 < O; o0 += L) {
             v8 bv = splat(0.f);
@@ -607,12 +620,12 @@ NORMGRAD_INLINE void output_transforms_by_channels(const BlockPlanes& b, int64_t
             int64_t p = 0;
             for (; p + L <= plane; p += L) {
                 v8 r[L], q[L];
-                for (int64_t j = 0; j < L; ++j) r[j] = load(Y + at[size_t(p + j)]);
+                for (int64_t j = 0; j < L; ++j) r[j] = load(Y + at[p + j]);
                 transpose8(r, q);
                 for (int64_t k = 0; k < L; ++k) store(ys + k * plane + p, q[k]);
             }
             for (; p < plane; ++p)
-                for (int64_t k = 0; k < L; ++k) ys[k * plane + p] = Y[at[size_t(p)] + k];
+                for (int64_t k = 0; k < L; ++k) ys[k * plane + p] = Y[at[p] + k];
         }
 }
 
@@ -630,10 +643,7 @@ NORMGRAD_INLINE void output_transposes_by_channels(const BlockPlanes& b, int64_t
     const int64_t M_xi = b.ld * O;
     float* Y = b.scratch;  // [m TH][m TW][L]; what lies beyond the image stays 0
     zero_row(Y, m * T.TH * YW * L);
-    std::vector<int32_t> at(static_cast<size_t>(plane));
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-        for (int64_t ow = 0; ow < g.OW; ++ow)
-            at[size_t(oh * g.OW + ow)] = int32_t((oh * YW + ow) * L);
+    const int32_t* at = b.offsets->output.data();  // where each pixel is in Y
     for (int64_t n = b.n0; n < b.n1; ++n)
         for (int64_t o0 = 0; o0 < O; o0 += L) {
             const float* ys = dy + (n * O + o0) * plane;
@@ -644,10 +654,10 @@ NORMGRAD_INLINE void output_transposes_by_channels(const BlockPlanes& b, int64_t
                 v8 r[L], q[L];
                 for (int64_t k = 0; k < L; ++k) r[k] = load(ys + k * plane + p);
                 transpose8(r, q);
-                for (int64_t j = 0; j < L; ++j) store(Y + at[size_t(p + j)], q[j]);
+                for (int64_t j = 0; j < L; ++j) store(Y + at[p + j], q[j]);
             }
             for (; p < plane; ++p)
-                for (int64_t k = 0; k < L; ++k) Y[at[size_t(p)] + k] = ys[k * plane + p];
+                for (int64_t k = 0; k < L; ++k) Y[at[p] + k] = ys[k * plane + p];
             float* out = dM + (n - b.n0) * TI * O + o0;
             for (int64_t th = 0; th < T.TH; ++th)
                 for (int64_t tw = 0; tw < T.TW; ++tw) {
@@ -795,6 +805,8 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
     std::vector<float> U(size_t(XI * O * C));
     transform_weights<F>(g, O, w, U.data());
     const Layouts layout(g, O);
+    const PixelOffsets offsets =
+        layout.input || layout.output ? PixelOffsets::of<F>(g, T) : PixelOffsets{};
 
     // Per thread: V [XI][C][tiles], M [XI][O][tiles] (or tile-major: Layouts), scratch.
     const int64_t per_thread = XI * (C + O) * ld_max + layout.scratch_floats<F>(T);
@@ -809,7 +821,7 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;  // the block's tiles
-            const BlockPlanes b{g, T, n0, n1, ld, scratch};
+            const BlockPlanes b{g, T, n0, n1, ld, scratch, &offsets};
             if (layout.input)
                 run_input_transforms_by_channels(b, x, V);
             else
@@ -835,6 +847,8 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
     std::vector<float> U(size_t(XI * O * C));
     transform_weights<F>(g, O, w, U.data());
     const Layouts layout(g, O);
+    const PixelOffsets offsets =
+        layout.input || layout.output ? PixelOffsets::of<F>(g, T) : PixelOffsets{};
 
     // Per thread: V [XI][C][tiles] (then dV in its place), dM [XI][O][tiles] (or tile-major:
     // Layouts), its share of dU [XI][O][C], scratch; and its share of db.
@@ -856,7 +870,7 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;
-            const BlockPlanes b{g, T, n0, n1, ld, scratch};
+            const BlockPlanes b{g, T, n0, n1, ld, scratch, &offsets};
             double* db_share = db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr;
             if (layout.output)
                 run_output_transposes_by_channels(b, O, dy, dM, db_share);
