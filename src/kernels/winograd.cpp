@@ -466,6 +466,43 @@ NORMGRAD_INLINE void transpose8(const v8* r, v8* out) {
     }
 }
 
+// Eight planes of `plane` pixels (planes[k * plane + p]) into an interleaved buffer: pixel p of
+// the eight at buf + at[p], as one v8.
+NORMGRAD_INLINE void interleave(const float* planes, int64_t plane, const int32_t* at, float* buf) {
+    constexpr int64_t L = kLanes;
+    int64_t p = 0;
+    for (; p + L <= plane; p += L) {  // eight pixels of the eight planes at a time
+        v8 r[L], q[L];
+        for (int64_t k = 0; k < L; ++k) r[k] = load(planes + k * plane + p);
+        transpose8(r, q);
+        for (int64_t j = 0; j < L; ++j) store(buf + at[p + j], q[j]);
+    }
+    for (; p < plane; ++p)
+        for (int64_t k = 0; k < L; ++k) buf[at[p] + k] = planes[k * plane + p];
+}
+
+// The reverse: the eight planes written, or added to with `accumulate`.
+NORMGRAD_INLINE void deinterleave(const float* buf, const int32_t* at, int64_t plane, float* planes,
+                                  bool accumulate) {
+    constexpr int64_t L = kLanes;
+    int64_t p = 0;
+    for (; p + L <= plane; p += L) {
+        v8 r[L], q[L];
+        for (int64_t j = 0; j < L; ++j) r[j] = load(buf + at[p + j]);
+        transpose8(r, q);
+        for (int64_t k = 0; k < L; ++k) {
+            float* out = planes + k * plane + p;
+            store(out, accumulate ? load(out) + q[k] : q[k]);
+        }
+    }
+    for (; p < plane; ++p)
+        for (int64_t k = 0; k < L; ++k) {
+            const float v = buf[at[p] + k];
+            float& out = planes[k * plane + p];
+            out = accumulate ? out + v : v;
+        }
+}
+
 template <class F>
 NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const float* x, float* V) {
     constexpr int m = F::m, A = F::alpha;
@@ -479,16 +516,7 @@ NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const fl
     const int32_t* at = b.offsets->input.data();  // where each pixel goes in P
     for (int64_t n = b.n0; n < b.n1; ++n)
         for (int64_t c0 = 0; c0 < C; c0 += L) {
-            const float* xs = x + (n * C + c0) * plane;  // the first of the eight planes
-            int64_t p = 0;
-            for (; p + L <= plane; p += L) {  // eight pixels of the eight planes at a time
-                v8 r[L], q[L];
-                for (int64_t k = 0; k < L; ++k) r[k] = load(xs + k * plane + p);
-                transpose8(r, q);
-                for (int64_t j = 0; j < L; ++j) store(P + at[p + j], q[j]);
-            }
-            for (; p < plane; ++p)
-                for (int64_t k = 0; k < L; ++k) P[at[p] + k] = xs[k * plane + p];
+            interleave(x + (n * C + c0) * plane, plane, at, P);
             float* out = V + (n - b.n0) * TI * C + c0;  // tile t's eight values at out + t C
             for (int64_t th = 0; th < T.TH; ++th)
                 for (int64_t tw = 0; tw < T.TW; ++tw) {
@@ -556,23 +584,7 @@ NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const fl
                         }
                     }
                 }
-            float* xs = dx.data + (n * C + c0) * plane;  // the first of the eight planes
-            int64_t p = 0;
-            for (; p + L <= plane; p += L) {  // eight pixels of the eight planes at a time
-                v8 r[L], q[L];
-                for (int64_t j = 0; j < L; ++j) r[j] = load(P + at[p + j]);
-                transpose8(r, q);
-                for (int64_t k = 0; k < L; ++k) {
-                    float* out = xs + k * plane + p;
-                    store(out, dx.accumulate ? load(out) + q[k] : q[k]);
-                }
-            }
-            for (; p < plane; ++p)
-                for (int64_t k = 0; k < L; ++k) {
-                    const float v = P[at[p] + k];
-                    float& out = xs[k * plane + p];
-                    out = dx.accumulate ? out + v : v;
-                }
+            deinterleave(P, at, plane, dx.data + (n * C + c0) * plane, dx.accumulate);
         }
 }
 
@@ -616,16 +628,7 @@ NORMGRAD_INLINE void output_transforms_by_channels(const BlockPlanes& b, int64_t
                         for (int c = 0; c < m; ++c) store(y0 + (a * YW + c) * L, out[c] + bv);
                     }
                 }
-            float* ys = y + (n * O + o0) * plane;  // the first of the eight planes
-            int64_t p = 0;
-            for (; p + L <= plane; p += L) {
-                v8 r[L], q[L];
-                for (int64_t j = 0; j < L; ++j) r[j] = load(Y + at[p + j]);
-                transpose8(r, q);
-                for (int64_t k = 0; k < L; ++k) store(ys + k * plane + p, q[k]);
-            }
-            for (; p < plane; ++p)
-                for (int64_t k = 0; k < L; ++k) ys[k * plane + p] = Y[at[p] + k];
+            deinterleave(Y, at, plane, y + (n * O + o0) * plane, false);
         }
 }
 
@@ -649,15 +652,7 @@ NORMGRAD_INLINE void output_transposes_by_channels(const BlockPlanes& b, int64_t
             const float* ys = dy + (n * O + o0) * plane;
             if (db_share)
                 for (int64_t k = 0; k < L; ++k) db_share[o0 + k] += row_sum(ys + k * plane, plane);
-            int64_t p = 0;
-            for (; p + L <= plane; p += L) {
-                v8 r[L], q[L];
-                for (int64_t k = 0; k < L; ++k) r[k] = load(ys + k * plane + p);
-                transpose8(r, q);
-                for (int64_t j = 0; j < L; ++j) store(Y + at[p + j], q[j]);
-            }
-            for (; p < plane; ++p)
-                for (int64_t k = 0; k < L; ++k) Y[at[p] + k] = ys[k * plane + p];
+            interleave(ys, plane, at, Y);
             float* out = dM + (n - b.n0) * TI * O + o0;
             for (int64_t th = 0; th < T.TH; ++th)
                 for (int64_t tw = 0; tw < T.TW; ++tw) {
