@@ -54,19 +54,29 @@ NORMGRAD_INLINE void scale_shift_row_body(const float* x, float s, float t, floa
 NORMGRAD_KERNEL(void, scale_shift_row, (const float* x, float s, float t, float* y, int64_t n),
                 scale_shift_row_body, (x, s, t, y, n))
 
+// How a sums kernel below also writes x's gradient dx = g * w, read from the same g in the same
+// pass: not at all, written, or added.
+enum class Dx { none, write, add };
+template <Dx D>
+NORMGRAD_INLINE void put_dx(float* dx, int64_t i, float v) {
+    if (D == Dx::write) dx[i] = v;
+    if (D == Dx::add) dx[i] += v;
+}
+
 // For w's and b's gradients along rows of Q values (R = 1): for each column q in [lo, hi),
-// sw[q] += sum over the `rows` rows of g x, and sb[q] += the sum of g, the rows Q apart. A
-// column's rows are summed in float, then added to its double sum: one pass over sw and sb per
-// group of rows rather than per row.
+// sw[q] += sum over the `rows` rows of g x, and sb[q] += the sum of g, the rows Q apart (and dx
+// as D asks). A column's rows are summed in float, then added to its double sum: one pass over
+// sw and sb per group of rows rather than per row.
 constexpr int64_t kRowGroup = 8;
-template <int64_t G>  // G rows (a constant, so that the loop over them is written out)
-NORMGRAD_INLINE void column_sums_of(const float* g, const float* x, int64_t Q, int64_t lo,
-                                    int64_t hi, double* sw, double* sb) {
+template <int64_t G, Dx D>  // G rows (a constant, so that the loop over them is written out)
+NORMGRAD_INLINE void column_sums_of(const float* g, const float* x, const float* w, float* dx,
+                                    int64_t Q, int64_t lo, int64_t hi, double* sw, double* sb) {
 #pragma omp simd
     for (int64_t q = lo; q < hi; ++q) {
         float tw = 0.f, tb = 0.f;
         for (int64_t p = 0; p < G; ++p) {
             const float gv = g[p * Q + q];
+            put_dx<D>(dx, p * Q + q, gv * w[q]);
             tw += gv * x[p * Q + q];
             tb += gv;
         }
@@ -74,31 +84,51 @@ NORMGRAD_INLINE void column_sums_of(const float* g, const float* x, int64_t Q, i
         sb[q] += tb;
     }
 }
-NORMGRAD_INLINE void column_sums_body(const float* g, const float* x, int64_t rows, int64_t Q,
-                                      int64_t lo, int64_t hi, double* sw, double* sb) {
-    if (rows == kRowGroup) return column_sums_of<kRowGroup>(g, x, Q, lo, hi, sw, sb);
+template <Dx D>
+NORMGRAD_INLINE void column_sums_as(const float* g, const float* x, const float* w, float* dx,
+                                    int64_t rows, int64_t Q, int64_t lo, int64_t hi, double* sw,
+                                    double* sb) {
+    if (rows == kRowGroup) return column_sums_of<kRowGroup, D>(g, x, w, dx, Q, lo, hi, sw, sb);
     for (int64_t p = 0; p < rows; ++p)  // the last, shorter group: row by row
-        column_sums_of<1>(g + p * Q, x + p * Q, Q, lo, hi, sw, sb);
+        column_sums_of<1, D>(g + p * Q, x + p * Q, w, dx ? dx + p * Q : dx, Q, lo, hi, sw, sb);
+}
+// dx null: no dx.
+NORMGRAD_INLINE void column_sums_body(const float* g, const float* x, const float* w, float* dx,
+                                      bool accumulate, int64_t rows, int64_t Q, int64_t lo,
+                                      int64_t hi, double* sw, double* sb) {
+    if (!dx) return column_sums_as<Dx::none>(g, x, w, dx, rows, Q, lo, hi, sw, sb);
+    if (accumulate) return column_sums_as<Dx::add>(g, x, w, dx, rows, Q, lo, hi, sw, sb);
+    column_sums_as<Dx::write>(g, x, w, dx, rows, Q, lo, hi, sw, sb);
 }
 NORMGRAD_KERNEL(void, column_sums,
-                (const float* g, const float* x, int64_t rows, int64_t Q, int64_t lo, int64_t hi,
-                 double* sw, double* sb),
-                column_sums_body, (g, x, rows, Q, lo, hi, sw, sb))
+                (const float* g, const float* x, const float* w, float* dx, bool accumulate,
+                 int64_t rows, int64_t Q, int64_t lo, int64_t hi, double* sw, double* sb),
+                column_sums_body, (g, x, w, dx, accumulate, rows, Q, lo, hi, sw, sb))
 
-// The sums of g x and of g over one row of R values (rows sharing one w and b).
-NORMGRAD_INLINE void row_sums_body(const float* g, const float* x, int64_t n, float* gx,
-                                   float* gs) {
+// The sums of g x and of g over one row of R values sharing one w = s (and dx = g s, as D asks).
+template <Dx D>
+NORMGRAD_INLINE void row_sums_as(const float* g, const float* x, int64_t n, float s, float* dx,
+                                 float* gx, float* gs) {
     float rw = 0.f, rb = 0.f;
 #pragma omp simd reduction(+ : rw, rb)
     for (int64_t r = 0; r < n; ++r) {
+        put_dx<D>(dx, r, g[r] * s);
         rw += g[r] * x[r];
         rb += g[r];
     }
     *gx = rw;
     *gs = rb;
 }
-NORMGRAD_KERNEL(void, row_sums, (const float* g, const float* x, int64_t n, float* gx, float* gs),
-                row_sums_body, (g, x, n, gx, gs))
+NORMGRAD_INLINE void row_sums_body(const float* g, const float* x, int64_t n, float s, float* dx,
+                                   bool accumulate, float* gx, float* gs) {
+    if (!dx) return row_sums_as<Dx::none>(g, x, n, s, dx, gx, gs);
+    if (accumulate) return row_sums_as<Dx::add>(g, x, n, s, dx, gx, gs);
+    row_sums_as<Dx::write>(g, x, n, s, dx, gx, gs);
+}
+NORMGRAD_KERNEL(void, row_sums,
+                (const float* g, const float* x, int64_t n, float s, float* dx, bool accumulate,
+                 float* gx, float* gs),
+                row_sums_body, (g, x, n, s, dx, accumulate, gx, gs))
 
 void forward(const MiddleBroadcast& v, const float* x, const float* w, const float* b, float* y) {
     if (v.R == 1) {  // rows of Q values, w and b along them (LayerNorm)
@@ -117,7 +147,8 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
     const float *xv = x.data(), *wv = w.data();
     const int64_t rows = v.P * v.Q;
     const bool parallel = rows * v.R >= kernels::kMinParallelElements;
-    if (x.requires_grad()) {  // dx = g * w, along rows of Q values (R = 1) or of R values
+    const bool sums = w.requires_grad() || b.requires_grad();
+    if (x.requires_grad() && !sums) {  // dx = g * w alone, along rows of Q values or of R values
         const GradBuffer dx = grad_buffer(x);
         const bool along_q = v.R == 1;
         const int64_t n_rows = along_q ? v.P : rows, len = along_q ? v.Q : v.R;
@@ -134,14 +165,20 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
                                      [gr, s](int64_t r) { return gr[r] * s; });
             }
         }
+        return;
     }
-    if (!w.requires_grad() && !b.requires_grad()) return;
+    if (!sums) return;
+    // The sums for dw and db, and dx = g * w in the same pass over g where x wants it.
+    const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : GradBuffer{nullptr, false};
+    float* dxp = dx.data;
+    const bool acc = dx.accumulate;
     std::vector<double> sw(static_cast<size_t>(v.Q), 0.0), sb(static_cast<size_t>(v.Q), 0.0);
     double *swp = sw.data(), *sbp = sb.data();
     if (v.R == 1) {
         detail::for_row_groups_by_column_ranges(
             v, parallel, kRowGroup, [=](int64_t p0, int64_t p1, int64_t lo, int64_t hi) {
-                column_sums(g + p0 * v.Q, xv + p0 * v.Q, p1 - p0, v.Q, lo, hi, swp, sbp);
+                column_sums(g + p0 * v.Q, xv + p0 * v.Q, wv, dxp ? dxp + p0 * v.Q : dxp, acc,
+                            p1 - p0, v.Q, lo, hi, swp, sbp);
             });
     } else {
 #pragma omp parallel for schedule(static) if (parallel && v.Q > 1)
@@ -150,7 +187,7 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
             for (int64_t p = 0; p < v.P; ++p) {
                 const int64_t o = (p * v.Q + q) * v.R;
                 float rw = 0.f, rb = 0.f;
-                row_sums(g + o, xv + o, v.R, &rw, &rb);
+                row_sums(g + o, xv + o, v.R, wv[q], dxp ? dxp + o : dxp, acc, &rw, &rb);
                 tw += rw;
                 tb += rb;
             }
