@@ -57,7 +57,7 @@ Tensor same_shape_binary(const char* op, const Tensor& a, const Tensor& b) {
     const int64_t n = y.numel();
     const float *ap = a.data(), *bp = b.data();
     float* yp = y.data();
-    for (int64_t i = 0; i < n; ++i) yp[i] = Op::value(ap[i], bp[i]);
+    kernels::write_elements(yp, n, false, [=](int64_t i) { return Op::value(ap[i], bp[i]); });
     if (autograd::needs_grad({&a, &b})) {
         // dL/da_i = dy_i * dy/da at (a_i, b_i), and the same for b (see Op).
         autograd::record(op, {a, b}, y, [a, b, y, n] {
@@ -312,7 +312,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
     const int64_t n = y.numel();
     const float *ap = a.data(), *bp = b.data();
     float* yp = y.data();
-    for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
+    kernels::write_elements(yp, n, false, [=](int64_t i) { return ap[i] + bp[i]; });
     if (autograd::needs_grad({&a, &b})) {
         // y = a + b: dL/da = dy, dL/db = dy.
         autograd::record("add", {a, b}, y, [a, b, y] {
@@ -329,7 +329,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
     const int64_t n = y.numel();
     const float *ap = a.data(), *bp = b.data();
     float* yp = y.data();
-    for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] - bp[i];
+    kernels::write_elements(yp, n, false, [=](int64_t i) { return ap[i] - bp[i]; });
     if (autograd::needs_grad({&a, &b})) {
         // y = a - b: dL/da = dy, dL/db = -dy.
         autograd::record("sub", {a, b}, y, [a, b, y] {
@@ -346,7 +346,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     const int64_t n = y.numel();
     const float *ap = a.data(), *bp = b.data();
     float* yp = y.data();
-    for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] * bp[i];
+    kernels::write_elements(yp, n, false, [=](int64_t i) { return ap[i] * bp[i]; });
     if (autograd::needs_grad({&a, &b})) {
         // y = a * b: dL/da = dy * b, dL/db = dy * a (the product rule, elementwise).
         autograd::record("mul", {a, b}, y, [a, b, y, n] {
@@ -374,7 +374,7 @@ Tensor add_scalar(const Tensor& x, float value) {
     const int64_t n = y.numel();
     const float* xp = x.data();
     float* yp = y.data();
-    for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] + value;
+    kernels::write_elements(yp, n, false, [=](int64_t i) { return xp[i] + value; });
     if (autograd::needs_grad({&x})) {
         // y = x + c: dL/dx = dy.
         autograd::record("add_scalar", {x}, y, [x, y] { add_scaled_grad(x, 1.f, y.grad()); });
@@ -387,7 +387,7 @@ Tensor scale(const Tensor& x, float factor) {
     const int64_t n = y.numel();
     const float* xp = x.data();
     float* yp = y.data();
-    for (int64_t i = 0; i < n; ++i) yp[i] = factor * xp[i];
+    kernels::write_elements(yp, n, false, [=](int64_t i) { return factor * xp[i]; });
     if (autograd::needs_grad({&x})) {
         // y = c x: dL/dx = c dy.
         autograd::record("scale", {x}, y, [x, y, factor] { add_scaled_grad(x, factor, y.grad()); });
