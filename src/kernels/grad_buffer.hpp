@@ -76,15 +76,12 @@ inline void write_range(float* d, int64_t lo, int64_t hi, bool accumulate, F val
 // d[i] = value(i) (or +=, with accumulate) for i in [0, n), large ranges split between threads.
 template <class F>
 inline void write_elements(float* d, int64_t n, bool accumulate, F value) {
-    const auto run = pick(write_range_baseline<F>, write_range_avx2<F>, write_range_avx512<F>);
-    if (n < kMinParallelElements || omp_in_parallel()) {
-        run(d, 0, n, accumulate, value);
-        return;
-    }
+    if (n < kMinParallelElements || omp_in_parallel())
+        return write_range(d, 0, n, accumulate, value);
 #pragma omp parallel
     {
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        run(d, n * t / nt, n * (t + 1) / nt, accumulate, value);
+        write_range(d, n * t / nt, n * (t + 1) / nt, accumulate, value);
     }
 }
 

@@ -419,9 +419,6 @@ NORMGRAD_INLINE void input_transforms(const BlockPlanes& b, const float* x, floa
 // additions, and 16 v8 stores. V then holds the tiles "tile-major", V_xi[t][c] (each tile's C
 // values together), which the GEMMs read as the transpose of input_transform's V_xi[c][t].
 constexpr int64_t kLanes = 8;
-bool by_channels(const ConvGeometry& g) {
-    return g.C % kLanes == 0;
-}
 
 // Where each pixel of an input plane goes in the interleaved padded buffer P[PH][PW][8], and
 // each pixel of an output plane in Y[m TH][m TW][8]: offsets in floats, the same for every plane
@@ -503,9 +500,63 @@ NORMGRAD_INLINE void deinterleave(const float* buf, const int32_t* at, int64_t p
         }
 }
 
+// One tile into the tile-major buffer: its K x K values of eight channels, rows row_stride v8s
+// apart from src, go through a 1-D transform along the width, then one along the height, and
+// the alpha x alpha results to o + xi * xi_stride (xi = alpha i + j). The input's transform
+// (K = alpha, B^T d B) and the output gradient's (K = m, A dY A^T) are this with their own 1-D
+// maps; tile_from_major is the way back (B dV B^T, K = alpha; A^T M A, K = m).
+enum class TileMap { input, input_t, output, output_t };
+template <class F, TileMap Map>
+NORMGRAD_INLINE void transform_1d(const v8* in, v8* out) {
+    if constexpr (Map == TileMap::input) F::input(in, out);
+    if constexpr (Map == TileMap::input_t) F::input_t(in, out);
+    if constexpr (Map == TileMap::output) F::output(in, out);
+    if constexpr (Map == TileMap::output_t) F::output_t(in, out);
+}
+template <class F, TileMap Map>
+NORMGRAD_INLINE void tile_to_major(const float* src, int64_t row_stride, float* o,
+                                   int64_t xi_stride) {
+    constexpr int A = F::alpha, K = Map == TileMap::input ? F::alpha : F::m;
+    v8 w[K][A];
+    NORMGRAD_UNROLL
+    for (int i = 0; i < K; ++i) {  // along the width: row i of the tile
+        v8 d[K];
+        NORMGRAD_UNROLL
+        for (int j = 0; j < K; ++j) d[j] = load(src + (i * row_stride + j) * kLanes);
+        transform_1d<F, Map>(d, w[i]);
+    }
+    NORMGRAD_UNROLL
+    for (int j = 0; j < A; ++j) {  // along the height: column j
+        v8 col[K], v[A];
+        NORMGRAD_UNROLL
+        for (int i = 0; i < K; ++i) col[i] = w[i][j];
+        transform_1d<F, Map>(col, v);
+        NORMGRAD_UNROLL
+        for (int i = 0; i < A; ++i) store(o + (i * A + j) * xi_stride, v[i]);
+    }
+}
+// The alpha x alpha values of one tile at src + xi * xi_stride, along the height then along the
+// width, into the K x K values res[K * i + j] (row i, column j).
+template <class F, TileMap Map>
+NORMGRAD_INLINE void tile_from_major(const float* src, int64_t xi_stride, v8* res) {
+    constexpr int A = F::alpha, K = Map == TileMap::input_t ? F::alpha : F::m;
+    v8 w[K][A];
+    NORMGRAD_UNROLL
+    for (int j = 0; j < A; ++j) {  // along the height: column j
+        v8 col[A], out[K];
+        NORMGRAD_UNROLL
+        for (int i = 0; i < A; ++i) col[i] = load(src + (i * A + j) * xi_stride);
+        transform_1d<F, Map>(col, out);
+        NORMGRAD_UNROLL
+        for (int i = 0; i < K; ++i) w[i][j] = out[i];
+    }
+    NORMGRAD_UNROLL
+    for (int i = 0; i < K; ++i) transform_1d<F, Map>(w[i], res + K * i);  // along the width
+}
+
 template <class F>
 NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const float* x, float* V) {
-    constexpr int m = F::m, A = F::alpha;
+    constexpr int m = F::m;
     constexpr int64_t L = kLanes;
     const ConvGeometry& g = b.g;
     const Tiling& T = b.T;
@@ -519,26 +570,9 @@ NORMGRAD_INLINE void input_transforms_by_channels(const BlockPlanes& b, const fl
             interleave(x + (n * C + c0) * plane, plane, at, P);
             float* out = V + (n - b.n0) * TI * C + c0;  // tile t's eight values at out + t C
             for (int64_t th = 0; th < T.TH; ++th)
-                for (int64_t tw = 0; tw < T.TW; ++tw) {
-                    const float* d0 = P + (m * th * PW + m * tw) * L;
-                    v8 d[A][A], w[A][A];
-                    NORMGRAD_UNROLL
-                    for (int i = 0; i < A; ++i) {  // along the width: row i of the tile
-                        NORMGRAD_UNROLL
-                        for (int j = 0; j < A; ++j) d[i][j] = load(d0 + (i * PW + j) * L);
-                        F::input(d[i], w[i]);
-                    }
-                    float* o = out + (th * T.TW + tw) * C;
-                    NORMGRAD_UNROLL
-                    for (int j = 0; j < A; ++j) {  // along the height: column j
-                        v8 col[A], v[A];
-                        NORMGRAD_UNROLL
-                        for (int i = 0; i < A; ++i) col[i] = w[i][j];
-                        F::input(col, v);
-                        NORMGRAD_UNROLL
-                        for (int i = 0; i < A; ++i) store(o + (i * A + j) * V_xi, v[i]);
-                    }
-                }
+                for (int64_t tw = 0; tw < T.TW; ++tw)
+                    tile_to_major<F, TileMap::input>(P + (m * th * PW + m * tw) * L, PW,
+                                                     out + (th * T.TW + tw) * C, V_xi);
         }
 }
 
@@ -562,26 +596,15 @@ NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const fl
             const float* in = dV + (n - b.n0) * TI * C + c0;  // tile t's eight values at in + t C
             for (int64_t th = 0; th < T.TH; ++th)
                 for (int64_t tw = 0; tw < T.TW; ++tw) {
-                    const float* v0 = in + (th * T.TW + tw) * C;
-                    v8 w[A][A], d[A];
-                    NORMGRAD_UNROLL
-                    for (int j = 0; j < A; ++j) {  // along the height: column j
-                        v8 col[A], out[A];
-                        NORMGRAD_UNROLL
-                        for (int i = 0; i < A; ++i) col[i] = load(v0 + (i * A + j) * V_xi);
-                        F::input_t(col, out);
-                        NORMGRAD_UNROLL
-                        for (int i = 0; i < A; ++i) w[i][j] = out[i];
-                    }
+                    v8 d[A * A];
+                    tile_from_major<F, TileMap::input_t>(in + (th * T.TW + tw) * C, V_xi, d);
                     float* d0 = P + (m * th * PW + m * tw) * L;
                     NORMGRAD_UNROLL
-                    for (int i = 0; i < A; ++i) {  // along the width: row i of the window
-                        F::input_t(w[i], d);
+                    for (int i = 0; i < A; ++i)  // the tile's 4x4 window, added
                         NORMGRAD_UNROLL
-                        for (int j = 0; j < A; ++j) {
-                            float* q = d0 + (i * PW + j) * L;
-                            store(q, load(q) + d[j]);
-                        }
+                    for (int j = 0; j < A; ++j) {
+                        float* q = d0 + (i * PW + j) * L;
+                        store(q, load(q) + d[A * i + j]);
                     }
                 }
             deinterleave(P, at, plane, dx.data + (n * C + c0) * plane, dx.accumulate);
@@ -594,7 +617,7 @@ NORMGRAD_INLINE void input_transposes_by_channels(const BlockPlanes& b, const fl
 template <class F>
 NORMGRAD_INLINE void output_transforms_by_channels(const BlockPlanes& b, int64_t O, const float* M,
                                                    const float* bias, float* y) {
-    constexpr int m = F::m, A = F::alpha;
+    constexpr int m = F::m;
     constexpr int64_t L = kLanes;
     const ConvGeometry& g = b.g;
     const Tiling& T = b.T;
@@ -609,24 +632,13 @@ NORMGRAD_INLINE void output_transforms_by_channels(const BlockPlanes& b, int64_t
             const float* in = M + (n - b.n0) * TI * O + o0;  // tile t's eight values at in + t O
             for (int64_t th = 0; th < T.TH; ++th)
                 for (int64_t tw = 0; tw < T.TW; ++tw) {
-                    const float* m0 = in + (th * T.TW + tw) * O;
-                    v8 z[m][A], out[m];
-                    NORMGRAD_UNROLL
-                    for (int j = 0; j < A; ++j) {  // along the height: column j
-                        v8 col[A];
-                        NORMGRAD_UNROLL
-                        for (int i = 0; i < A; ++i) col[i] = load(m0 + (i * A + j) * M_xi);
-                        F::output(col, out);
-                        NORMGRAD_UNROLL
-                        for (int a = 0; a < m; ++a) z[a][j] = out[a];
-                    }
+                    v8 out[m * m];
+                    tile_from_major<F, TileMap::output>(in + (th * T.TW + tw) * O, M_xi, out);
                     float* y0 = Y + (m * th * YW + m * tw) * L;
                     NORMGRAD_UNROLL
-                    for (int a = 0; a < m; ++a) {  // along the width
-                        F::output(z[a], out);
+                    for (int a = 0; a < m; ++a)  // the tile's m x m outputs, plus the bias
                         NORMGRAD_UNROLL
-                        for (int c = 0; c < m; ++c) store(y0 + (a * YW + c) * L, out[c] + bv);
-                    }
+                    for (int c = 0; c < m; ++c) store(y0 + (a * YW + c) * L, out[m * a + c] + bv);
                 }
             deinterleave(Y, at, plane, y + (n * O + o0) * plane, false);
         }
@@ -638,7 +650,7 @@ NORMGRAD_INLINE void output_transforms_by_channels(const BlockPlanes& b, int64_t
 template <class F>
 NORMGRAD_INLINE void output_transposes_by_channels(const BlockPlanes& b, int64_t O, const float* dy,
                                                    float* dM, double* db_share) {
-    constexpr int m = F::m, A = F::alpha;
+    constexpr int m = F::m;
     constexpr int64_t L = kLanes;
     const ConvGeometry& g = b.g;
     const Tiling& T = b.T;
@@ -655,25 +667,9 @@ NORMGRAD_INLINE void output_transposes_by_channels(const BlockPlanes& b, int64_t
             interleave(ys, plane, at, Y);
             float* out = dM + (n - b.n0) * TI * O + o0;
             for (int64_t th = 0; th < T.TH; ++th)
-                for (int64_t tw = 0; tw < T.TW; ++tw) {
-                    const float* y0 = Y + (m * th * YW + m * tw) * L;
-                    v8 z[m][A], in[m], col[A];
-                    NORMGRAD_UNROLL
-                    for (int a = 0; a < m; ++a) {  // along the width
-                        NORMGRAD_UNROLL
-                        for (int c = 0; c < m; ++c) in[c] = load(y0 + (a * YW + c) * L);
-                        F::output_t(in, z[a]);
-                    }
-                    float* o = out + (th * T.TW + tw) * O;
-                    NORMGRAD_UNROLL
-                    for (int j = 0; j < A; ++j) {  // along the height
-                        NORMGRAD_UNROLL
-                        for (int a = 0; a < m; ++a) in[a] = z[a][j];
-                        F::output_t(in, col);
-                        NORMGRAD_UNROLL
-                        for (int i = 0; i < A; ++i) store(o + (i * A + j) * M_xi, col[i]);
-                    }
-                }
+                for (int64_t tw = 0; tw < T.TW; ++tw)
+                    tile_to_major<F, TileMap::output_t>(Y + (m * th * YW + m * tw) * L, YW,
+                                                        out + (th * T.TW + tw) * O, M_xi);
         }
 }
 
@@ -773,17 +769,21 @@ void product(int64_t rows, int64_t cols, int64_t k, Operand a, Operand b, float 
 // How a block's transformed tiles are laid out: V_xi [C][tiles] and M_xi [O][tiles] as in
 // winograd.hpp, or tile-major ([tiles][C], [tiles][O]) where the channels are a multiple of 8
 // and the transforms run across channels.
+// With them, the pixel offsets of the passes across channels.
+template <class F>
 struct Layouts {
-    bool input, output;  // tile-major
-    explicit Layouts(const ConvGeometry& g, int64_t O)
-        : input(by_channels(g)), output(O % kLanes == 0) {}
+    bool input, output;    // tile-major
+    PixelOffsets offsets;  // (empty when neither is)
+    Layouts(const ConvGeometry& g, int64_t O, const Tiling& T)
+        : input(g.C % kLanes == 0), output(O % kLanes == 0) {
+        if (input || output) offsets = PixelOffsets::of<F>(g, T);
+    }
     Operand V(const float* p, int64_t C, int64_t ld) const {  // V_xi as a [C x tiles] matrix
         return input ? Operand{p, true, C} : Operand{p, false, ld};
     }
     Operand M(const float* p, int64_t O, int64_t ld) const {  // M_xi as an [O x tiles] matrix
         return output ? Operand{p, true, O} : Operand{p, false, ld};
     }
-    template <class F>
     int64_t scratch_floats(const Tiling& T) const {
         return std::max(Scratch<F>::floats(T),
                         input || output ? channel_scratch_floats<F>(T) : int64_t{0});
@@ -799,12 +799,10 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
     const int64_t C = g.C, TI = T.tiles(), ld_max = T.max_images * TI;
     std::vector<float> U(size_t(XI * O * C));
     transform_weights<F>(g, O, w, U.data());
-    const Layouts layout(g, O);
-    const PixelOffsets offsets =
-        layout.input || layout.output ? PixelOffsets::of<F>(g, T) : PixelOffsets{};
+    const Layouts<F> layout(g, O, T);
 
     // Per thread: V [XI][C][tiles], M [XI][O][tiles] (or tile-major: Layouts), scratch.
-    const int64_t per_thread = XI * (C + O) * ld_max + layout.scratch_floats<F>(T);
+    const int64_t per_thread = XI * (C + O) * ld_max + layout.scratch_floats(T);
     const auto work = Storage::make(size_t(per_thread * threads));
 #pragma omp parallel num_threads(threads)
     {
@@ -816,7 +814,7 @@ void forward(const ConvGeometry& g, int64_t O, const float* x, const float* w, c
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;  // the block's tiles
-            const BlockPlanes b{g, T, n0, n1, ld, scratch, &offsets};
+            const BlockPlanes b{g, T, n0, n1, ld, scratch, &layout.offsets};
             if (layout.input)
                 run_input_transforms_by_channels(b, x, V);
             else
@@ -841,13 +839,11 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
     const int64_t C = g.C, TI = T.tiles(), ld_max = T.max_images * TI;
     std::vector<float> U(size_t(XI * O * C));
     transform_weights<F>(g, O, w, U.data());
-    const Layouts layout(g, O);
-    const PixelOffsets offsets =
-        layout.input || layout.output ? PixelOffsets::of<F>(g, T) : PixelOffsets{};
+    const Layouts<F> layout(g, O, T);
 
     // Per thread: V [XI][C][tiles] (then dV in its place), dM [XI][O][tiles] (or tile-major:
     // Layouts), its share of dU [XI][O][C], scratch; and its share of db.
-    const int64_t per_thread = XI * (C + O) * ld_max + XI * O * C + layout.scratch_floats<F>(T);
+    const int64_t per_thread = XI * (C + O) * ld_max + XI * O * C + layout.scratch_floats(T);
     const auto work = Storage::make(size_t(per_thread * threads));
     std::vector<double> db_shares(size_t(threads * O), 0.0);
     auto share = [&](int thread) {
@@ -865,7 +861,7 @@ void backward(const ConvGeometry& g, int64_t O, const float* x, const float* w, 
         for (int64_t blk = 0; blk < T.blocks; ++blk) {
             const int64_t n0 = T.first_image(blk, g.N), n1 = T.first_image(blk + 1, g.N);
             const int64_t ld = (n1 - n0) * TI;
-            const BlockPlanes b{g, T, n0, n1, ld, scratch, &offsets};
+            const BlockPlanes b{g, T, n0, n1, ld, scratch, &layout.offsets};
             double* db_share = db.data ? db_shares.data() + omp_get_thread_num() * O : nullptr;
             if (layout.output)
                 run_output_transposes_by_channels(b, O, dy, dM, db_share);

@@ -38,7 +38,8 @@ NORMGRAD_INLINE bool better(float v, float best) {
 //
 // When the gradient is wanted, the forward also keeps each window's winner as one byte (0 to 3:
 // top left, top right, bottom left, bottom right), so that the backward reads a quarter byte per
-// input instead of the input again (the models' first pooling reads 12.8 MB less a step).
+// input instead of the input again (for the models' first pooling, 0.8 MB of winners a step
+// instead of 12.8 MB of input).
 
 // One block of outputs over input rows r0 and r1: each window scanned in row-major order, top row
 // then bottom row. With WithArg, also the winner's position in arg.

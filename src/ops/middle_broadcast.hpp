@@ -52,20 +52,9 @@ inline std::optional<MiddleBroadcast> middle_broadcast(const Shape& full, const 
 }
 
 // For sums over p of rows of Q values (R = 1: the small operand's gradient): calls
-// add_row(p, lo, hi) for p = 0, 1, ..., P - 1 in order, each thread for its own range [lo, hi) of
-// the columns, so that each column is summed in the same order whatever the number of threads.
-template <class F>
-void for_rows_by_column_ranges(const MiddleBroadcast& v, bool parallel, F add_row) {
-#pragma omp parallel if (parallel && v.Q >= 64)
-    {
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t lo = v.Q * t / nt, hi = v.Q * (t + 1) / nt;
-        for (int64_t p = 0; p < v.P; ++p) add_row(p, lo, hi);
-    }
-}
-
-// The same with the rows in groups: add_rows(p0, p1, lo, hi) for the rows [p0, p1) of each
-// group of `group` rows in turn (the last one shorter), each thread for its own columns.
+// add_rows(p0, p1, lo, hi) for the rows [p0, p1) of each group of `group` rows in turn (the last
+// one shorter), each thread for its own range [lo, hi) of the columns, so that each column is
+// summed in the same order whatever the number of threads.
 template <class F>
 void for_row_groups_by_column_ranges(const MiddleBroadcast& v, bool parallel, int64_t group,
                                      F add_rows) {
@@ -75,6 +64,13 @@ void for_row_groups_by_column_ranges(const MiddleBroadcast& v, bool parallel, in
         const int64_t lo = v.Q * t / nt, hi = v.Q * (t + 1) / nt;
         for (int64_t p = 0; p < v.P; p += group) add_rows(p, std::min(p + group, v.P), lo, hi);
     }
+}
+
+// The same row by row: add_row(p, lo, hi) for p = 0, 1, ..., P - 1 in order.
+template <class F>
+void for_rows_by_column_ranges(const MiddleBroadcast& v, bool parallel, F add_row) {
+    for_row_groups_by_column_ranges(
+        v, parallel, 1, [&](int64_t p, int64_t, int64_t lo, int64_t hi) { add_row(p, lo, hi); });
 }
 
 }  // namespace normgrad::detail
