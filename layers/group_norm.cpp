@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/ops/multiply_add.hpp"
 #include "normgrad/ops/reshape.hpp"
 #include "normgrad/ops/standardize.hpp"
 
@@ -36,22 +35,21 @@ Tensor GroupNorm::forward(const Tensor& x) {
     if (x.rank() < 2 || x.dim(1) != channels)
         shape_error(kind(), fmt::format("expected input [N, {}, ...] ({} channels), got {}",
                                         channels, channels, x.shape().str()));
-    // Each example's group as one row: [N, groups, (C / groups) * H * W], consecutive in memory.
-    // The row length comes from the shape, not from numel() / N, so that an empty batch (N = 0)
-    // gives an empty output, as PyTorch's GroupNorm does.
-    int64_t per_group = channels / groups;
-    for (int i = 2; i < x.rank(); ++i) per_group *= x.dim(i);
-    const Tensor rows = reshape(x, Shape{x.dim(0), groups, per_group});
+    // Each example's group as one row: x viewed as [N, groups, C / groups, H * W], its last two
+    // axes consecutive in memory. The sizes come from the shape, not from numel() / N, so that an
+    // empty batch (N = 0) gives an empty output, as PyTorch's GroupNorm does.
+    int64_t spatial = 1;
+    for (int i = 2; i < x.rank(); ++i) spatial *= x.dim(i);
+    const int64_t per_group = channels / groups;
+    const Tensor rows = reshape(x, Shape{x.dim(0), groups, per_group, spatial});
+    if (!weight.defined()) return reshape(standardize(rows, 2, eps), x.shape());
 
-    // Six tape records with affine (three without): reshape, standardize, reshape back, then
-    // weight and bias each reshaped to [C, 1, ...] (so that they broadcast along dimension 1),
-    // and xhat * weight + bias (multiply_add: add(mul(...), ...) in one record).
-    const Tensor xhat = reshape(standardize(rows, 1, eps), x.shape());
-    if (!weight.defined()) return xhat;
-    std::vector<int64_t> per_channel(static_cast<size_t>(x.rank() - 1), 1);
-    per_channel[0] = channels;
-    const Shape s(per_channel);
-    return multiply_add(xhat, reshape(weight, s), reshape(bias, s));
+    // Five tape records with affine (three without): reshape, then weight and bias each reshaped
+    // to [groups, C / groups, 1] (one value per channel, for each group's row), standardize_affine
+    // (multiply_add(standardize(rows), weight, bias) in one record), and the reshape back.
+    const Shape s{groups, per_group, 1};
+    return reshape(standardize_affine(rows, 2, eps, reshape(weight, s), reshape(bias, s)),
+                   x.shape());
 }
 
 std::string GroupNorm::describe() const {

@@ -10,7 +10,6 @@
 
 #include "normalized_shape.hpp"
 #include "normgrad/layer_registry.hpp"
-#include "normgrad/ops/multiply_add.hpp"
 #include "normgrad/ops/standardize.hpp"
 
 namespace normgrad {
@@ -27,12 +26,12 @@ LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape_, float eps_, bool af
 Tensor LayerNorm::forward(const Tensor& x) {
     const std::vector<int> axes = detail::trailing_axes(kind(), normalized_shape, x);
 
-    // Two tape records with affine (one without): standardize over the normalised axes, then
-    // xhat * weight + bias, which broadcast along the leading dimensions (multiply_add is
-    // add(mul(xhat, weight), bias) in one record).
-    const Tensor xhat = standardize(x, static_cast<int>(axes.size()), eps);
-    if (!weight.defined()) return xhat;
-    return multiply_add(xhat, weight, bias);
+    // One tape record: standardize over the normalised axes, then xhat * weight + bias, which
+    // broadcast along the leading dimensions (standardize_affine is
+    // multiply_add(standardize(x), weight, bias) in one record; without affine, standardize).
+    const int dims = static_cast<int>(axes.size());
+    if (!weight.defined()) return standardize(x, dims, eps);
+    return standardize_affine(x, dims, eps, weight, bias);
 }
 
 std::string LayerNorm::describe() const {

@@ -10,7 +10,8 @@
 // 4-D and 2-D, forward and backward, written and accumulated; max_pool2d 2x2 forward and
 // backward (odd H and W, accumulated); relu, leaky_relu and mul/add (write_grad and
 // kernels::write_elements); standardize, forward and backward (written and accumulated);
-// multiply_add, forward and backward (both broadcasts, written and accumulated);
+// standardize_affine and multiply_add, forward and backward (both broadcasts, written and
+// accumulated);
 // sum_of_squares and update_sums_of_squares (normgrad/norms.hpp).
 #include <catch2/catch.hpp>
 
@@ -290,6 +291,41 @@ TEST_CASE("kernel builds: standardize, forward and backward, matches the baselin
             Tensor y2 = add(mul(x, q), standardize(x, dims, 1e-5f));
             backward_with_random_grad(y2, 44);
             out.emplace_back("dx (accumulated)", grads(x));
+            return out;
+        });
+    }
+}
+
+TEST_CASE("kernel builds: standardize_affine, forward and backward, matches the baseline build",
+          "[kernel-builds]") {
+    // LayerNorm's weight over the row (R = 1) and GroupNorm's per channel (runs of R values), odd
+    // lengths, and enough rows to be split between threads with a short last block of 8 rows.
+    struct AffineCase {
+        Shape x;
+        int dims;
+        Shape w;
+    };
+    for (const AffineCase& c :
+         {AffineCase{{3, 5, 7}, 2, {5, 7}}, AffineCase{{10, 33}, 1, {33}},
+          AffineCase{{2, 3, 2, 9}, 2, {3, 2, 1}}, AffineCase{{5, 2, 3, 17}, 2, {2, 3, 1}},
+          AffineCase{{19, 32, 14, 14}, 3, {32, 14, 14}},
+          AffineCase{{9, 4, 8, 196}, 2, {4, 8, 1}}}) {
+        compare_builds("standardize_affine " + shape_name(c.x) + " by " + shape_name(c.w), [&] {
+            Tensor x = randn(c.x, 61, 0.5f, 2.f).set_requires_grad();
+            Tensor w = randn(c.w, 62).set_requires_grad(), b = randn(c.w, 63).set_requires_grad();
+            const Tensor q = randn(c.x, 64);
+            Outputs out;
+            Tensor y = standardize_affine(x, c.dims, 1e-5f, w, b);
+            out.emplace_back("y", values(y));
+            backward_with_random_grad(y, 65);
+            out.emplace_back("dx", grads(x));
+            out.emplace_back("dw", grads(w));
+            out.emplace_back("db", grads(b));
+            // Added onto other records' gradients.
+            Tensor y2 = add(mul(x, q), standardize_affine(x, c.dims, 1e-5f, w, b));
+            backward_with_random_grad(y2, 66);
+            out.emplace_back("dx (accumulated)", grads(x));
+            out.emplace_back("dw (accumulated)", grads(w));
             return out;
         });
     }

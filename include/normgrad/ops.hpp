@@ -21,5 +21,5 @@
 #include "normgrad/ops/multiply_add.hpp"   // multiply_add (x * w + b, LayerNorm's gamma and beta)
 #include "normgrad/ops/reduce.hpp"         // sum, mean (all or over axes), var, max
 #include "normgrad/ops/reshape.hpp"        // reshape, flatten, permute, transpose, concat, slice
-#include "normgrad/ops/standardize.hpp"    // standardize (LayerNorm's and GroupNorm's core)
+#include "normgrad/ops/standardize.hpp"    // standardize, standardize_affine (LayerNorm, GroupNorm)
 #include "normgrad/ops/unary.hpp"          // exp, log, sqrt, rsqrt, pow, abs
