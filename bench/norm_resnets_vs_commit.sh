@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# This version against an earlier one on the ResNet of examples/specs/resnet-mnist.arch, under no
+# normalisation, LayerNorm and GroupNorm with 4 groups: `normgrad train` for 150 steps at 1 and 2
+# threads, the two builds alternated, the median of three runs each, on the same machine and
+# with the same defaults (for a change to the normalisations, whose effect the benchmark against
+# PyTorch measures only through a ratio that moves with PyTorch's own times).
+# COMMIT is built in runs/vs-commit/COMMIT (a git worktree; OLD_NORMGRAD=PATH uses a binary built
+# elsewhere). Writes OUT (default docs/results/norm-resnets-vs-COMMIT.md), never half-written.
+# Usage: bench/norm_resnets_vs_commit.sh COMMIT [OUT]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+if [ $# -lt 1 ]; then
+    echo "usage: bench/norm_resnets_vs_commit.sh COMMIT [OUT]" >&2
+    exit 2
+fi
+commit="$1"
+out="${2:-docs/results/norm-resnets-vs-$commit.md}"
+git rev-parse --verify --quiet "$commit^{commit}" >/dev/null ||
+    { echo "bench/norm_resnets_vs_commit.sh: $commit is not a commit of this repository" >&2; exit 2; }
+"$root/scripts/build.sh" release normgrad_cli >/dev/null
+"$root/data/fetch_mnist.sh" >/dev/null
+dir=runs/vs-commit
+mkdir -p "$dir" "$(dirname "$out")"
+old="${OLD_NORMGRAD:-}"
+if [ -z "$old" ]; then
+    src="$dir/$commit"
+    [ -d "$src" ] || git worktree add --detach "$src" "$commit" >/dev/null
+    (cd "$src" && cmake --preset release -DNORMGRAD_BUILD_TESTS=OFF -DNORMGRAD_BUILD_BENCH=OFF \
+        >/dev/null && cmake --build build --target normgrad_cli >/dev/null)
+    old="$src/build/normgrad"
+fi
+steps=150
+train() {  # binary norm threads -> seconds of the training loop
+    OMP_NUM_THREADS="$3" "$1" train --arch @examples/specs/resnet-mnist.arch --norm "$2" \
+        --epochs 1 --max-steps "$steps" --threads "$3" --grad-stats off --no-progress \
+        --data data/mnist --log "$dir/log.jsonl" --checkpoint "$dir/ck" >/dev/null 2>&1
+    /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$dir/log.jsonl"
+}
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p | xargs printf %.2f; }
+rows=()
+for norm in none layer group:4; do
+    for t in 1 2; do
+        a=() b=()
+        for _ in 1 2 3; do
+            a+=("$(train "$old" "$norm" "$t")")
+            b+=("$(train build/normgrad "$norm" "$t")")
+        done
+        ma=$(median "${a[@]}") mb=$(median "${b[@]}")
+        rows+=("| $norm | $t | $ma | $mb | $(/usr/bin/python3 -c "print(f'{$mb / $ma:.2f}')") |")
+    done
+done
+{
+    echo "# The normalised ResNets against normgrad $commit"
+    echo
+    echo "Made by \`bench/norm_resnets_vs_commit.sh $commit\` at $(git rev-parse --short HEAD) on"
+    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores: seconds of the training loop of"
+    echo "\`--arch @examples/specs/resnet-mnist.arch\` for $steps steps, the median of three alternated runs."
+    echo
+    echo "| --norm | threads | $commit s | this version s | ratio |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+} >"$out.tmp"
+mv "$out.tmp" "$out"
+cat "$out"
