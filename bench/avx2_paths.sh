@@ -11,6 +11,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+. "$root/bench/timing.sh"
 commit="${1:-a4bc123}"
 "$root/scripts/build.sh" release normgrad_cli >/dev/null
 "$root/data/fetch_mnist.sh" >/dev/null
@@ -18,11 +19,7 @@ dir=runs/avx2-paths
 mkdir -p "$dir" docs/results
 old="${OLD_NORMGRAD:-}"
 if [ -z "$old" ]; then
-    src="$dir/$commit"
-    [ -d "$src" ] || git worktree add --detach "$src" "$commit" >/dev/null
-    (cd "$src" && cmake --preset release -DNORMGRAD_BUILD_TESTS=OFF -DNORMGRAD_BUILD_BENCH=OFF \
-        >/dev/null && cmake --build build --target normgrad_cli >/dev/null)
-    old="$src/build/normgrad"
+    old="$(build_commit "$commit" "$dir")"
 fi
 train() {  # binary model steps threads -> seconds of the training loop
     local bin="$1"
@@ -31,9 +28,8 @@ train() {  # binary model steps threads -> seconds of the training loop
         "$bin" train --model "$1" --batchnorm on --epochs 1 --max-steps "$2" --threads "$3" \
         --grad-stats off --no-progress --data data/mnist --log "$dir/log.jsonl" \
         --checkpoint "$dir/ck" >/dev/null 2>&1
-    /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$dir/log.jsonl"
+    epoch_seconds "$dir/log.jsonl"
 }
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p | xargs printf %.2f; }
 rows=()
 for m in "cnn 100" "mlp 300"; do
     set -- $m

@@ -10,6 +10,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+. "$root/bench/timing.sh"
 if [ $# -lt 1 ]; then
     echo "usage: bench/norm_resnets_vs_commit.sh COMMIT [OUT]" >&2
     exit 2
@@ -24,20 +25,15 @@ dir=runs/vs-commit
 mkdir -p "$dir" "$(dirname "$out")"
 old="${OLD_NORMGRAD:-}"
 if [ -z "$old" ]; then
-    src="$dir/$commit"
-    [ -d "$src" ] || git worktree add --detach "$src" "$commit" >/dev/null
-    (cd "$src" && cmake --preset release -DNORMGRAD_BUILD_TESTS=OFF -DNORMGRAD_BUILD_BENCH=OFF \
-        >/dev/null && cmake --build build --target normgrad_cli >/dev/null)
-    old="$src/build/normgrad"
+    old="$(build_commit "$commit" "$dir")"
 fi
 steps=150
 train() {  # binary norm threads -> seconds of the training loop
     OMP_NUM_THREADS="$3" "$1" train --arch @examples/specs/resnet-mnist.arch --norm "$2" \
         --epochs 1 --max-steps "$steps" --threads "$3" --grad-stats off --no-progress \
         --data data/mnist --log "$dir/log.jsonl" --checkpoint "$dir/ck" >/dev/null 2>&1
-    /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$dir/log.jsonl"
+    epoch_seconds "$dir/log.jsonl"
 }
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p | xargs printf %.2f; }
 rows=()
 for norm in none layer group:4; do
     for t in 1 2; do

@@ -9,6 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+. "$root/bench/timing.sh"
 out="${1:-docs/results/wait-policy.md}"
 "$root/scripts/build.sh" release normgrad_cli >/dev/null
 "$root/data/fetch_mnist.sh" >/dev/null
@@ -18,9 +19,8 @@ train() {  # model bn steps threads policy -> seconds of the training loop
     OMP_WAIT_POLICY="$5" OMP_NUM_THREADS="$4" build/normgrad train --model "$1" --batchnorm "$2" \
         --epochs 1 --max-steps "$3" --threads "$4" --grad-stats off --no-progress \
         --log "$dir/log.jsonl" --checkpoint "$dir/ck" >/dev/null 2>&1
-    /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$dir/log.jsonl"
+    epoch_seconds "$dir/log.jsonl"
 }
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p | xargs printf %.2f; }
 busy=
 stop_busy() { [ -n "$busy" ] && kill "$busy" 2>/dev/null; busy=; }
 trap stop_busy EXIT

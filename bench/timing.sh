@@ -1,0 +1,20 @@
+# Helpers for the bench scripts that time `normgrad train` runs against each other
+# (avx2_paths.sh, wait_policy.sh, norm_resnets_vs_commit.sh). Sourced, not run.
+
+# epoch_seconds LOG: the seconds of the training loop of the last epoch in a run log (--log).
+epoch_seconds() {
+    /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$1"
+}
+
+# median A B C: the middle one of three times, to two decimals.
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p | xargs printf %.2f; }
+
+# build_commit COMMIT DIR: builds normgrad's command line at COMMIT in DIR/COMMIT (a git worktree,
+# made once) and prints the binary's path.
+build_commit() {
+    local src="$2/$1"
+    [ -d "$src" ] || git worktree add --detach "$src" "$1" >/dev/null
+    (cd "$src" && cmake --preset release -DNORMGRAD_BUILD_TESTS=OFF -DNORMGRAD_BUILD_BENCH=OFF \
+        >/dev/null && cmake --build build --target normgrad_cli >/dev/null)
+    echo "$src/build/normgrad"
+}
