@@ -387,8 +387,9 @@ TEST_CASE("kernel builds: max_pool2d 2x2, forward and backward, matches the base
 
 TEST_CASE("kernel builds: relu, leaky_relu and elementwise gradients match the baseline build",
           "[kernel-builds]") {
-    // Up to past kernels::kMinParallelElements, where write_elements splits between threads.
-    for (int64_t n : {1, 7, 15, 17, 33, 100, 1000, 70001})
+    // Up to past kernels::min_parallel_elements(), where write_elements splits between threads
+    // (with threads spinning, 32 K; sleeping, 256 K).
+    for (int64_t n : {1, 7, 15, 17, 33, 100, 1000, 70001, 300001})
         compare_builds("elementwise, length " + std::to_string(n), [&] {
             Tensor x = randn({n}, 31).set_requires_grad();
             Tensor z = randn({n}, 32).set_requires_grad();

@@ -32,7 +32,7 @@ struct AffineCase {
 
 // LayerNorm's weight over the last axes (rows of Q values, R = 1), GroupNorm's per-channel
 // [C, 1, 1] (rows of R values), a weight over a middle block, one value for everything, and
-// sizes that the threads share (kernels::kMinParallelElements).
+// sizes that the threads share (kernels::min_parallel_elements()).
 const std::vector<AffineCase> kFused = {
     {{3, 4}, {4}}, {{2, 3, 4}, {3, 4}}, {{2, 4, 3, 3}, {4, 1, 1}},  {{2, 3, 4, 5}, {3, 4, 1}},
     {{5}, {1}},    {{2, 3}, {1, 1}},    {{64, 8, 9, 9}, {8, 1, 1}}, {{40, 16, 8, 8}, {16, 8, 8}},
@@ -96,7 +96,8 @@ TEST_CASE("multiply_add records one operation where it fuses, add and mul elsewh
 TEST_CASE("multiply_add gives the same bits at 1 and 2 threads", "[ops]") {
     const int saved = num_threads();
     for (const AffineCase& c :
-         {AffineCase{{64, 8, 9, 9}, {8, 1, 1}}, AffineCase{{40, 16, 8, 8}, {16, 8, 8}}}) {
+         {AffineCase{{64, 8, 9, 9}, {8, 1, 1}}, AffineCase{{40, 16, 8, 8}, {16, 8, 8}},
+          AffineCase{{72, 16, 16, 16}, {16, 1, 1}}}) {  // the last above the sleeping threshold
         INFO(c.x.str());
         std::vector<std::vector<float>> y, dx, dw, db;
         for (int threads : {1, 2}) {

@@ -46,8 +46,8 @@ const std::vector<Case> kCases = {
     {{3, 4, 1, 5}, 2, {4, 1, 1}},
     {{2, 3, 4}, 1, {3, 1}},
     {{1, 6}, 1, {6}},
-    {{19, 32, 14, 14}, 3, {32, 14, 14}},
-    {{19, 4, 8, 196}, 2, {4, 8, 1}},
+    {{48, 32, 14, 14}, 3, {32, 14, 14}},  // these two: more values than the threads split at
+    {{48, 4, 8, 196}, 2, {4, 8, 1}},      // when they sleep (kernels/parallel.hpp)
 };
 
 }  // namespace

@@ -29,7 +29,7 @@ namespace normgrad::kernels::bn {
 struct Layout {
     int64_t N, C, inner;  // x viewed as [N, C, inner]; inner = H*W for 4-D, 1 for 2-D
     int64_t m() const { return N * inner; }  // the values per channel
-    bool parallel() const { return N * C * inner >= kMinParallelElements; }
+    bool parallel() const { return N * C * inner >= min_parallel_elements(); }
 };
 
 // Count, mean and M2 (sum of squared deviations from the mean) of a growing set of values.

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "kernels/parallel.hpp"
 #include "normgrad/cpu.hpp"
 #include "normgrad/parallel.hpp"
 
@@ -67,8 +68,6 @@ Library library() {
     return static_cast<Library>(v);
 }
 
-// A product below this many multiply-adds (a few microseconds) stays on one thread.
-constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
 // Blocks of C are multiples of this many rows or columns (OpenBLAS's kernels work on 8 or 16).
 constexpr int64_t kBlockMultiple = 16;
 
@@ -192,12 +191,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     // Leading dimensions of the stored (untransposed) row-major matrices.
     const int64_t lda = trans_a ? M : K, ldb = trans_b ? K : N, ldc = N;
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    // Split the longer side of C into one block per thread, if each block stays worth a call.
+    // Split the longer side of C into one block per thread, if each block stays worth a call
+    // and the product repays the start of a parallel region (kernels/parallel.hpp).
     const bool split_columns = N >= M;
     const int64_t side = split_columns ? N : M;
     int64_t block = (side + threads - 1) / threads;
     block = (block + kBlockMultiple - 1) / kBlockMultiple * kBlockMultiple;
-    if (threads == 1 || M * N * K < kMinParallelMacs * threads || block >= side) {
+    if (threads == 1 || M * N * K < parallel_thresholds().macs_per_thread * threads ||
+        block >= side) {
         gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }

@@ -76,7 +76,7 @@ inline void write_range(float* d, int64_t lo, int64_t hi, bool accumulate, F val
 // d[i] = value(i) (or +=, with accumulate) for i in [0, n), large ranges split between threads.
 template <class F>
 inline void write_elements(float* d, int64_t n, bool accumulate, F value) {
-    if (n < kMinParallelElements || omp_in_parallel())
+    if (n < min_parallel_elements() || omp_in_parallel())
         return write_range(d, 0, n, accumulate, value);
 #pragma omp parallel
     {

@@ -1,14 +1,38 @@
 // When normgrad's own loops use more than one thread.
 //
-// An OpenMP parallel region costs a few microseconds to start, so a loop only pays for it when it
-// has enough work: elementwise loops from kMinParallelElements elements on (128 KB of floats,
-// tens of microseconds of memory traffic), everything else by an estimate of its own.
+// Starting an OpenMP parallel region costs time, so a loop only pays for it when it has enough
+// work: at two threads a loop of W microseconds saves W / 2 and costs the region's start. That
+// cost depends on how idle threads wait (bench/region_cost.sh, docs/results/region-cost.md):
+//   - spinning (libgomp's default, OMP_WAIT_POLICY=ACTIVE): a microsecond or two;
+//   - sleeping (OMP_WAIT_POLICY=PASSIVE, which the command line sets): each region wakes the
+//     sleeping thread, about 50 to 60 microseconds on the AMD EPYC virtual machine measured. A
+//     loop over 32 K floats took about ten times as long on two threads there as on one, and
+//     the simplest loop (one max a float) was level only from half a million to a million
+//     floats on, depending on the run.
+// So where threads sleep, loops start sharing 8 times later: elementwise loops from 256 K
+// elements (most loops under this threshold do more than one operation per element; at 1 M the
+// LayerNorm ResNet's normalisations, 800 K values each, ran on one thread and three runs were
+// no faster), and products from 2 M multiply-adds per thread (about 40 us at one core's
+// speed). The policy is read from OMP_WAIT_POLICY, as libgomp reads it, once.
 #pragma once
 
 #include <cstdint>
 
 namespace normgrad::kernels {
 
-inline constexpr int64_t kMinParallelElements = int64_t{1} << 15;
+struct ParallelThresholds {
+    int64_t elements;         // elementwise loops from this many elements on
+    int64_t macs_per_thread;  // matrix products from this many multiply-adds per thread on
+};
+
+// The thresholds for a value of OMP_WAIT_POLICY (null: unset): passive (any case) or spinning.
+ParallelThresholds parallel_thresholds_for(const char* wait_policy);
+
+// Those of this process, from its OMP_WAIT_POLICY at the first call.
+const ParallelThresholds& parallel_thresholds();
+
+inline int64_t min_parallel_elements() {
+    return parallel_thresholds().elements;
+}
 
 }  // namespace normgrad::kernels

@@ -85,7 +85,7 @@ NORMGRAD_KERNEL(void, backward_rows,
 // f(lo, hi) over [0, rows), split between the threads by whole rows when the work is large.
 template <class F>
 void over_rows(int64_t rows, int64_t K, F f) {
-    if (rows * K < kMinParallelElements || rows < 2 || omp_in_parallel()) {
+    if (rows * K < min_parallel_elements() || rows < 2 || omp_in_parallel()) {
         f(int64_t{0}, rows);
         return;
     }
@@ -283,7 +283,8 @@ void backward_affine(const float* x, const float* g, const float* w, const float
     const int64_t blocks = (a.rows + kAffineBlockRows - 1) / kAffineBlockRows;
     // (Not zeroed here: each block zeroes its own, in its thread's cache.)
     const std::unique_ptr<float[]> partial(sw ? new float[size_t(2 * blocks * a.Q)] : nullptr);
-    const bool parallel = a.rows * a.K >= kMinParallelElements && blocks > 1 && !omp_in_parallel();
+    const bool parallel =
+        a.rows * a.K >= min_parallel_elements() && blocks > 1 && !omp_in_parallel();
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t blk = 0; blk < blocks; ++blk) {
         float* pw = sw ? partial.get() + 2 * blk * a.Q : nullptr;

@@ -23,7 +23,7 @@ void write_input_grad(const Tensor& x, int64_t n, F value) {
 
 }  // namespace
 
-using kernels::kMinParallelElements;
+using kernels::min_parallel_elements;
 
 Tensor relu(const Tensor& x) {
     Tensor y = Tensor::empty(x.shape());
@@ -70,7 +70,7 @@ Tensor sigmoid(const Tensor& x) {
     const int64_t n = x.numel();
     const float* xp = x.data();
     float* yp = y.data();
-#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
+#pragma omp parallel for schedule(static) if (n >= min_parallel_elements())
     for (int64_t i = 0; i < n; ++i) yp[i] = 1.f / (1.f + std::exp(-xp[i]));
     if (autograd::needs_grad({&x})) {
         // y = 1 / (1 + e^-x): dy/dx = y (1 - y).
@@ -87,7 +87,7 @@ Tensor tanh(const Tensor& x) {
     const int64_t n = x.numel();
     const float* xp = x.data();
     float* yp = y.data();
-#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
+#pragma omp parallel for schedule(static) if (n >= min_parallel_elements())
     for (int64_t i = 0; i < n; ++i) yp[i] = std::tanh(xp[i]);
     if (autograd::needs_grad({&x})) {
         // y = tanh x: dy/dx = 1 - y^2.

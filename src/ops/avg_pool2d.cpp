@@ -47,7 +47,7 @@ Tensor avg_pool2d(const Tensor& x, Pool2dParams p) {
 
     const float* xp = x.data();
     float* yp = y.data();
-#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::min_parallel_elements())
     for (int64_t plane = 0; plane < N * C; ++plane) {
         const float* in = xp + plane * H * W;
         float* out = yp + plane * OH * OW;
@@ -72,7 +72,7 @@ Tensor avg_pool2d(const Tensor& x, Pool2dParams p) {
         autograd::record("avg_pool2d", {x}, y, [x, y, N, C, H, W, OH, OW, k, s, pad, inv_area] {
             const float* dy = y.grad();
             const GradBuffer dx = grad_buffer(x);
-#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::min_parallel_elements())
             for (int64_t plane = 0; plane < N * C; ++plane) {
                 float* d = dx.data + plane * H * W;
                 const float* g = dy + plane * OH * OW;
@@ -109,7 +109,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
     // exact to float precision. Eight interleaved partial sums, added in a fixed order at the
     // end, so that the loop vectorises (one chain of additions cannot) and the result stays the
     // same from run to run.
-#pragma omp parallel for schedule(static) if (N * C * area >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (N * C * area >= kernels::min_parallel_elements())
     for (int64_t plane = 0; plane < N * C; ++plane) {
         const float* in = xp + plane * area;
         double part[8] = {};
@@ -131,7 +131,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
         autograd::record("global_avg_pool2d", {x}, y, [x, y, N, C, area, inv_area] {
             const float* dy = y.grad();
             const GradBuffer dx = grad_buffer(x);
-#pragma omp parallel for schedule(static) if (N * C * area >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (N * C * area >= kernels::min_parallel_elements())
             for (int64_t plane = 0; plane < N * C; ++plane) {
                 const float g = dy[plane] * inv_area;
                 float* d = dx.data + plane * area;

@@ -124,7 +124,7 @@ using detail::MiddleBroadcast;
 template <class Op, bool SmallIsA>
 void middle_forward(const MiddleBroadcast& v, const float* full, const float* small, float* y) {
     if (v.R == 1) {
-#pragma omp parallel for schedule(static) if (v.P * v.Q >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (v.P * v.Q >= kernels::min_parallel_elements())
         for (int64_t p = 0; p < v.P; ++p) {
             const float* f = full + p * v.Q;
             float* out = y + p * v.Q;
@@ -135,7 +135,7 @@ void middle_forward(const MiddleBroadcast& v, const float* full, const float* sm
         return;
     }
     const int64_t rows = v.P * v.Q;
-#pragma omp parallel for schedule(static) if (rows * v.R >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (rows * v.R >= kernels::min_parallel_elements())
     for (int64_t row = 0; row < rows; ++row) {
         const float s = small[row % v.Q];
         const float* f = full + row * v.R;
@@ -158,7 +158,7 @@ void middle_backward(const MiddleBroadcast& v, const Tensor& full, const Tensor&
                      const float* dy) {
     const float *fv = full.data(), *sv = small.data();
     const int64_t rows = v.P * v.Q;
-    const bool parallel = rows * v.R >= kernels::kMinParallelElements;
+    const bool parallel = rows * v.R >= kernels::min_parallel_elements();
     if (v.R == 1) {  // rows of Q values: the small operand's sums by columns
         if (full.requires_grad()) {
             const GradBuffer g = grad_buffer(full);

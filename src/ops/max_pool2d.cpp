@@ -214,7 +214,7 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
     const float* xp = x.data();
     float* yp = y.data();
     // The window's first maximum in row-major scan order wins; a NaN wins and stays.
-#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::min_parallel_elements())
     for (int64_t plane = 0; plane < N * C; ++plane) {
         const float* in = xp + plane * H * W;
         float* out = yp + plane * OH * OW;
@@ -249,7 +249,7 @@ Tensor max_pool2d(const Tensor& x, Pool2dParams p) {
                          [x, y, argmax, winners, N, C, H, W, OH, OW, tiles_2x2] {
                              const float* dy = y.grad();
                              const GradBuffer dx = grad_buffer(x);
-#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (N * C * H * W >= kernels::min_parallel_elements())
                              for (int64_t plane = 0; plane < N * C; ++plane) {
                                  float* d = dx.data + plane * H * W;
                                  const float* g = dy + plane * OH * OW;

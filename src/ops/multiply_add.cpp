@@ -132,12 +132,12 @@ NORMGRAD_KERNEL(void, row_sums,
 
 void forward(const MiddleBroadcast& v, const float* x, const float* w, const float* b, float* y) {
     if (v.R == 1) {  // rows of Q values, w and b along them (LayerNorm)
-#pragma omp parallel for schedule(static) if (v.P * v.Q >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (v.P * v.Q >= kernels::min_parallel_elements())
         for (int64_t p = 0; p < v.P; ++p) affine_row(x + p * v.Q, w, b, y + p * v.Q, v.Q);
         return;
     }
     const int64_t rows = v.P * v.Q;  // rows of R values sharing one w and b (GroupNorm's channels)
-#pragma omp parallel for schedule(static) if (rows * v.R >= kernels::kMinParallelElements)
+#pragma omp parallel for schedule(static) if (rows * v.R >= kernels::min_parallel_elements())
     for (int64_t row = 0; row < rows; ++row)
         scale_shift_row(x + row * v.R, w[row % v.Q], b[row % v.Q], y + row * v.R, v.R);
 }
@@ -146,7 +146,7 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
               const float* g) {
     const float *xv = x.data(), *wv = w.data();
     const int64_t rows = v.P * v.Q;
-    const bool parallel = rows * v.R >= kernels::kMinParallelElements;
+    const bool parallel = rows * v.R >= kernels::min_parallel_elements();
     const bool sums = w.requires_grad() || b.requires_grad();
     if (x.requires_grad() && !sums) {  // dx = g * w alone, along rows of Q values or of R values
         const GradBuffer dx = grad_buffer(x);

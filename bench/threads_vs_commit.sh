@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# This version against an earlier one at two threads, on an idle machine and beside one busy
+# process (a shell loop taking one core, as bench/wait_policy.sh): `normgrad train --threads 2`
+# with the command line's default waiting (OMP_WAIT_POLICY unset, so PASSIVE), the mlp and the
+# mlp with BatchNorm for 300 steps, the cnn with BatchNorm and the LayerNorm ResNet for 30; the
+# two builds alternated, the median of five runs each, and this version at one thread under the
+# same load for reference. For changes to when loops use the second thread
+# (src/kernels/parallel.hpp).
+# COMMIT is built in runs/vs-commit/COMMIT (a git worktree; OLD_NORMGRAD=PATH uses a binary built
+# elsewhere). Writes OUT (default docs/results/threads-vs-COMMIT.md), never half-written.
+# Usage: bench/threads_vs_commit.sh COMMIT [OUT]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+. "$root/bench/timing.sh"
+if [ $# -lt 1 ]; then
+    echo "usage: bench/threads_vs_commit.sh COMMIT [OUT]" >&2
+    exit 2
+fi
+commit="$1"
+out="${2:-docs/results/threads-vs-$commit.md}"
+git rev-parse --verify --quiet "$commit^{commit}" >/dev/null ||
+    { echo "bench/threads_vs_commit.sh: $commit is not a commit of this repository" >&2; exit 2; }
+"$root/scripts/build.sh" release normgrad_cli >/dev/null
+"$root/data/fetch_mnist.sh" >/dev/null
+dir=runs/vs-commit
+mkdir -p "$dir" "$(dirname "$out")"
+old="${OLD_NORMGRAD:-}"
+if [ -z "$old" ]; then
+    old="$(build_commit "$commit" "$dir")"
+fi
+train() {  # binary threads steps model-arguments... -> seconds of the training loop
+    local bin="$1" threads="$2" steps="$3"
+    shift 3
+    env -u OMP_WAIT_POLICY OMP_NUM_THREADS="$threads" "$bin" train "$@" --epochs 1 \
+        --max-steps "$steps" --threads "$threads" --grad-stats off --no-progress --data data/mnist \
+        --log "$dir/log.jsonl" --checkpoint "$dir/ck" >/dev/null 2>&1
+    epoch_seconds "$dir/log.jsonl"
+}
+# median5 A B C D E: the middle one of five times, to two decimals.
+median5() { printf '%s\n' "$@" | sort -g | sed -n 3p | xargs printf %.2f; }
+models=(
+    "mlp|300|--model mlp --batchnorm off"
+    "mlp+BN|300|--model mlp --batchnorm on"
+    "cnn+BN|30|--model cnn --batchnorm on"
+    "ResNet, LayerNorm|30|--arch @examples/specs/resnet-mnist.arch --norm layer"
+)
+busy=
+stop_busy() { [ -n "$busy" ] && kill "$busy" 2>/dev/null; busy=; }
+trap stop_busy EXIT
+rows=()
+for load in idle busy; do
+    if [ "$load" = busy ]; then
+        sh -c 'while :; do :; done' &
+        busy=$!
+        sleep 1
+    fi
+    for m in "${models[@]}"; do
+        IFS='|' read -r name steps args <<<"$m"
+        a=() b=() one=()
+        for _ in 1 2 3 4 5; do
+            # shellcheck disable=SC2086
+            a+=("$(train "$old" 2 "$steps" $args)")
+            # shellcheck disable=SC2086
+            b+=("$(train build/normgrad 2 "$steps" $args)")
+            # shellcheck disable=SC2086
+            one+=("$(train build/normgrad 1 "$steps" $args)")
+        done
+        ma=$(median5 "${a[@]}") mb=$(median5 "${b[@]}")
+        rows+=("| $name | $steps | $load | $ma | $mb | $(/usr/bin/python3 -c "print(f'{$mb / $ma:.2f}')") | $(median5 "${one[@]}") |")
+    done
+    stop_busy
+done
+{
+    echo "# Two threads against normgrad $commit"
+    echo
+    echo "Made by \`bench/threads_vs_commit.sh $commit\` at $(git rev-parse --short HEAD) on"
+    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores: seconds of the training loop, the median of five"
+    echo "alternated runs, with the command line's default waiting (PASSIVE); busy: one other process"
+    echo "spinning on one core."
+    echo
+    echo "| model | steps | machine | 2 threads, $commit s | 2 threads, this version s | ratio | 1 thread, this version s |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+} >"$out.tmp"
+mv "$out.tmp" "$out"  # never a half-written table
+cat "$out"
