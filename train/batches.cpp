@@ -35,7 +35,18 @@ Batch make_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t
     const float a = unit ? 1.f / 255.f : 1.f / (255.f * kMnistStd);
     const float c = unit ? 0.f : -kMnistMean / kMnistStd;
     float* dst = b.images.data();
+    // The images are rows of the data set in shuffled order, each far from the one before, so
+    // the processor's prefetcher cannot foresee them: without help each row waits for memory
+    // (at one thread the mlp's batches took about 5% of its training samples in perf, nearly
+    // all on the loads of these rows). So every cache line of the row kAhead images on is
+    // asked for while this one is converted. (Written in the loop: GCC 12 dropped the prefetches
+    // when they were in a lambda.)
+    constexpr int64_t kAhead = 2, kLine = 64;
     for (int64_t i = 0; i < size; ++i) {
+        for (int64_t j = i == 0 ? 0 : i + kAhead; j <= i + kAhead && j < size; ++j) {
+            const uint8_t* next = data.images.data() + order[size_t(first + j)] * pixels;
+            for (int64_t o = 0; o < pixels; o += kLine) __builtin_prefetch(next + o);
+        }
         const int64_t idx = order[size_t(first + i)];
         const uint8_t* src = data.images.data() + idx * pixels;
         for (int64_t p = 0; p < pixels; ++p) dst[i * pixels + p] = src[p] * a + c;
