@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <utility>
 #include <vector>
 
 #include "kernels/gemm.hpp"
@@ -289,50 +288,6 @@ TEST_CASE("gemm split between threads matches one call, with every transpose", "
                                      tb ? K : N, 0.f, serial.data(), N);
                 // (OpenBLAS may round a block's edge differently, so not bit for bit.)
                 check_close(split.data(), std::vector<double>(serial.begin(), serial.end()), 1e-6);
-            }
-    }
-}
-
-TEST_CASE("gemm_pair gives two gemm calls' results bit for bit", "[kernels][threads]") {
-    // A dense layer's backward: dx = dy w and dw = dy^T x; sizes where both products are split
-    // between threads, where one is and the other stays whole, and where neither is (with
-    // threads spinning or sleeping), each written (beta 0) and added to (beta 1).
-    struct Dense {
-        int64_t N, in, out;
-    };
-    for (int threads : {1, 2}) {
-        Threads t(threads);
-        for (const Dense& d : {Dense{128, 784, 256}, Dense{128, 3136, 128}, Dense{256, 40, 10},
-                               Dense{8, 2000, 300}, Dense{20000, 16, 16}, Dense{5, 7, 3}})
-            for (float beta : {0.f, 1.f}) {
-                INFO(threads << " threads, N " << d.N << " in " << d.in << " out " << d.out
-                             << " beta " << beta);
-                const auto dy = randn({d.N, d.out}, 31).to_vector();
-                const auto w = randn({d.out, d.in}, 32).to_vector();
-                const auto x = randn({d.N, d.in}, 33).to_vector();
-                const auto start_dx = randn({d.N, d.in}, 34).to_vector();
-                const auto start_dw = randn({d.out, d.in}, 35).to_vector();
-                std::vector<float> dx1 = start_dx, dw1 = start_dw, dx2 = start_dx, dw2 = start_dw;
-                const auto products = [&](float* dx, float* dw) {
-                    return std::pair{kernels::Product{false, false, d.N, d.in, d.out, 1.f,
-                                                      dy.data(), w.data(), beta, dx},
-                                     kernels::Product{true, false, d.out, d.in, d.N, 1.f, dy.data(),
-                                                      x.data(), beta, dw}};
-                };
-                const auto [a1, b1] = products(dx1.data(), dw1.data());
-                kernels::gemm(a1);
-                kernels::gemm(b1);
-                const auto [a2, b2] = products(dx2.data(), dw2.data());
-                kernels::gemm_pair(a2, b2);
-                // (Counted, not compared as vectors: Catch would print every value.)
-                const auto differing = [](const std::vector<float>& a,
-                                          const std::vector<float>& b) {
-                    int64_t n = 0;
-                    for (size_t i = 0; i < a.size(); ++i) n += a[i] != b[i];
-                    return n;
-                };
-                CHECK(differing(dx1, dx2) == 0);
-                CHECK(differing(dw1, dw2) == 0);
             }
     }
 }

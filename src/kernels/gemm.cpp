@@ -186,87 +186,37 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
                 static_cast<blasint>(ldc));
 }
 
-namespace {
-
-// How gemm() splits a product: the longer side of C into `blocks` blocks of `block` rows or
-// columns, one per thread; blocks == 1 runs it whole.
-struct Split {
-    bool columns;
-    int64_t side, block, blocks;
-};
-
-Split split_for(const Product& p, int threads) {
-    // Split the longer side of C into one block per thread, if each block stays worth a call
-    // and the product repays the start of a parallel region (kernels/parallel.hpp).
-    Split s{p.N >= p.M, p.N >= p.M ? p.N : p.M, 0, 1};
-    s.block = (s.side + threads - 1) / threads;
-    s.block = (s.block + kBlockMultiple - 1) / kBlockMultiple * kBlockMultiple;
-    if (threads == 1 || p.M * p.N * p.K < parallel_thresholds().macs_per_thread * threads ||
-        s.block >= s.side) {
-        s.block = s.side;
-        return s;
-    }
-    s.blocks = (s.side + s.block - 1) / s.block;
-    return s;
-}
-
-// Block i of the split product, in the calling thread.
-void run_block(const Product& p, const Split& s, int64_t i) {
-    // Leading dimensions of the stored (untransposed) row-major matrices.
-    const int64_t lda = p.trans_a ? p.M : p.K, ldb = p.trans_b ? p.K : p.N, ldc = p.N;
-    if (s.blocks == 1) {
-        gemm_serial(p.trans_a, p.trans_b, p.M, p.N, p.K, p.alpha, p.A, lda, p.B, ldb, p.beta, p.C,
-                    ldc);
-        return;
-    }
-    const int64_t first = i * s.block, size = std::min(s.block, s.side - first);
-    if (s.columns) {
-        // Columns [first, first + size) of C need those columns of op(B): in stored B they are
-        // columns (no transpose) or rows (transposed).
-        const float* b = p.trans_b ? p.B + first * ldb : p.B + first;
-        gemm_serial(p.trans_a, p.trans_b, p.M, size, p.K, p.alpha, p.A, lda, b, ldb, p.beta,
-                    p.C + first, ldc);
-    } else {
-        // Rows of C need the same rows of op(A): rows of stored A, or its columns.
-        const float* a = p.trans_a ? p.A + first : p.A + first * lda;
-        gemm_serial(p.trans_a, p.trans_b, size, p.N, p.K, p.alpha, a, lda, p.B, ldb, p.beta,
-                    p.C + first * ldc, ldc);
-    }
-}
-
-int threads_here() {
-    return omp_in_parallel() ? 1 : omp_get_max_threads();
-}
-
-}  // namespace
-
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           const float* B, float beta, float* C) {
-    const Product p{trans_a, trans_b, M, N, K, alpha, A, B, beta, C};
-    const Split s = split_for(p, threads_here());
-    if (s.blocks == 1) return run_block(p, s, 0);
-#pragma omp parallel for schedule(static) num_threads(static_cast <int>(s.blocks))
-    for (int64_t i = 0; i < s.blocks; ++i) run_block(p, s, i);
-}
-
-void gemm_pair(const Product& first, const Product& second) {
-    const int threads = threads_here();
-    const Split s1 = split_for(first, threads), s2 = split_for(second, threads);
-    if (s1.blocks == 1 && s2.blocks == 1) {  // neither worth a region of its own
-        run_block(first, s1, 0);
-        run_block(second, s2, 0);
+    // Leading dimensions of the stored (untransposed) row-major matrices.
+    const int64_t lda = trans_a ? M : K, ldb = trans_b ? K : N, ldc = N;
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    // Split the longer side of C into one block per thread, if each block stays worth a call
+    // and the product repays the start of a parallel region (kernels/parallel.hpp).
+    const bool split_columns = N >= M;
+    const int64_t side = split_columns ? N : M;
+    int64_t block = (side + threads - 1) / threads;
+    block = (block + kBlockMultiple - 1) / kBlockMultiple * kBlockMultiple;
+    if (threads == 1 || M * N * K < parallel_thresholds().macs_per_thread * threads ||
+        block >= side) {
+        gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    // The blocks of both, each block as gemm() would compute it (the same calls: the same
-    // bits), taken by the threads one at a time, since a product that stays whole is one long
-    // block.
-    const int64_t blocks = s1.blocks + s2.blocks;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    const int64_t blocks = (side + block - 1) / block;
+#pragma omp parallel for schedule(static) num_threads(static_cast <int>(blocks))
     for (int64_t i = 0; i < blocks; ++i) {
-        if (i < s1.blocks)
-            run_block(first, s1, i);
-        else
-            run_block(second, s2, i - s1.blocks);
+        const int64_t first = i * block, size = std::min(block, side - first);
+        if (split_columns) {
+            // Columns [first, first + size) of C need those columns of op(B): in stored B they
+            // are columns (no transpose) or rows (transposed).
+            const float* b = trans_b ? B + first * ldb : B + first;
+            gemm_serial(trans_a, trans_b, M, size, K, alpha, A, lda, b, ldb, beta, C + first, ldc);
+        } else {
+            // Rows of C need the same rows of op(A): rows of stored A, or its columns.
+            const float* a = trans_a ? A + first : A + first * lda;
+            gemm_serial(trans_a, trans_b, size, N, K, alpha, a, lda, B, ldb, beta, C + first * ldc,
+                        ldc);
+        }
     }
 }
 

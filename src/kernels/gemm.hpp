@@ -20,25 +20,6 @@ namespace normgrad::kernels {
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           const float* B, float beta, float* C);
 
-// The arguments of one gemm() call, for gemm_pair.
-struct Product {
-    bool trans_a, trans_b;
-    int64_t M, N, K;
-    float alpha;
-    const float* A;
-    const float* B;
-    float beta;
-    float* C;
-};
-
-// Two independent products (neither reads what the other writes), with the results of two gemm()
-// calls, bit for bit, but in one parallel region instead of two: where idle threads sleep, each
-// region costs a thread's wake-up (kernels/parallel.hpp). A dense layer's backward makes two.
-void gemm_pair(const Product& first, const Product& second);
-inline void gemm(const Product& p) {
-    gemm(p.trans_a, p.trans_b, p.M, p.N, p.K, p.alpha, p.A, p.B, p.beta, p.C);
-}
-
 // Explicit leading dimensions (the row length of each stored matrix), in the calling thread only.
 void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

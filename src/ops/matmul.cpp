@@ -62,22 +62,13 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
         //   dL/db[o] = sum_n dy[n, o]
         autograd::record("linear", {x, w, b}, y, [x, w, b, y, N, in, out] {
             const float* dy = y.grad();
-            const auto dx_product = [&](const GradBuffer& dx) {  // dy w
-                return kernels::Product{false, false, N,        in,        out,
-                                        1.f,   dy,    w.data(), dx.beta(), dx.data};
-            };
-            const auto dw_product = [&](const GradBuffer& dw) {  // dy^T x
-                return kernels::Product{true, false, out,      in,        N,
-                                        1.f,  dy,    x.data(), dw.beta(), dw.data};
-            };
-            if (x.requires_grad() && w.requires_grad()) {
-                // One parallel region for both (each wakes the threads where they sleep).
-                const GradBuffer dx = grad_buffer(x), dw = grad_buffer(w);
-                kernels::gemm_pair(dx_product(dx), dw_product(dw));
-            } else if (x.requires_grad()) {
-                gemm(dx_product(grad_buffer(x)));
-            } else if (w.requires_grad()) {
-                gemm(dw_product(grad_buffer(w)));
+            if (x.requires_grad()) {
+                const GradBuffer dx = grad_buffer(x);
+                gemm(false, false, N, in, out, 1.f, dy, w.data(), dx.beta(), dx.data);
+            }
+            if (w.requires_grad()) {
+                const GradBuffer dw = grad_buffer(w);
+                gemm(true, false, out, in, N, 1.f, dy, x.data(), dw.beta(), dw.data);
             }
             if (b.requires_grad()) {  // row by row, so the inner loop runs along memory
                 const GradBuffer db = grad_buffer(b);
