@@ -17,16 +17,9 @@ if [ $# -lt 1 ]; then
 fi
 commit="$1"
 out="${2:-docs/results/norm-resnets-vs-$commit.md}"
-git rev-parse --verify --quiet "$commit^{commit}" >/dev/null ||
-    { echo "bench/norm_resnets_vs_commit.sh: $commit is not a commit of this repository" >&2; exit 2; }
-"$root/scripts/build.sh" release normgrad_cli >/dev/null
-"$root/data/fetch_mnist.sh" >/dev/null
 dir=runs/vs-commit
 mkdir -p "$dir" "$(dirname "$out")"
-old="${OLD_NORMGRAD:-}"
-if [ -z "$old" ]; then
-    old="$(build_commit "$commit" "$dir")"
-fi
+old="$(old_normgrad bench/norm_resnets_vs_commit.sh "$commit" "$dir")"
 steps=150
 train() {  # binary norm threads -> seconds of the training loop
     OMP_NUM_THREADS="$3" "$1" train --arch @examples/specs/resnet-mnist.arch --norm "$2" \

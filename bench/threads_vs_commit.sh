@@ -19,16 +19,9 @@ if [ $# -lt 1 ]; then
 fi
 commit="$1"
 out="${2:-docs/results/threads-vs-$commit.md}"
-git rev-parse --verify --quiet "$commit^{commit}" >/dev/null ||
-    { echo "bench/threads_vs_commit.sh: $commit is not a commit of this repository" >&2; exit 2; }
-"$root/scripts/build.sh" release normgrad_cli >/dev/null
-"$root/data/fetch_mnist.sh" >/dev/null
 dir=runs/vs-commit
 mkdir -p "$dir" "$(dirname "$out")"
-old="${OLD_NORMGRAD:-}"
-if [ -z "$old" ]; then
-    old="$(build_commit "$commit" "$dir")"
-fi
+old="$(old_normgrad bench/threads_vs_commit.sh "$commit" "$dir")"
 train() {  # binary threads steps model-arguments... -> seconds of the training loop
     local bin="$1" threads="$2" steps="$3"
     shift 3
@@ -45,16 +38,10 @@ models=(
     "cnn+BN|30|--model cnn --batchnorm on"
     "ResNet, LayerNorm|30|--arch @examples/specs/resnet-mnist.arch --norm layer"
 )
-busy=
-stop_busy() { [ -n "$busy" ] && kill "$busy" 2>/dev/null; busy=; }
 trap stop_busy EXIT
 rows=()
 for load in idle busy; do
-    if [ "$load" = busy ]; then
-        sh -c 'while :; do :; done' &
-        busy=$!
-        sleep 1
-    fi
+    [ "$load" = busy ] && start_busy
     for m in "${models[@]}"; do
         IFS='|' read -r name steps args <<<"$m"
         a=() b=() one=()

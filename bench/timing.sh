@@ -1,5 +1,6 @@
 # Helpers for the bench scripts that time `normgrad train` runs against each other
-# (avx2_paths.sh, wait_policy.sh, norm_resnets_vs_commit.sh). Sourced, not run.
+# (avx2_paths.sh, wait_policy.sh, norm_resnets_vs_commit.sh, threads_vs_commit.sh). Sourced, not
+# run.
 
 # epoch_seconds LOG: the seconds of the training loop of the last epoch in a run log (--log).
 epoch_seconds() {
@@ -17,4 +18,32 @@ build_commit() {
     (cd "$src" && cmake --preset release -DNORMGRAD_BUILD_TESTS=OFF -DNORMGRAD_BUILD_BENCH=OFF \
         >/dev/null && cmake --build build --target normgrad_cli >/dev/null)
     echo "$src/build/normgrad"
+}
+
+# old_normgrad SCRIPT COMMIT DIR: for a comparison of this version with COMMIT. Refuses a COMMIT
+# that is not one of this repository (naming SCRIPT), builds this version's command line, fetches
+# MNIST, and prints the path of COMMIT's binary: $OLD_NORMGRAD when set, else built in DIR/COMMIT.
+old_normgrad() {
+    git rev-parse --verify --quiet "$2^{commit}" >/dev/null ||
+        { echo "$1: $2 is not a commit of this repository" >&2; return 2; }
+    scripts/build.sh release normgrad_cli >/dev/null
+    data/fetch_mnist.sh >/dev/null
+    if [ -n "${OLD_NORMGRAD:-}" ]; then
+        echo "$OLD_NORMGRAD"
+    else
+        build_commit "$2" "$3"
+    fi
+}
+
+# start_busy, stop_busy: one other process spinning on one core (a shell loop), for the runs
+# "beside a busy process". stop_busy may be called when none runs (scripts trap it on EXIT).
+busy=
+start_busy() {
+    sh -c 'while :; do :; done' &
+    busy=$!
+    sleep 1
+}
+stop_busy() {
+    [ -n "$busy" ] && kill "$busy" 2>/dev/null
+    busy=
 }

@@ -21,16 +21,10 @@ train() {  # model bn steps threads policy -> seconds of the training loop
         --log "$dir/log.jsonl" --checkpoint "$dir/ck" >/dev/null 2>&1
     epoch_seconds "$dir/log.jsonl"
 }
-busy=
-stop_busy() { [ -n "$busy" ] && kill "$busy" 2>/dev/null; busy=; }
 trap stop_busy EXIT
 rows=()
 for load in idle busy; do
-    if [ "$load" = busy ]; then
-        sh -c 'while :; do :; done' &
-        busy=$!
-        sleep 1
-    fi
+    [ "$load" = busy ] && start_busy
     for m in "mlp off 300" "cnn on 30"; do
         set -- $m
         a=() p=() one=()
