@@ -13,14 +13,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . "$root/bench/timing.sh"
 commit="${1:-a4bc123}"
-"$root/scripts/build.sh" release normgrad_cli >/dev/null
-"$root/data/fetch_mnist.sh" >/dev/null
 dir=runs/avx2-paths
 mkdir -p "$dir" docs/results
-old="${OLD_NORMGRAD:-}"
-if [ -z "$old" ]; then
-    old="$(build_commit "$commit" "$dir")"
-fi
+old="$(old_normgrad bench/avx2_paths.sh "$commit" "$dir")"
 train() {  # binary model steps threads -> seconds of the training loop
     local bin="$1"
     shift
@@ -40,7 +35,7 @@ for m in "cnn 100" "mlp 300"; do
             b+=("$(train build/normgrad "$1" "$2" "$t")")
         done
         ma=$(median "${a[@]}") mb=$(median "${b[@]}")
-        rows+=("| $1+BN | $2 | $t | $ma | $mb | $(/usr/bin/python3 -c "print(f'{$mb / $ma:.2f}')") |")
+        rows+=("| $1+BN | $2 | $t | $ma | $mb | $(ratio "$mb" "$ma") |")
     done
 done
 {

@@ -11,15 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . "$root/bench/timing.sh"
-if [ $# -lt 1 ]; then
-    echo "usage: bench/norm_resnets_vs_commit.sh COMMIT [OUT]" >&2
-    exit 2
-fi
-commit="$1"
-out="${2:-docs/results/norm-resnets-vs-$commit.md}"
-dir=runs/vs-commit
-mkdir -p "$dir" "$(dirname "$out")"
-old="$(old_normgrad bench/norm_resnets_vs_commit.sh "$commit" "$dir")"
+vs_commit_setup bench/norm_resnets_vs_commit.sh norm-resnets "$@"
 steps=150
 train() {  # binary norm threads -> seconds of the training loop
     OMP_NUM_THREADS="$3" "$1" train --arch @examples/specs/resnet-mnist.arch --norm "$2" \
@@ -36,7 +28,7 @@ for norm in none layer group:4; do
             b+=("$(train build/normgrad "$norm" "$t")")
         done
         ma=$(median "${a[@]}") mb=$(median "${b[@]}")
-        rows+=("| $norm | $t | $ma | $mb | $(/usr/bin/python3 -c "print(f'{$mb / $ma:.2f}')") |")
+        rows+=("| $norm | $t | $ma | $mb | $(ratio "$mb" "$ma") |")
     done
 done
 {

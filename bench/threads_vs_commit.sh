@@ -13,15 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . "$root/bench/timing.sh"
-if [ $# -lt 1 ]; then
-    echo "usage: bench/threads_vs_commit.sh COMMIT [OUT]" >&2
-    exit 2
-fi
-commit="$1"
-out="${2:-docs/results/threads-vs-$commit.md}"
-dir=runs/vs-commit
-mkdir -p "$dir" "$(dirname "$out")"
-old="$(old_normgrad bench/threads_vs_commit.sh "$commit" "$dir")"
+vs_commit_setup bench/threads_vs_commit.sh threads "$@"
 train() {  # binary threads steps model-arguments... -> seconds of the training loop
     local bin="$1" threads="$2" steps="$3"
     shift 3
@@ -30,8 +22,6 @@ train() {  # binary threads steps model-arguments... -> seconds of the training 
         --log "$dir/log.jsonl" --checkpoint "$dir/ck" >/dev/null 2>&1
     epoch_seconds "$dir/log.jsonl"
 }
-# median5 A B C D E: the middle one of five times, to two decimals.
-median5() { printf '%s\n' "$@" | sort -g | sed -n 3p | xargs printf %.2f; }
 models=(
     "mlp|300|--model mlp --batchnorm off"
     "mlp+BN|300|--model mlp --batchnorm on"
@@ -53,8 +43,8 @@ for load in idle busy; do
             # shellcheck disable=SC2086
             one+=("$(train build/normgrad 1 "$steps" $args)")
         done
-        ma=$(median5 "${a[@]}") mb=$(median5 "${b[@]}")
-        rows+=("| $name | $steps | $load | $ma | $mb | $(/usr/bin/python3 -c "print(f'{$mb / $ma:.2f}')") | $(median5 "${one[@]}") |")
+        ma=$(median "${a[@]}") mb=$(median "${b[@]}")
+        rows+=("| $name | $steps | $load | $ma | $mb | $(ratio "$mb" "$ma") | $(median "${one[@]}") |")
     done
     stop_busy
 done

@@ -7,8 +7,11 @@ epoch_seconds() {
     /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$1"
 }
 
-# median A B C: the middle one of three times, to two decimals.
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p | xargs printf %.2f; }
+# median A B C ...: the middle one of an odd number of times, to two decimals.
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p" | xargs printf %.2f; }
+
+# ratio NEW OLD: NEW / OLD to two decimals.
+ratio() { /usr/bin/python3 -c "print(f'{$1 / $2:.2f}')"; }
 
 # build_commit COMMIT DIR: builds normgrad's command line at COMMIT in DIR/COMMIT (a git worktree,
 # made once) and prints the binary's path.
@@ -46,4 +49,22 @@ start_busy() {
 stop_busy() {
     [ -n "$busy" ] && kill "$busy" 2>/dev/null
     busy=
+}
+
+# vs_commit_setup SCRIPT NAME [COMMIT [OUT]]: the arguments of SCRIPT, a comparison of this
+# version with COMMIT (a usage error naming SCRIPT without one). Sets commit, out (default
+# docs/results/NAME-vs-COMMIT.md), dir (runs/vs-commit, made with out's folder) and old
+# (old_normgrad's binary).
+vs_commit_setup() {
+    local script="$1" name="$2"
+    shift 2
+    if [ $# -lt 1 ]; then
+        echo "usage: $script COMMIT [OUT]" >&2
+        exit 2
+    fi
+    commit="$1"
+    out="${2:-docs/results/$name-vs-$commit.md}"
+    dir=runs/vs-commit
+    mkdir -p "$dir" "$(dirname "$out")"
+    old="$(old_normgrad "$script" "$commit" "$dir")"
 }
