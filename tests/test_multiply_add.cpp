@@ -15,9 +15,12 @@
 #include "normgrad/ops/reduce.hpp"
 #include "normgrad/parallel.hpp"
 #include "normgrad/random.hpp"
+#include "same_bits.hpp"
 
 using namespace normgrad;
 using normgrad::testing::check_close;
+using normgrad::testing::check_same_bits_at_1_and_2_threads;
+using normgrad::testing::NamedOutputs;
 
 namespace {
 
@@ -94,28 +97,20 @@ TEST_CASE("multiply_add records one operation where it fuses, add and mul elsewh
 }
 
 TEST_CASE("multiply_add gives the same bits at 1 and 2 threads", "[ops]") {
-    const int saved = num_threads();
     for (const AffineCase& c :
          {AffineCase{{64, 8, 9, 9}, {8, 1, 1}}, AffineCase{{40, 16, 8, 8}, {16, 8, 8}},
           AffineCase{{72, 16, 16, 16}, {16, 1, 1}}}) {  // the last above the sleeping threshold
         INFO(c.x.str());
-        std::vector<std::vector<float>> y, dx, dw, db;
-        for (int threads : {1, 2}) {
-            set_num_threads(threads);
+        check_same_bits_at_1_and_2_threads([&] {
             Tensor x = random_tensor(c.x, 8).set_requires_grad(true);
             Tensor w = random_tensor(c.w, 9).set_requires_grad(true);
             Tensor b = random_tensor(c.w, 10).set_requires_grad(true);
             const Tensor out = multiply_add(x, w, b);
             autograd::backward(sum(mul(out, random_tensor(c.x, 11))));
-            y.push_back(out.to_vector());
-            dx.push_back(x.grad_vector());
-            dw.push_back(w.grad_vector());
-            db.push_back(b.grad_vector());
-        }
-        CHECK(y[0] == y[1]);
-        CHECK(dx[0] == dx[1]);
-        CHECK(dw[0] == dw[1]);
-        CHECK(db[0] == db[1]);
+            return NamedOutputs{{"y", out.to_vector()},
+                                {"dx", x.grad_vector()},
+                                {"dw", w.grad_vector()},
+                                {"db", b.grad_vector()}};
+        });
     }
-    set_num_threads(saved);
 }

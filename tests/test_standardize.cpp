@@ -19,9 +19,12 @@
 #include "normgrad/ops/standardize.hpp"
 #include "normgrad/parallel.hpp"
 #include "normgrad/random.hpp"
+#include "same_bits.hpp"
 
 using namespace normgrad;
 using normgrad::testing::check_close;
+using normgrad::testing::check_same_bits_at_1_and_2_threads;
+using normgrad::testing::NamedOutputs;
 
 namespace {
 
@@ -144,22 +147,15 @@ TEST_CASE("standardize equals the composed mean, var, rsqrt form, forward and ba
 }
 
 TEST_CASE("standardize gives the same bits at 1 and 2 threads", "[ops][norms]") {
-    const int saved = num_threads();
     for (const Case& c : {Case{{64, 2, 17, 17}, 3}, Case{{300, 301}, 1}, Case{{3, 90000}, 1}}) {
         INFO(c.shape.str());
-        std::vector<std::vector<float>> y, dx;
-        for (int threads : {1, 2}) {
-            set_num_threads(threads);
+        check_same_bits_at_1_and_2_threads([&] {
             Tensor x = randn(c.shape, 8, 0.5f, 3.f).set_requires_grad(true);
             const Tensor out = standardize(x, c.dims, 1e-5f);
             autograd::backward(sum(mul(out, randn(c.shape, 9))));
-            y.push_back(out.to_vector());
-            dx.push_back(x.grad_vector());
-        }
-        CHECK(y[0] == y[1]);
-        CHECK(dx[0] == dx[1]);
+            return NamedOutputs{{"y", out.to_vector()}, {"dx", x.grad_vector()}};
+        });
     }
-    set_num_threads(saved);
 }
 
 TEST_CASE("standardize: each row has mean 0 and variance 1 / (1 + eps / var)", "[ops][norms]") {

@@ -18,9 +18,12 @@
 #include "normgrad/ops/standardize.hpp"
 #include "normgrad/parallel.hpp"
 #include "normgrad/random.hpp"
+#include "same_bits.hpp"
 
 using namespace normgrad;
 using normgrad::testing::check_close;
+using normgrad::testing::check_same_bits_at_1_and_2_threads;
+using normgrad::testing::NamedOutputs;
 
 namespace {
 
@@ -111,28 +114,20 @@ TEST_CASE("standardize_affine equals multiply_add(standardize(x), w, b), forward
 }
 
 TEST_CASE("standardize_affine gives the same bits at 1 and 2 threads", "[ops][norms]") {
-    const int saved = num_threads();
     for (const Case& c : {kCases[7], kCases[8]}) {
         INFO(c.x.str());
-        std::vector<std::vector<float>> y, dx, dw, db;
-        for (int threads : {1, 2}) {
-            set_num_threads(threads);
+        check_same_bits_at_1_and_2_threads([&] {
             Tensor x = randn(c.x, 9, 0.5f, 3.f).set_requires_grad(true);
             Tensor w = randn(c.w, 10).set_requires_grad(true);
             Tensor b = randn(c.w, 11).set_requires_grad(true);
             const Tensor out = standardize_affine(x, c.dims, 1e-5f, w, b);
             autograd::backward(sum(mul(out, randn(c.x, 12))));
-            y.push_back(out.to_vector());
-            dx.push_back(x.grad_vector());
-            dw.push_back(w.grad_vector());
-            db.push_back(b.grad_vector());
-        }
-        CHECK(y[0] == y[1]);
-        CHECK(dx[0] == dx[1]);
-        CHECK(dw[0] == dw[1]);
-        CHECK(db[0] == db[1]);
+            return NamedOutputs{{"y", out.to_vector()},
+                                {"dx", x.grad_vector()},
+                                {"dw", w.grad_vector()},
+                                {"db", b.grad_vector()}};
+        });
     }
-    set_num_threads(saved);
 }
 
 TEST_CASE("standardize_affine records one operation where it fuses, the composed form elsewhere",
