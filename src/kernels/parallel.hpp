@@ -6,7 +6,7 @@
 //   - spinning (libgomp's default, OMP_WAIT_POLICY=ACTIVE): a microsecond or two;
 //   - sleeping (OMP_WAIT_POLICY=PASSIVE, which the command line sets): each region wakes the
 //     sleeping thread, about 50 to 60 microseconds on the AMD EPYC virtual machine measured. In
-//     three runs a loop over 32 K floats took 7 to 12 times as long on two threads there as on
+//     three runs a loop over 32 K floats took 6.6 to 12 times as long on two threads there as on
 //     one, and the simplest loop (one max a float) was level only from half a million to a
 //     million floats on.
 // So where threads sleep, loops start sharing 8 times later: elementwise loops from 256 K
