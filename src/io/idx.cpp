@@ -25,6 +25,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "io/file_ptr.hpp"
 #include "normgrad/system_memory.hpp"
 
 namespace normgrad {
@@ -100,11 +101,6 @@ class MemorySource : public Source {
     std::span<const uint8_t> data_;
     size_t pos_ = 0;
 };
-
-struct FileCloser {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 class FileSource : public Source {
   public:
@@ -351,7 +347,7 @@ IdxArray read_idx(const std::string& path) {
     // Devices and pipes could stream forever; IDX data always lives in regular files.
     if (!fs::is_regular_file(st)) fail(path, "is not a regular file (expected an IDX file)");
 
-    FilePtr f(std::fopen(path.c_str(), "rb"));
+    io::FilePtr f(std::fopen(path.c_str(), "rb"));
     if (!f) fail(path, fmt::format("cannot open file: {}", std::strerror(errno)));
     FileSource file(f.get(), path);
 

@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "io/file_ptr.hpp"
 #include "normgrad/files.hpp"
 
 namespace normgrad {
@@ -500,11 +501,6 @@ uint64_t check_prefix(const uint8_t* prefix, uint64_t file_size, const std::stri
     return n;
 }
 
-struct FileCloser {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
@@ -608,7 +604,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     if (!fs::is_regular_file(st))
         fail(path, "is not a regular file (expected a safetensors checkpoint file)");
 
-    FilePtr f(std::fopen(path.c_str(), "rb"));
+    io::FilePtr f(std::fopen(path.c_str(), "rb"));
     if (!f) fail(path, fmt::format("cannot open file: {}", std::strerror(errno)));
     struct stat sb {};
     if (::fstat(::fileno(f.get()), &sb) != 0)
