@@ -407,8 +407,9 @@ def report(args, info, runs, ceilings, instrumentation, started, finished):
     add(f"- Environment, the same for both: OMP_NUM_THREADS = MKL_NUM_THREADS = "
         f"OPENBLAS_NUM_THREADS = the thread count; OPENBLAS_CORETYPE {info['openblas_coretype']}; "
         f"OMP_WAIT_POLICY {info['omp_wait_policy']}" +
-        (" (normgrad's command line then sets PASSIVE for itself, examples/cli/wait_policy.hpp; "
-         "PyTorch keeps libgomp's default)" if info["omp_wait_policy"] == "unset" else ""))
+        (" (both then keep libgomp's default; normgrad's `train` also runs on fewer threads "
+         "while other processes keep the cores busy, --adapt-threads on, "
+         "examples/cli/wait_policy.hpp)" if info["omp_wait_policy"] == "unset" else ""))
     foreign = [r["foreign_cpu_seconds"] / (r["wall"] * info["cores"]) for r in runs]
     reruns = sum(r.get("attempts", 1) - 1 for r in runs)
     add(f"- Other processes on the machine used {100 * statistics.mean(foreign):.1f}% of its CPU "

@@ -34,10 +34,9 @@ inline int decode_status(int st) {
     return -1;
 }
 
-// Runs `normgrad <args>` in the current folder through the shell (so args may hold
-// redirections), both output streams captured together.
-inline Run run(const std::string& args) {
-    const std::string cmd = std::string(NORMGRAD_BINARY_DIR) + "/normgrad " + args + " 2>&1";
+// Runs a shell command line in the current folder, both output streams captured together.
+inline Run run_in_shell(const std::string& command) {
+    const std::string cmd = command + " 2>&1";
     Run r{-1, ""};
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p != nullptr);
@@ -45,6 +44,12 @@ inline Run run(const std::string& args) {
     while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
     r.status = decode_status(pclose(p));
     return r;
+}
+
+// Runs `normgrad <args>` in the current folder through the shell (so args may hold
+// redirections), both output streams captured together.
+inline Run run(const std::string& args) {
+    return run_in_shell(std::string(NORMGRAD_BINARY_DIR) + "/normgrad " + args);
 }
 
 // `normgrad <args>` started in the background (its own process, so signals reach it alone),

@@ -16,12 +16,14 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/cross_entropy.hpp"
 #include "normgrad/ops/elementwise.hpp"
+#include "normgrad/parallel.hpp"
 #include "normgrad/stop.hpp"
 #include "normgrad/train/anomaly.hpp"
 #include "normgrad/train/batches.hpp"
 #include "normgrad/train/evaluate.hpp"
 #include "normgrad/train/grad_sync.hpp"
 #include "normgrad/train/progress.hpp"
+#include "normgrad/train/thread_governor.hpp"
 #include "run_setup.hpp"
 
 namespace normgrad::train {
@@ -76,6 +78,17 @@ class Trainer {
             seed_training_rng(training_rng_seed(c.seed));
         if (c.grad_stats) stats_ = std::make_unique<GradStats>(model, &opt_);
         if (c.detect_anomaly) anomaly_ = std::make_unique<AnomalyDetector>(model);
+        if (c.adapt_threads && c.threads > 1) {
+            governor_.emplace(ThreadGovernor::for_this_process(c.threads));
+            if (const int n = governor_->threads(); n != c.threads) {
+                set_num_threads(n);
+                if (c.on_note)
+                    c.on_note(
+                        fmt::format("this process may run on {0} core{1}: training on {0} "
+                                    "thread{1}, not {2} (--adapt-threads off keeps {2})",
+                                    n, n == 1 ? "" : "s", c.threads));
+            }
+        }
     }
 
     TrainResult run() {
@@ -98,7 +111,10 @@ class Trainer {
     }
 
     int64_t step() const { return step_; }
-    ~Trainer() { set_batch_norm_sync(model_, nullptr); }
+    ~Trainer() {
+        set_batch_norm_sync(model_, nullptr);
+        if (governor_) set_num_threads(c_.threads);  // whatever runs next starts with them all
+    }
     Trainer(const Trainer&) = delete;
     Trainer& operator=(const Trainer&) = delete;
 
@@ -132,6 +148,7 @@ class Trainer {
                     "preparing the run, before the first step: nothing was written");
             const int64_t n = std::min(plan.batch, train_set_.count - first);
             const Slice mine = rank_slice(n, comm_->rank(), comm_->size());
+            adapt_threads();
             const float loss = train_step(
                 make_batch(train_set_, order, first + mine.first, mine.count, c_.model.input), n,
                 epoch);
@@ -178,6 +195,24 @@ class Trainer {
         result_.epochs.push_back(e);
         run_.log.epoch(e);
         return true;
+    }
+
+    // --adapt-threads: fewer threads while other processes keep the cores busy
+    // (thread_governor.hpp). Only between steps: a kernel splits its work by the thread count
+    // as it starts. The first time the count falls, the user is told once.
+    void adapt_threads() {
+        if (!governor_) return;
+        const int before = governor_->threads();
+        const int now = governor_->between_steps();
+        if (now == before) return;
+        set_num_threads(now);
+        if (now < c_.threads && !told_fewer_threads_ && c_.on_note) {
+            told_fewer_threads_ = true;
+            c_.on_note(fmt::format(
+                "other processes are keeping this machine's cores busy: training on {} of the {} "
+                "threads while they do, from step {} (--adapt-threads off keeps {})",
+                now, c_.threads, step_ + 1, c_.threads));
+        }
     }
 
     // The test set in the middle of an epoch (--eval-every): to the log and the caller.
@@ -292,6 +327,8 @@ class Trainer {
     bool stop_agreed_ = false;
     std::unique_ptr<GradStats> stats_;
     std::unique_ptr<AnomalyDetector> anomaly_;
+    std::optional<ThreadGovernor> governor_;
+    bool told_fewer_threads_ = false;
     TrainResult result_;
     int64_t step_ = 0;
     int64_t steps_now_ = 0;  // steps of this invocation

@@ -36,7 +36,7 @@ struct FinalizeWorld {
 }  // namespace
 
 int main(int argc, char** argv) {
-    normgrad::cli::prefer_passive_waiting(argv);  // may start the program again (wait_policy.hpp)
+    normgrad::cli::choose_wait_policy(argc, argv);  // may start the program again (wait_policy.hpp)
     normgrad::install_stop_handlers();
     try {
         normgrad::init_world(&argc, &argv);

@@ -69,6 +69,13 @@ void add_training_flags(CLI::App* sub, TrainingFlags& f, const FlagGroups& g) {
     add_int(sub, "--batch", c.batch, 1, 1 << 20, "Images per step");
     add_uint64(sub, "--seed", c.seed, "Seed for initialisation and data order");
     add_int(sub, "--threads", c.threads, 1, 256, "Threads for GEMM and normgrad's loops");
+    sub->add_option("--adapt-threads", f.adapt_threads,
+                    "With --threads above 1: on, no more threads than the cores the run may use, "
+                    "fewer while other processes keep them busy, all again once they are free "
+                    "(the results may then differ in their last bits from run to run); off, "
+                    "always --threads")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
     sub->add_option("--data", f.data_dir,
                     "Folder with the four MNIST-format IDX files (raw or .gz)")
         ->capture_default_str();
@@ -156,6 +163,10 @@ void finish_training_flags(TrainingFlags& f, const std::function<bool(const std:
             "the momentum)");
     if (f.no_decay_bias_norm && !(c.weight_decay > 0.f))
         throw UsageError("--no-decay-bias-norm has no effect without --weight-decay above 0");
+    if (given("--adapt-threads") && c.threads == 1)
+        throw UsageError(
+            "--adapt-threads applies only with --threads above 1 (one thread never waits for "
+            "another)");
     if (given("--log-every") && f.no_progress)
         throw UsageError("--log-every sets the progress lines, which --no-progress turns off");
     c.decay_bias_and_norm = !f.no_decay_bias_norm;
@@ -168,6 +179,7 @@ void finish_training_flags(TrainingFlags& f, const std::function<bool(const std:
         throw UsageError(fmt::format("--norm: {}", e.what()));
     }
     c.grad_stats = f.grad_stats == "on";
+    c.adapt_threads = f.adapt_threads == "on";
     c.model.activation = train::parse_activation(f.activation);
     c.model.init = f.init == "normal"   ? Init::normal(f.init_std)
                    : f.init == "he"     ? Init::he()

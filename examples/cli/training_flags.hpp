@@ -22,6 +22,7 @@ struct TrainingFlags {
     float init_std = 0.01f;
     std::string data_dir = "data/mnist";
     std::string grad_stats = "on";
+    std::string adapt_threads = "on";  // --adapt-threads (wait_policy.hpp decides from it too)
     bool no_progress = false;
     bool no_decay_bias_norm = false;
 };

@@ -4,11 +4,29 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 namespace normgrad::cli {
 
-void prefer_passive_waiting(char** argv) {
+bool adapts_threads(int argc, const char* const* argv) {
+    if (argc < 2) return false;
+    const std::string_view command = argv[1];
+    if (command != "train" && command != "compare" && command != "gradnorms") return false;
+    // As CLI11 reads the option: "--adapt-threads off" or "--adapt-threads=off". Anything after
+    // "--" is not an option.
+    bool on = true;
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--") break;
+        if (a == "--adapt-threads" && i + 1 < argc) on = std::string_view(argv[++i]) != "off";
+        if (a.substr(0, 16) == "--adapt-threads=") on = a.substr(16) != "off";
+    }
+    return on;
+}
+
+void choose_wait_policy(int argc, char** argv) {
     if (std::getenv("OMP_WAIT_POLICY")) return;  // the user's choice, or already started again
+    if (adapts_threads(argc, argv)) return;      // libgomp's default; fewer threads when busy
     const char* preload = std::getenv("LD_PRELOAD");
     if (preload && std::strstr(preload, "vgpreload")) return;  // valgrind
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 0) != 0) return;

@@ -35,6 +35,10 @@ struct TrainConfig {
     double clip_norm = 0.0;  // 0: no clipping
     uint64_t seed = 0;
     int threads = 1;
+    // With threads > 1: fewer of them while other processes keep this process's cores busy, all
+    // of them again once those are free (thread_governor.hpp), changed between steps. The
+    // results then depend on the load in their last bits (a sum split among fewer threads).
+    bool adapt_threads = false;
     int64_t max_steps = 0;        // 0: no limit (stop early, for quick experiments and tests)
     int64_t eval_every = 0;       // test loss and accuracy every N steps (0: after epochs only)
     bool progress = true;         // the progress bar, or progress lines when not on a terminal
