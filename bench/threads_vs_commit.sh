@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # This version against an earlier one at two threads, on an idle machine and beside one busy
 # process (a shell loop taking one core, as bench/wait_policy.sh): `normgrad train --threads 2`
-# with the command line's default waiting (OMP_WAIT_POLICY unset, so PASSIVE), the mlp and the
+# with the command line's default waiting (OMP_WAIT_POLICY unset: PASSIVE until a52394a, since
+# then libgomp's default with --adapt-threads on; examples/cli/wait_policy.hpp), the mlp and the
 # mlp with BatchNorm for 300 steps, the cnn with BatchNorm and the LayerNorm ResNet for 30; the
 # two builds alternated, the median of five runs each, and this version at one thread under the
 # same load for reference. For changes to when loops use the second thread
-# (src/kernels/parallel.hpp).
+# (src/kernels/parallel.hpp) and to how threads wait.
 # COMMIT is built in runs/vs-commit/COMMIT (a git worktree; OLD_NORMGRAD=PATH uses a binary built
 # elsewhere). Writes OUT (default docs/results/threads-vs-COMMIT.md), never half-written.
 # Usage: bench/threads_vs_commit.sh COMMIT [OUT]
@@ -53,7 +54,8 @@ done
     echo
     echo "Made by \`bench/threads_vs_commit.sh $commit\` at $(git rev-parse --short HEAD) on"
     echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores: seconds of the training loop, the median of five"
-    echo "alternated runs, with the command line's default waiting (PASSIVE); busy: one other process"
+    echo "alternated runs, with the command line's default waiting (OMP_WAIT_POLICY unset: PASSIVE"
+    echo "before a52394a, libgomp's default and --adapt-threads on since); busy: one other process"
     echo "spinning on one core."
     echo
     echo "| model | steps | machine | 2 threads, $commit s | 2 threads, this version s | ratio | 1 thread, this version s |"
