@@ -19,7 +19,8 @@ bool adapts_threads(int argc, const char* const* argv) {
         const std::string_view a = argv[i];
         if (a == "--") break;
         if (a == "--adapt-threads" && i + 1 < argc) on = std::string_view(argv[++i]) != "off";
-        if (a.substr(0, 16) == "--adapt-threads=") on = a.substr(16) != "off";
+        constexpr std::string_view kJoined = "--adapt-threads=";
+        if (a.starts_with(kJoined)) on = a.substr(kJoined.size()) != "off";
     }
     return on;
 }

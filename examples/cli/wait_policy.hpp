@@ -7,9 +7,8 @@
 // bench/wait_policy.sh (docs/results/wait-policy.md) measured, with one busy process beside
 // `train --threads 2`: the mlp's 300 steps 1.71 s spinning (ACTIVE) and 0.77 s with PASSIVE,
 // about one thread's 0.73 s under that load. On an idle machine PASSIVE costs some of the second
-// thread's gain (0.67 s against 0.60 s); on an AMD EPYC much more (docs/results/
-// wait-policy-amd-epyc.md: the idle mlp 0.43 s with PASSIVE against 0.21 s spinning, 0.31 s on
-// one thread).
+// thread's gain (0.67 s against 0.60 s); on an AMD EPYC more (docs/results/
+// wait-policy-amd-epyc.md: the idle mlp 0.40 s with PASSIVE against 0.31 s spinning).
 //
 // So the commands that train (train, compare, gradnorms) keep libgomp's default and instead run
 // on fewer threads while other processes keep the cores busy (--adapt-threads, on by default:

@@ -2,10 +2,10 @@
 // the cores are free: what `--adapt-threads on` does between training steps.
 //
 // Why: an OpenMP thread that waits for the others spins for a while before it sleeps. On free
-// cores that spinning is what makes two threads fast (the mlp's 300 steps 0.21 s spinning
-// against 0.43 s with the waiting threads asleep, docs/results/wait-policy-amd-epyc.md); on a
+// cores that spinning is what makes two threads fast (the mlp's 300 steps 0.31 s spinning
+// against 0.40 s with the waiting threads asleep, docs/results/wait-policy-amd-epyc.md); on a
 // core another process also wants, the spinning thread takes its turns from the thread doing the
-// work, and two threads then lose to one (0.63 s against 0.33 s). So the waiting threads may
+// work, and two threads then lose to one (1.04 s against 0.49 s). So the waiting threads may
 // spin, and the run drops to as many threads as there are cores left to it.
 #pragma once
 
@@ -38,10 +38,11 @@ class ThreadGovernor {
     // This process's own load, from /proc/stat (cpu_load.hpp).
     static ThreadGovernor for_this_process(int requested);
 
-    // Between two steps: the threads for the next one. Once `period` has passed since the last
-    // sample, the load is sampled: fewer threads than now take effect at once (spinning beside
-    // a busy process costs the most); more only when two samples in a row allow them (a short
-    // lull does not bring the spinning back), and then as many as the smaller of the two allows.
+    // Between two steps: the threads for the next one. Once `first` (later `period`) has passed
+    // since the last sample, the load is sampled: fewer threads than now take effect at once
+    // (spinning beside a busy process costs the most); more only when two samples in a row allow
+    // them (a short lull does not bring the spinning back), and then as many as the smaller of the
+    // two allows.
     int between_steps(Clock::time_point now = Clock::now());
     int threads() const { return threads_; }
     int requested() const { return requested_; }
