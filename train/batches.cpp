@@ -6,6 +6,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "normgrad/parallel.hpp"
+
 namespace normgrad::train {
 
 std::vector<int64_t> epoch_order(int64_t count, Rng* rng) {
@@ -56,14 +58,20 @@ Batch make_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t
         return data.images.data() + order[size_t(first + i)] * pixels;
     };
     constexpr int64_t kAhead = 2;
-    for (int64_t i = 0; i < std::min(kAhead, size); ++i) prefetch_bytes(image(i), pixels);
-    for (int64_t i = 0; i < size; ++i) {
-        if (i + kAhead < size) prefetch_bytes(image(i + kAhead), pixels);
-        const int64_t idx = order[size_t(first + i)];
-        const uint8_t* src = image(i);
-        for (int64_t p = 0; p < pixels; ++p) dst[i * pixels + p] = src[p] * a + c;
-        b.labels[size_t(i)] = data.labels[size_t(idx)];
-    }
+    // Images are independent: at two threads each converts its own share (parallel_ranges), as
+    // the other would otherwise wait for the step's first product.
+    parallel_ranges(size, pixels, [&](int64_t from, int64_t to) {
+        for (int64_t i = from; i < std::min(from + kAhead, to); ++i)
+            prefetch_bytes(image(i), pixels);
+        for (int64_t i = from; i < to; ++i) {
+            if (i + kAhead < to) prefetch_bytes(image(i + kAhead), pixels);
+            const int64_t idx = order[size_t(first + i)];
+            const uint8_t* src = image(i);
+            float* row = dst + i * pixels;
+            for (int64_t p = 0; p < pixels; ++p) row[p] = src[p] * a + c;
+            b.labels[size_t(i)] = data.labels[size_t(idx)];
+        }
+    });
     return b;
 }
 

@@ -26,6 +26,7 @@
 
 #include "normgrad/hooks.hpp"
 #include "normgrad/named_tensor.hpp"
+#include "normgrad/parallel.hpp"
 #include "normgrad/tensor.hpp"
 
 namespace normgrad {
@@ -76,14 +77,17 @@ class Optimizer {
 
   protected:
     // Every update rule changes parameter k's values p[0..n) through this: `rule(first, last)`
-    // updates p[first..last) (and the optimizer's own state for those elements), called once
-    // for [0, n), or block by block, the old block kept aside, when update hooks watch. (Capture
-    // by value in `rule`: with scalars captured by reference the compiler must assume the stores
-    // to p may change them, and cannot vectorise the loop.)
+    // updates p[first..last) (and the optimizer's own state for those elements), elementwise.
+    // Without update hooks it is called for [0, n), on one range per thread for a big parameter
+    // (parallel_ranges: the same result however split; at two threads the mlp's 200 K weights of
+    // fc1 were otherwise updated by one thread while the other waited); with hooks, block by
+    // block on the calling thread, the old block kept aside. (Capture by value in `rule`: with
+    // scalars captured by reference the compiler must assume the stores to p may change them,
+    // and cannot vectorise the loop.)
     template <class Rule>
     void update(size_t k, float* p, int64_t n, Rule rule) {
         if (update_hooks_.empty()) {
-            rule(int64_t{0}, n);
+            parallel_ranges(n, 1, [&rule](int64_t first, int64_t last) { rule(first, last); });
             return;
         }
         float before[kUpdateBlock];

@@ -1,10 +1,23 @@
 // How many threads normgrad uses: OpenBLAS's GEMM and normgrad's own OpenMP loops.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+
 namespace normgrad {
 
 void set_num_threads(int n);  // n >= 1
 int num_threads();
+
+// Calls body(first, last) on ranges that cover [0, n) once, one contiguous range per thread of
+// num_threads(), when the loop is big enough to pay for starting the threads: n * work_per_item
+// at least the element count from which normgrad's own elementwise loops share their work (it
+// depends on how idle threads wait, src/kernels/parallel.hpp); otherwise body(0, n) on the calling
+// thread, as also inside a parallel region. Ranges start at multiples of 16 items (a cache line of
+// floats). For loops whose items are independent, so that any split gives the same result: the
+// optimizers' updates and the conversion of a batch's images.
+void parallel_ranges(int64_t n, int64_t work_per_item,
+                     const std::function<void(int64_t first, int64_t last)>& body);
 
 }  // namespace normgrad
 
