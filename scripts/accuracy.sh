@@ -9,6 +9,10 @@ cd "$root"
 with_torch=0
 [ "${1:-}" = "--pytorch" ] && with_torch=1
 threads="${THREADS:-1}"
+# A fixed thread count (--adapt-threads off when above 1): figures for the docs must not depend on
+# what else the machine runs (examples/cli/wait_policy.hpp).
+fixed=()
+[ "$threads" -gt 1 ] && fixed=(--adapt-threads off)
 seeds="${SEEDS:-0}"
 "$root/scripts/build.sh" release normgrad_cli >/dev/null
 "$root/data/fetch_mnist.sh" >/dev/null
@@ -21,7 +25,7 @@ printf '|---|---|---|---|---|%s\n' "$([ $with_torch = 1 ] && echo '---|')"
 run() {  # model bn epochs seed
     local tag="$1-bn-$2-e$3-s$4"
     ./build/normgrad train --model "$1" --batchnorm "$2" --epochs "$3" --batch 128 --optimizer sgd \
-        --lr 0.05 --momentum 0.9 --seed "$4" --threads "$threads" --no-progress \
+        --lr 0.05 --momentum 0.9 --seed "$4" --threads "$threads" "${fixed[@]}" --no-progress \
         --log "$out/$tag.jsonl" --save "$out/$tag.safetensors" >"$out/$tag.txt"
     local acc
     acc=$(grep "^epoch $3:" "$out/$tag.txt" | sed -E 's/.*test accuracy ([0-9.]+)%.*/\1/')

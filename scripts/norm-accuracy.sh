@@ -30,6 +30,9 @@ cp build/normgrad "$out/normgrad"
 commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- . ':!docs/results' ':!README.md' || commit="$commit (with local changes)"
 protocol="--epochs 1 --batch 128 --optimizer sgd --momentum 0.9 --seed 0 --threads $threads"
+# A fixed thread count (--adapt-threads off when above 1): figures for the docs must not depend on
+# what else the machine runs (examples/cli/wait_policy.hpp).
+[ "$threads" -gt 1 ] && protocol="$protocol --adapt-threads off"
 reuse="${REUSE:-0}"
 
 accuracy_of() {  # the normgrad output file

@@ -10,8 +10,9 @@ cd "$root"
 "$root/data/fetch_mnist.sh" >/dev/null
 mkdir -p docs/img docs/results runs
 for preset in explode speed high-lr; do
-    # Two threads and seed 0, as the main job runs the explode preset.
-    ./build/normgrad compare --preset "$preset" --threads 2 --seed 0 --no-progress \
+    # Two threads and seed 0, as the main job runs the explode preset, but a fixed thread count
+    # (--adapt-threads off): the figures must not depend on what else the machine runs.
+    ./build/normgrad compare --preset "$preset" --threads 2 --adapt-threads off --seed 0 --no-progress \
         --out "runs/compare-$preset" | tee "docs/results/compare-$preset.txt"
     for chart in loss accuracy grad-norm layer-fc1; do
         cp "runs/compare-$preset/chart-$chart.svg" "docs/img/$preset-$chart.svg"
@@ -22,7 +23,11 @@ done
 ./build/normgrad gradnorms --model resmlp --depths 2,4,8,16,32 | tee docs/results/gradnorms-resmlp.txt
 # Inside a BatchNorm layer, the second pass and folding (docs/batchnorm.md section 6), on the cnn
 # with BatchNorm after one epoch.
-./build/normgrad train --model cnn --batchnorm on --threads 2 --seed 0 --no-progress \
+./build/normgrad train --model cnn --batchnorm on --threads 2 --adapt-threads off --seed 0 --no-progress \
     --save runs/cnn-bn-1ep.safetensors --checkpoint runs/cnn-bn-1ep.checkpoint.safetensors
 ./build/normgrad inspect --load runs/cnn-bn-1ep.safetensors --threads 2 | tee docs/results/inspect-cnn-bn.txt
 ./build/normgrad recalibrate --load runs/cnn-bn-1ep.safetensors --threads 2 | tee docs/results/recalibrate-cnn-bn.txt
+./build/normgrad fold --load runs/cnn-bn-1ep.safetensors --save runs/cnn-bn-1ep-folded.safetensors \
+    --repeats 5 --threads 1 | tee docs/results/fold-cnn-bn.txt
+./build/normgrad fold --load runs/cnn-bn-1ep.safetensors --save runs/cnn-bn-1ep-folded.safetensors \
+    --repeats 5 --threads 2 | tee docs/results/fold-cnn-bn-2-threads.txt

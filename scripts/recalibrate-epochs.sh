@@ -13,7 +13,10 @@ cd "$root"
 threads="${THREADS:-2}"
 mkdir -p runs/recalibrate-epochs docs/results
 dir=runs/recalibrate-epochs
+# A fixed thread count (--adapt-threads off when above 1): figures for the docs must not depend on
+# what else the machine runs (examples/cli/wait_policy.hpp).
 common=(--model cnn --batchnorm on --threads "$threads" --seed 0 --no-progress)
+[ "$threads" -gt 1 ] && common+=(--adapt-threads off)
 # One epoch is 469 steps of 128: the checkpoint after it is where the 10-epoch run resumes.
 ./build/normgrad train "${common[@]}" --epochs 1 --save "$dir/1ep.safetensors" \
     --checkpoint "$dir/run.checkpoint.safetensors" --checkpoint-every 469

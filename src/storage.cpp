@@ -34,12 +34,15 @@ constexpr size_t kMapBytes = size_t{1} << 20;
 //    changed (the last, smaller batch of an epoch, evaluation with another batch size): the
 //    buffers kept for the old shapes would only add to the memory in use. (Misses in a step
 //    that still holds its activations, such as the very first one, release nothing, so the
-//    buffers the next step will ask for are all kept.)
+//    buffers the next step will ask for are all kept.) Inside a Storage::KeepBuffers scope
+//    (keep > 0) a miss releases nothing.
 struct Pool {
     std::mutex mutex;
     std::unordered_map<size_t, std::vector<float*>> free_lists;  // keyed by element count
     size_t reserved_bytes = 0;                                   // in use or free
     size_t free_bytes = 0;
+    size_t allocations = 0;  // misses: buffers obtained from the system
+    int keep = 0;            // live KeepBuffers scopes
 
     static size_t bytes_for(size_t n) {
         return (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
@@ -77,8 +80,9 @@ struct Pool {
                 free_bytes -= n * sizeof(float);
                 return p;
             }
-            if (free_bytes > reserved_bytes - free_bytes) release_locked();
+            if (keep == 0 && free_bytes > reserved_bytes - free_bytes) release_locked();
             reserved_bytes += n * sizeof(float);
+            ++allocations;
         }
         try {
             return allocate(n);
@@ -146,6 +150,21 @@ void Storage::release_cached() {
 size_t Storage::bytes_reserved() {
     std::lock_guard lock(pool().mutex);
     return pool().reserved_bytes;
+}
+
+size_t Storage::buffers_allocated() {
+    std::lock_guard lock(pool().mutex);
+    return pool().allocations;
+}
+
+Storage::KeepBuffers::KeepBuffers() {
+    std::lock_guard lock(pool().mutex);
+    ++pool().keep;
+}
+
+Storage::KeepBuffers::~KeepBuffers() {
+    std::lock_guard lock(pool().mutex);
+    --pool().keep;
 }
 
 }  // namespace normgrad

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "normgrad/autograd.hpp"
+#include "normgrad/storage.hpp"
 #include "normgrad/train/batches.hpp"
 #include "normgrad/train/data_parallel.hpp"
 
@@ -12,6 +13,7 @@ namespace normgrad::train {
 Evaluation evaluate(Module& model, const Dataset& data, int64_t batch, InputScaling scaling,
                     const Communicator* comm) {
     autograd::NoGradGuard no_grad;
+    const Storage::KeepBuffers keep;  // the same pass batch after batch (storage.hpp)
     const bool was_training = model.is_training();
     model.eval();
     const auto order = epoch_order(data.count, nullptr);

@@ -16,6 +16,7 @@
 #include "normgrad/layers/conv2d.hpp"
 #include "normgrad/layers/dense.hpp"
 #include "normgrad/random.hpp"
+#include "normgrad/storage.hpp"
 #include "normgrad/train/arch.hpp"
 
 namespace normgrad::train {
@@ -186,6 +187,7 @@ FoldedModel fold_batch_norm(const Sequential& model, const ModelSpec& spec) {
 OutputDifference compare_outputs(Module& a, Module& b, const Dataset& data, int64_t batch,
                                  InputScaling scaling) {
     autograd::NoGradGuard no_grad;
+    const Storage::KeepBuffers keep;  // the same pass batch after batch (storage.hpp)
     const bool a_training = a.is_training(), b_training = b.is_training();
     a.eval();
     b.eval();

@@ -13,6 +13,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/layers/batch_norm.hpp"
 #include "normgrad/stop.hpp"
+#include "normgrad/storage.hpp"
 
 namespace normgrad::train {
 
@@ -178,6 +179,7 @@ Inspection inspect_batch_norm(Module& model, const Dataset& test, int64_t batch,
     r.test_images = test.count;
     try {
         autograd::NoGradGuard no_grad;
+        const Storage::KeepBuffers keep;  // the same pass batch after batch (storage.hpp)
         r.batch_images = std::min(batch, test.count);
         const auto order = epoch_order(test.count, nullptr);
         const Batch x = make_batch(test, order, 0, r.batch_images, scaling);

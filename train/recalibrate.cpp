@@ -12,6 +12,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/layers/batch_norm.hpp"
 #include "normgrad/stop.hpp"
+#include "normgrad/storage.hpp"
 
 namespace normgrad::train {
 
@@ -93,6 +94,7 @@ Recalibration recalibrate_batch_norm(Module& model, const Dataset& data, int64_t
     };
     try {
         autograd::NoGradGuard no_grad;
+        const Storage::KeepBuffers keep;  // the same pass batch after batch (storage.hpp)
         model.eval();
         for (Tracked& t : layers) t.bn->train(true);
         const auto order = epoch_order(data.count, nullptr);

@@ -10,6 +10,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/layers/batch_norm.hpp"
 #include "normgrad/stop.hpp"
+#include "normgrad/storage.hpp"
 #include "normgrad/train/recalibrate.hpp"
 
 namespace normgrad::train {
@@ -69,6 +70,7 @@ RunningLag measure_running_lag(Module& model, const Dataset& train_set, int64_t 
             r.layers.push_back(std::move(l));
         }
         autograd::NoGradGuard no_grad;
+        const Storage::KeepBuffers keep;  // the same pass batch after batch (storage.hpp)
         model.eval();
         for (auto& [name, bn] : bns) bn->train(true);
         Rng order_rng = data_order_rng(seed);
