@@ -89,6 +89,7 @@ struct Pool {
         } catch (...) {
             std::lock_guard lock(mutex);
             reserved_bytes -= n * sizeof(float);
+            --allocations;
             throw;
         }
     }

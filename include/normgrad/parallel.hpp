@@ -15,7 +15,8 @@ int num_threads();
 // depends on how idle threads wait, src/kernels/parallel.hpp); otherwise body(0, n) on the calling
 // thread, as also inside a parallel region. Ranges start at multiples of 16 items (a cache line of
 // floats). For loops whose items are independent, so that any split gives the same result: the
-// optimizers' updates and the conversion of a batch's images.
+// optimizers' updates and the conversion of a batch's images. body must not throw (it may run
+// on an OpenMP thread, where an exception would end the program).
 void parallel_ranges(int64_t n, int64_t work_per_item,
                      const std::function<void(int64_t first, int64_t last)>& body);
 

@@ -42,8 +42,8 @@ void parallel_ranges(int64_t n, int64_t work_per_item,
         return;
     }
     const int64_t grains = (n + kGrain - 1) / kGrain;
-    const int64_t parts = std::min<int64_t>(threads, grains);
-#pragma omp parallel for schedule(static) num_threads(static_cast <int>(parts))
+    const int parts = static_cast<int>(std::min<int64_t>(threads, grains));
+#pragma omp parallel for schedule(static) num_threads(parts)
     for (int64_t k = 0; k < parts; ++k) {
         const int64_t first = std::min(n, grains * k / parts * kGrain);
         const int64_t last = std::min(n, grains * (k + 1) / parts * kGrain);
