@@ -1,7 +1,5 @@
 #include "kernels/parallel.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -34,21 +32,7 @@ namespace normgrad {
 
 void parallel_ranges(int64_t n, int64_t work_per_item,
                      const std::function<void(int64_t first, int64_t last)>& body) {
-    const int threads = num_threads();
-    constexpr int64_t kGrain = 16;
-    if (threads == 1 || n < 2 * kGrain || n * work_per_item < kernels::min_parallel_elements() ||
-        omp_in_parallel()) {
-        if (n > 0) body(0, n);
-        return;
-    }
-    const int64_t grains = (n + kGrain - 1) / kGrain;
-    const int parts = static_cast<int>(std::min<int64_t>(threads, grains));
-#pragma omp parallel for schedule(static) num_threads(parts)
-    for (int64_t k = 0; k < parts; ++k) {
-        const int64_t first = std::min(n, grains * k / parts * kGrain);
-        const int64_t last = std::min(n, grains * (k + 1) / parts * kGrain);
-        if (first < last) body(first, last);
-    }
+    kernels::for_ranges(n, work_per_item, 16, body);  // 16 items: a cache line of floats
 }
 
 }  // namespace normgrad

@@ -16,6 +16,9 @@
 // speed). The policy is read from OMP_WAIT_POLICY, as libgomp reads it, once.
 #pragma once
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstdint>
 
 namespace normgrad::kernels {
@@ -33,6 +36,28 @@ const ParallelThresholds& parallel_thresholds();
 
 inline int64_t min_parallel_elements() {
     return parallel_thresholds().elements;
+}
+
+// f(first, last) on ranges that cover [0, n) once: one contiguous range per thread when
+// n * work_per_item reaches min_parallel_elements() and n holds two grains or more; otherwise
+// f(0, n) on the calling thread, as also inside a parallel region. Ranges start at multiples of
+// `grain` items. For loops whose items are independent, so that any split gives the same result
+// (normgrad::parallel_ranges is this for the levels above, which cannot include this header).
+template <class F>
+void for_ranges(int64_t n, int64_t work_per_item, int64_t grain, F f) {
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (threads == 1 || n < 2 * grain || n * work_per_item < min_parallel_elements()) {
+        if (n > 0) f(int64_t{0}, n);
+        return;
+    }
+    const int64_t grains = (n + grain - 1) / grain;
+    const int parts = static_cast<int>(std::min<int64_t>(threads, grains));
+#pragma omp parallel for schedule(static) num_threads(parts)
+    for (int k = 0; k < parts; ++k) {
+        const int64_t first = std::min(n, grains * k / parts * grain);
+        const int64_t last = std::min(n, grains * (k + 1) / parts * grain);
+        if (first < last) f(first, last);
+    }
 }
 
 }  // namespace normgrad::kernels

@@ -85,15 +85,7 @@ NORMGRAD_KERNEL(void, backward_rows,
 // f(lo, hi) over [0, rows), split between the threads by whole rows when the work is large.
 template <class F>
 void over_rows(int64_t rows, int64_t K, F f) {
-    if (rows * K < min_parallel_elements() || rows < 2 || omp_in_parallel()) {
-        f(int64_t{0}, rows);
-        return;
-    }
-#pragma omp parallel
-    {
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        f(rows * t / nt, rows * (t + 1) / nt);
-    }
+    for_ranges(rows, K, 1, f);
 }
 
 // ---- With the affine step (standardize_affine) ----
