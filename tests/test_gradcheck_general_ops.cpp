@@ -11,16 +11,13 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/gradcheck.hpp"
 #include "normgrad/ops.hpp"
+#include "random_tensors.hpp"
 
 using namespace normgrad;
 using Catch::Matchers::Contains;
+using normgrad::testing::randn;
 
 namespace {
-
-Tensor randn(const Shape& s, uint64_t seed, float std = 1.f) {
-    Rng rng(seed);
-    return Tensor::randn(s, rng, 0.f, std);
-}
 
 Tensor uniform(const Shape& s, uint64_t seed, float lo, float hi) {
     Rng rng(seed);

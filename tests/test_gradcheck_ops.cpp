@@ -6,15 +6,12 @@
 
 #include "normgrad/gradcheck.hpp"
 #include "normgrad/ops.hpp"
+#include "random_tensors.hpp"
 
 using namespace normgrad;
+using normgrad::testing::randn;
 
 namespace {
-
-Tensor randn(const Shape& s, uint64_t seed, float std = 1.f) {
-    Rng rng(seed);
-    return Tensor::randn(s, rng, 0.f, std);
-}
 
 // Values at least `gap` away from 0, so a finite-difference step never crosses a kink at zero.
 Tensor away_from_zero(const Shape& s, uint64_t seed, float gap = 0.05f) {

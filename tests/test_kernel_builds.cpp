@@ -27,8 +27,10 @@
 #include "normgrad/norms.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/random.hpp"
+#include "random_tensors.hpp"
 
 using namespace normgrad;
+using normgrad::testing::randn;
 
 namespace {
 
@@ -124,11 +126,6 @@ std::vector<double> values(const Tensor& t) {
 }
 std::vector<double> grads(const Tensor& t) {
     return doubles(t.grad_vector());
-}
-
-Tensor randn(const Shape& s, uint64_t seed, float mean = 0.f, float std = 1.f) {
-    Rng rng(seed);
-    return Tensor::randn(s, rng, mean, std);
 }
 
 // L = sum(r * y) for a fixed random r: its backward hands `y` the gradient r.

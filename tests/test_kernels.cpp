@@ -14,15 +14,12 @@
 #include "normgrad/gradcheck.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/parallel.hpp"
+#include "random_tensors.hpp"
 
 using namespace normgrad;
+using normgrad::testing::randn;
 
 namespace {
-
-Tensor randn(const Shape& s, uint64_t seed, float std = 1.f) {
-    Rng rng(seed);
-    return Tensor::randn(s, rng, 0.f, std);
-}
 
 // Restores one thread when a test ends (tests may change the count).
 struct Threads {

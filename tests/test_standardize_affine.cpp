@@ -18,19 +18,16 @@
 #include "normgrad/ops/standardize.hpp"
 #include "normgrad/parallel.hpp"
 #include "normgrad/random.hpp"
+#include "random_tensors.hpp"
 #include "same_bits.hpp"
 
 using namespace normgrad;
 using normgrad::testing::check_close;
 using normgrad::testing::check_same_bits_at_1_and_2_threads;
 using normgrad::testing::NamedOutputs;
+using normgrad::testing::randn;
 
 namespace {
-
-Tensor randn(const Shape& s, uint64_t seed, float mean = 0.f, float std = 1.f) {
-    Rng rng(seed);
-    return Tensor::randn(s, rng, mean, std);
-}
 
 struct Case {
     Shape x;
