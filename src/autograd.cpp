@@ -18,7 +18,19 @@ thread_local Tape tape;
 thread_local bool grad_mode = true;
 thread_local std::string scope;
 thread_local HookList<const TapeRecord&> forward_hooks;
+thread_local HookList<const TapeRecord&> output_grad_hooks;
 thread_local HookList<const TapeRecord&> backward_hooks;
+// The output whose gradient the running backward function may overwrite (output_grad_reusable).
+thread_local const TensorImpl* reusable_output = nullptr;
+
+// Sets reusable_output for one backward function, and clears it however that function ends.
+class ReusableOutput {
+  public:
+    explicit ReusableOutput(const TensorImpl* out) { reusable_output = out; }
+    ~ReusableOutput() { reusable_output = nullptr; }
+    ReusableOutput(const ReusableOutput&) = delete;
+    ReusableOutput& operator=(const ReusableOutput&) = delete;
+};
 
 }  // namespace
 
@@ -84,9 +96,14 @@ void backward(const Tensor& loss) {
         TapeRecord& r = tape.records[i];
         // No gradient reached this operation's output: it does not influence the loss.
         if (!r.output.has_grad()) continue;
-        r.backward();
+        output_grad_hooks(r);
+        const bool retained = r.output.impl().retain_grad;
+        {
+            const ReusableOutput reusable(retained ? nullptr : &r.output.impl());
+            r.backward();
+        }
         backward_hooks(r);
-        if (!r.output.impl().retain_grad) r.output.release_grad();
+        if (!retained) r.output.release_grad();
     }
     release_tape();
 }
@@ -104,8 +121,17 @@ HookHandle add_forward_hook(RecordHook hook) {
     return forward_hooks.add(std::move(hook));
 }
 
+HookHandle add_output_grad_hook(RecordHook hook) {
+    return output_grad_hooks.add(std::move(hook));
+}
+
 HookHandle add_backward_hook(RecordHook hook) {
     return backward_hooks.add(std::move(hook));
+}
+
+bool output_grad_reusable(const Tensor& out) {
+    const TensorImpl& impl = out.impl();
+    return reusable_output == &impl && impl.grad != nullptr;
 }
 
 }  // namespace normgrad::autograd

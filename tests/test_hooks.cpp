@@ -32,17 +32,39 @@ TEST_CASE("hooks: chained in the order added, each removed by its own handle", "
     autograd::release_tape();
 }
 
-TEST_CASE("hooks: a backward hook sees the output gradient before it is freed", "[hooks]") {
+TEST_CASE("hooks: an output gradient hook sees the output gradient before it is freed", "[hooks]") {
     Tensor a = Tensor::from({3}, std::vector<float>{1.f, 2.f, 3.f});
     a.set_requires_grad();
-    Tensor y = scale(a, 2.f);
+    Tensor y = relu(a);  // (whose backward writes a's gradient over y's)
     std::vector<float> seen;
-    const HookHandle hook = autograd::add_backward_hook([&](const autograd::TapeRecord& r) {
+    const HookHandle hook = autograd::add_output_grad_hook([&](const autograd::TapeRecord& r) {
         if (r.output.same_as(y)) seen = r.output.grad_vector();
     });
     autograd::backward(sum(y));
     CHECK(seen == std::vector<float>{1.f, 1.f, 1.f});  // d sum / dy
-    CHECK_FALSE(y.has_grad());                          // and freed afterwards
+    CHECK_FALSE(y.has_grad());                         // and freed afterwards
+}
+
+TEST_CASE(
+    "hooks: an output gradient hook runs before its record's backward, a backward hook "
+    "after",
+    "[hooks]") {
+    Tensor a = Tensor::from({2}, std::vector<float>{1.f, -2.f});
+    a.set_requires_grad();
+    Tensor y = scale(relu(a), 3.f);
+    std::vector<std::string> calls;
+    const HookHandle before = autograd::add_output_grad_hook([&](const autograd::TapeRecord& r) {
+        calls.push_back(std::string("grad of ") + r.op +
+                        (r.inputs[0].has_grad() ? "" : ", input none"));
+    });
+    const HookHandle after = autograd::add_backward_hook([&](const autograd::TapeRecord& r) {
+        calls.push_back(std::string("after ") + r.op +
+                        (r.inputs[0].has_grad() ? "" : ", input none"));
+    });
+    autograd::backward(sum(y));
+    CHECK(calls == std::vector<std::string>{"grad of sum, input none", "after sum",
+                                            "grad of scale, input none", "after scale",
+                                            "grad of relu, input none", "after relu"});
 }
 
 TEST_CASE("hooks: module hooks see each module with its input and output", "[hooks]") {
@@ -61,8 +83,7 @@ TEST_CASE("hooks: module hooks see each module with its input and output", "[hoo
                                            "Sequential [4, 3] -> [4, 2]"});
 }
 
-TEST_CASE("hooks: a handle moved away removes its hook once, when the new owner goes",
-          "[hooks]") {
+TEST_CASE("hooks: a handle moved away removes its hook once, when the new owner goes", "[hooks]") {
     int calls = 0;
     HookHandle outer;
     {

@@ -50,8 +50,8 @@ GradStats::GradStats(const Module& model, Optimizer* optimizer) {
         const auto it = index_.find(&m);
         if (it != index_.end() && y.requires_grad()) outputs_.push_back({y, it->second});
     });
-    backward_hook_ =
-        autograd::add_backward_hook([this](const autograd::TapeRecord& r) { on_backward(r); });
+    output_grad_hook_ = autograd::add_output_grad_hook(
+        [this](const autograd::TapeRecord& r) { on_output_grad(r); });
     if (!optimizer) return;
     // The optimizer's parameter k is the watched one holding the same values.
     static_assert(Optimizer::kUpdateBlock == kSumOfSquaresBlock,
@@ -85,10 +85,11 @@ void GradStats::begin_step() {
     watching_ = true;
 }
 
-void GradStats::on_backward(const autograd::TapeRecord& r) {
-    // The operation that produced a layer's output has just run its backward: the gradient of
-    // that output is complete, was just read (so it is likely still in cache) and is about to
-    // be freed. Measure it now rather than keeping every output's gradient until the end.
+void GradStats::on_output_grad(const autograd::TapeRecord& r) {
+    // The gradient of a layer's output is complete, and the operation that produced the output
+    // is about to run its backward, which may write its input's gradient over it
+    // (autograd::output_grad_reusable). Measure it now rather than keeping every output's
+    // gradient until the end.
     if (!watching_) return;
     for (const Output& o : outputs_)
         if (o.tensor.same_as(r.output) && r.output.has_grad()) {

@@ -71,12 +71,24 @@ void backward(const Tensor& loss);
 void release_tape();
 size_t tape_size();
 
-// Hooks (hooks.hpp): a forward hook sees each record right after its operation ran; a backward
-// hook sees each record right after its backward function ran, while the gradient of its output
-// is still there (it is freed next) and its inputs' gradients have received this record's part.
-// Both are chained and removed when their handle goes.
+// Hooks (hooks.hpp): a forward hook sees each record right after its operation ran; an output
+// gradient hook sees each record right before its backward function runs, when the gradient of
+// its output is complete (every operation that read the output has added its part); a backward
+// hook sees each record right after its backward function ran, when its inputs' gradients have
+// received this record's part. (By then the output's gradient may hold an input's: see
+// output_grad_reusable. Read it in an output gradient hook.) All are chained and removed when
+// their handle goes.
 using RecordHook = std::function<void(const TapeRecord&)>;
 [[nodiscard]] HookHandle add_forward_hook(RecordHook hook);
+[[nodiscard]] HookHandle add_output_grad_hook(RecordHook hook);
 [[nodiscard]] HookHandle add_backward_hook(RecordHook hook);
+
+// May the backward function running now write an input's gradient over the gradient of `out`?
+// True when `out` is the output of the record whose backward is running and its gradient is
+// freed right after (not retained: nothing reads it after this step). An elementwise backward
+// (dx[i] from dy[i] and other values at i alone) then lets the input take over the buffer and
+// writes dx over dy (src/ops/output_grad.hpp): no fresh buffer, and no cache misses for writing
+// one.
+bool output_grad_reusable(const Tensor& out);
 
 }  // namespace normgrad::autograd

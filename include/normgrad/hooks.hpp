@@ -1,9 +1,10 @@
 // Hooks: the one way to observe a run from outside the maths.
 //
 // The gradient statistics, the anomaly detector and a user's own checks all watch the engine
-// through hook lists: after each operation's forward (autograd::add_forward_hook), after each
-// operation's backward (autograd::add_backward_hook) and after each module's forward
-// (add_module_hook, module.hpp). No operation, kernel or optimizer knows that anyone watches.
+// through hook lists: after each operation's forward (autograd::add_forward_hook), before and
+// after each operation's backward (autograd::add_output_grad_hook, add_backward_hook) and after
+// each module's forward (add_module_hook, module.hpp). No operation, kernel or optimizer knows
+// that anyone watches.
 //
 // Adding a hook returns a HookHandle; the hook runs until the handle is destroyed or reset, so a
 // watcher's lifetime is a C++ scope (as PyTorch's RemovableHandle, or Flashlight's grad hooks).

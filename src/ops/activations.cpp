@@ -9,16 +9,18 @@
 #include "kernels/parallel.hpp"
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/activations.hpp"
+#include "ops/output_grad.hpp"
 
 namespace normgrad {
 
 namespace {
 
 // dx = value(i) for the activation's input x (written, or added where x already has a
-// gradient: see grad_buffer.hpp).
+// gradient: see grad_buffer.hpp). value(i) reads dy[i] and the saved values at i alone, so dx may
+// be written over dy, y's gradient (grad_buffer_over).
 template <class F>
-void write_input_grad(const Tensor& x, int64_t n, F value) {
-    write_grad(grad_buffer(x), n, value);
+void write_input_grad(const Tensor& x, const Tensor& y, int64_t n, F value) {
+    write_grad(grad_buffer_over(x, y), n, value);
 }
 
 }  // namespace
@@ -36,7 +38,7 @@ Tensor relu(const Tensor& x) {
         // y > 0 exactly where x > 0, so the output is all backward needs.
         autograd::record("relu", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_input_grad(x, n, [=](int64_t i) {
+            write_input_grad(x, y, n, [=](int64_t i) {
                 const float g = dy[i];
                 return yv[i] > 0.f ? g : 0.f;
             });
@@ -56,7 +58,7 @@ Tensor leaky_relu(const Tensor& x, float negative_slope) {
         // y = x for x > 0, s x otherwise: dy/dx = 1 or s.
         autograd::record("leaky_relu", {x}, y, [x, y, n, negative_slope] {
             const float *dy = y.grad(), *xv = x.data();
-            write_input_grad(x, n, [=](int64_t i) {
+            write_input_grad(x, y, n, [=](int64_t i) {
                 const float g = dy[i];
                 return xv[i] > 0.f ? g : negative_slope * g;
             });
@@ -76,7 +78,7 @@ Tensor sigmoid(const Tensor& x) {
         // y = 1 / (1 + e^-x): dy/dx = y (1 - y).
         autograd::record("sigmoid", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_input_grad(x, n, [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
+            write_input_grad(x, y, n, [=](int64_t i) { return dy[i] * yv[i] * (1.f - yv[i]); });
         });
     }
     return y;
@@ -93,7 +95,7 @@ Tensor tanh(const Tensor& x) {
         // y = tanh x: dy/dx = 1 - y^2.
         autograd::record("tanh", {x}, y, [x, y, n] {
             const float *dy = y.grad(), *yv = y.data();
-            write_input_grad(x, n, [=](int64_t i) { return dy[i] * (1.f - yv[i] * yv[i]); });
+            write_input_grad(x, y, n, [=](int64_t i) { return dy[i] * (1.f - yv[i] * yv[i]); });
         });
     }
     return y;

@@ -72,6 +72,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/communicator.hpp"
 #include "normgrad/ops/batch_norm.hpp"
+#include "ops/output_grad.hpp"
 
 namespace normgrad {
 
@@ -247,7 +248,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
             k.k3[c] = static_cast<float>(-k1 * (dbeta[c] / m));
             k.mu[c] = (*mean)[c];
         }
-        kernels::bn::input_grad(L, grad_buffer(x), g, x.data(), k);
+        // (Each dx_j from g_j and x_j alone, the sums taken: dx may be written over g.)
+        kernels::bn::input_grad(L, grad_buffer_over(x, y), g, x.data(), k);
     };
     autograd::record(batch_stats ? "batch_norm" : "batch_norm_eval", {x, gamma, beta}, y, backward);
     return y;

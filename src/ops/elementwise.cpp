@@ -14,6 +14,7 @@
 #include "normgrad/ops/elementwise.hpp"
 #include "ops/index_map.hpp"
 #include "ops/middle_broadcast.hpp"
+#include "ops/output_grad.hpp"
 
 namespace normgrad {
 
@@ -314,9 +315,10 @@ Tensor add(const Tensor& a, const Tensor& b) {
     float* yp = y.data();
     kernels::write_elements(yp, n, false, [=](int64_t i) { return ap[i] + bp[i]; });
     if (autograd::needs_grad({&a, &b})) {
-        // y = a + b: dL/da = dy, dL/db = dy.
+        // y = a + b: dL/da = dy, dL/db = dy. a takes over dy's buffer as it is where it may
+        // (take_output_grad: nothing is written into it), else gets a copy; b gets a copy.
         autograd::record("add", {a, b}, y, [a, b, y] {
-            if (a.requires_grad()) add_scaled_grad(a, 1.f, y.grad());
+            if (a.requires_grad() && !take_output_grad(a, y)) add_scaled_grad(a, 1.f, y.grad());
             if (b.requires_grad()) add_scaled_grad(b, 1.f, y.grad());
         });
     }
@@ -331,9 +333,9 @@ Tensor sub(const Tensor& a, const Tensor& b) {
     float* yp = y.data();
     kernels::write_elements(yp, n, false, [=](int64_t i) { return ap[i] - bp[i]; });
     if (autograd::needs_grad({&a, &b})) {
-        // y = a - b: dL/da = dy, dL/db = -dy.
+        // y = a - b: dL/da = dy, dL/db = -dy (a's as in add).
         autograd::record("sub", {a, b}, y, [a, b, y] {
-            if (a.requires_grad()) add_scaled_grad(a, 1.f, y.grad());
+            if (a.requires_grad() && !take_output_grad(a, y)) add_scaled_grad(a, 1.f, y.grad());
             if (b.requires_grad()) add_scaled_grad(b, -1.f, y.grad());
         });
     }
@@ -348,16 +350,18 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     float* yp = y.data();
     kernels::write_elements(yp, n, false, [=](int64_t i) { return ap[i] * bp[i]; });
     if (autograd::needs_grad({&a, &b})) {
-        // y = a * b: dL/da = dy * b, dL/db = dy * a (the product rule, elementwise).
+        // y = a * b: dL/da = dy * b, dL/db = dy * a (the product rule, elementwise). b's first,
+        // into a buffer of its own: a's may then be written over dy (grad_buffer_over), which
+        // b's loop must have read before.
         autograd::record("mul", {a, b}, y, [a, b, y, n] {
             const float* dy = y.grad();
-            if (a.requires_grad()) {
-                const float* bv = b.data();
-                write_grad(grad_buffer(a), n, [=](int64_t i) { return dy[i] * bv[i]; });
-            }
             if (b.requires_grad()) {
                 const float* av = a.data();
                 write_grad(grad_buffer(b), n, [=](int64_t i) { return dy[i] * av[i]; });
+            }
+            if (a.requires_grad()) {
+                const float* bv = b.data();
+                write_grad(grad_buffer_over(a, y), n, [=](int64_t i) { return dy[i] * bv[i]; });
             }
         });
     }

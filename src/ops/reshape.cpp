@@ -11,6 +11,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/reshape.hpp"
 #include "ops/index_map.hpp"
+#include "ops/output_grad.hpp"
 
 namespace normgrad {
 
@@ -24,12 +25,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
         // first gradient x receives, x simply takes over dy's buffer (y's gradient is released
         // right after this step unless it is retained, in which case it is copied).
         autograd::record("reshape", {x}, y, [x, y] {
-            TensorImpl& xi = x.impl();
-            const TensorImpl& yi = y.impl();
-            if (!xi.grad && !yi.retain_grad) {
-                xi.grad = yi.grad;
-                return;
-            }
+            if (take_output_grad(x, y)) return;
             const float* dy = y.grad();
             write_grad(grad_buffer(x), x.numel(), [=](int64_t i) { return dy[i]; });
         });

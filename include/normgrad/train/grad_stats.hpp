@@ -15,8 +15,9 @@
 //   use(stats.current());
 //
 // It watches from outside, through the engine's hooks (hooks.hpp): a module hook notes which
-// tensor each layer outputs, and a backward hook measures that tensor's gradient right after the
-// operation that made it has read it, before it is freed. No operation or optimizer knows of it.
+// tensor each layer outputs, and an output gradient hook measures that tensor's gradient once it
+// is complete, right before the operation that made it runs its backward (which may overwrite it,
+// and after which it is freed). No operation or optimizer knows of it.
 // What it costs: one pass over every layer's output gradient and one over every parameter
 // gradient (the global norm comes out of it, so a training loop need not compute
 // global_grad_norm again). The update is measured by the optimizer's update hook
@@ -92,7 +93,7 @@ class GradStats {
         Tensor tensor;  // a layer's output in this step's forward pass
         size_t layer;   // index into layers_
     };
-    void on_backward(const autograd::TapeRecord& r);
+    void on_output_grad(const autograd::TapeRecord& r);
     // All of the model's parameters when some are not in a leaf module (else empty).
     std::vector<Parameter> unwatched_;
     std::vector<Watched> layers_;
@@ -104,7 +105,7 @@ class GradStats {
     bool from_hook_ = false;  // the optimizer reports the updates
     HookHandle update_hook_;
     StepStats stats_;
-    HookHandle module_hook_, backward_hook_;  // last: removed first
+    HookHandle module_hook_, output_grad_hook_;  // last: removed first
 };
 
 }  // namespace normgrad::train

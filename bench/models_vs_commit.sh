@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# This version against an earlier one on the benchmark's convolutional models, for a change to
+# the engine or to operations they all use: `normgrad train` for 100 steps of the cnn, the cnn
+# with BatchNorm and the ResNet of examples/specs/resnet-mnist.arch without normalisation, with
+# BatchNorm and with LayerNorm, at 1 and 2 threads (--adapt-threads off, so both builds keep the
+# count), the two builds alternated, the median of three runs each; and each build's largest
+# peak resident memory over its runs of the model (GNU time's %M).
+# COMMIT is built in runs/vs-commit/COMMIT (a git worktree; OLD_NORMGRAD=PATH uses a binary built
+# elsewhere). Writes OUT (default docs/results/models-vs-COMMIT.md), never half-written.
+# Usage: bench/models_vs_commit.sh COMMIT [OUT]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+. "$root/bench/timing.sh"
+[ -x /usr/bin/time ] || scripts/install-deps.sh time
+vs_commit_setup bench/models_vs_commit.sh models "$@"
+steps=100
+train() {  # binary threads model-arguments... -> seconds of the training loop (peak KB: time.txt)
+    local bin="$1" threads="$2" fixed=()
+    shift 2
+    [ "$threads" -gt 1 ] && fixed=(--adapt-threads off)
+    OMP_NUM_THREADS="$threads" /usr/bin/time -f %M -o "$dir/time.txt" "$bin" train "$@" \
+        --epochs 1 --max-steps "$steps" --threads "$threads" "${fixed[@]}" --grad-stats off \
+        --no-progress --data data/mnist --log "$dir/log.jsonl" --checkpoint "$dir/ck" \
+        >"$dir/out.txt" 2>&1 || { cat "$dir/out.txt" >&2; return 1; }
+    epoch_seconds "$dir/log.jsonl"
+}
+peak() {  # KB so far -> the larger of it and the last run's
+    local kb
+    kb=$(tail -1 "$dir/time.txt")
+    echo $((kb > $1 ? kb : $1))
+}
+models=(
+    "cnn|--model cnn --batchnorm off"
+    "cnn+BN|--model cnn --batchnorm on"
+    "ResNet, none|--arch @examples/specs/resnet-mnist.arch --norm none"
+    "ResNet, BatchNorm|--arch @examples/specs/resnet-mnist.arch --norm batch"
+    "ResNet, LayerNorm|--arch @examples/specs/resnet-mnist.arch --norm layer"
+)
+rows=()
+for entry in "${models[@]}"; do
+    name="${entry%%|*}"
+    read -r -a args <<<"${entry#*|}"
+    for t in 1 2; do
+        a=() b=() ra=0 rb=0
+        for _ in 1 2 3; do
+            a+=("$(train "$old" "$t" "${args[@]}")")
+            ra=$(peak "$ra")
+            b+=("$(train build/normgrad "$t" "${args[@]}")")
+            rb=$(peak "$rb")
+        done
+        ma=$(median "${a[@]}") mb=$(median "${b[@]}")
+        rows+=("| $name | $t | $ma | $mb | $(ratio "$mb" "$ma") | $((ra / 1024)) | $((rb / 1024)) |")
+    done
+done
+{
+    echo "# The convolutional models against normgrad $commit"
+    echo
+    echo "Made by \`bench/models_vs_commit.sh $commit\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include layers optim train examples || echo ' with uncommitted changes') on"
+    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores: seconds of the training loop for $steps steps"
+    echo "(batch 128, --adapt-threads off, --grad-stats off), the median of three alternated runs;"
+    echo "peak RSS: the largest of the three runs, data loading and evaluation included."
+    echo
+    echo "| model | threads | $commit s | this version s | ratio | $commit peak MB | this version peak MB |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+} >"$out.tmp"
+mv "$out.tmp" "$out"
+cat "$out"
