@@ -35,7 +35,9 @@ constexpr size_t kMapBytes = size_t{1} << 20;
 //    buffers kept for the old shapes would only add to the memory in use. (Misses in a step
 //    that still holds its activations, such as the very first one, release nothing, so the
 //    buffers the next step will ask for are all kept.) Inside a Storage::KeepBuffers scope
-//    (keep > 0) a miss releases nothing.
+//    (keep > 0) only the scope's first miss may release: what an earlier loop of other shapes
+//    left (the epoch's last, smaller training batch before an evaluation) goes back then, and
+//    the scope's own buffers stay.
 struct Pool {
     std::mutex mutex;
     std::unordered_map<size_t, std::vector<float*>> free_lists;  // keyed by element count
@@ -43,6 +45,7 @@ struct Pool {
     size_t free_bytes = 0;
     size_t allocations = 0;  // misses: buffers obtained from the system
     int keep = 0;            // live KeepBuffers scopes
+    bool kept_miss = false;  // a miss happened since the outermost live scope began
 
     static size_t bytes_for(size_t n) {
         return (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
@@ -80,7 +83,9 @@ struct Pool {
                 free_bytes -= n * sizeof(float);
                 return p;
             }
-            if (keep == 0 && free_bytes > reserved_bytes - free_bytes) release_locked();
+            const bool rule_applies = keep == 0 || !kept_miss;
+            if (keep > 0) kept_miss = true;
+            if (rule_applies && free_bytes > reserved_bytes - free_bytes) release_locked();
             reserved_bytes += n * sizeof(float);
             ++allocations;
         }
@@ -160,7 +165,7 @@ size_t Storage::buffers_allocated() {
 
 Storage::KeepBuffers::KeepBuffers() {
     std::lock_guard lock(pool().mutex);
-    ++pool().keep;
+    if (pool().keep++ == 0) pool().kept_miss = false;
 }
 
 Storage::KeepBuffers::~KeepBuffers() {

@@ -66,3 +66,22 @@ TEST_CASE("storage pool: inside KeepBuffers a pass reuses its buffers", "[storag
     other.reset();
     Storage::release_cached();
 }
+
+TEST_CASE("storage pool: a scope's first miss gives back what a loop of other sizes left",
+          "[storage]") {
+    Storage::release_cached();
+    const size_t base = Storage::bytes_reserved();
+    {  // a training step of another shape: two big buffers, free at its end
+        auto a = Storage::make(kBig + 16);
+        auto b = Storage::make(kBig + 16);
+    }
+    CHECK(Storage::bytes_reserved() - base == 2 * (kBig + 16) * sizeof(float));
+    {
+        const Storage::KeepBuffers keep;
+        CHECK(one_pass() == 3);
+        // The first miss released the step's two buffers; the pass's own three stay.
+        CHECK(Storage::bytes_reserved() - base == (2 * kBig + kSmall) * sizeof(float));
+        CHECK(one_pass() == 0);
+    }
+    Storage::release_cached();
+}
