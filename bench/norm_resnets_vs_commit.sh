@@ -34,7 +34,7 @@ done
 {
     echo "# The normalised ResNets against normgrad $commit"
     echo
-    echo "Made by \`bench/norm_resnets_vs_commit.sh $commit\` at $(git rev-parse --short HEAD) on"
+    echo "Made by \`bench/norm_resnets_vs_commit.sh $commit\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include layers optim train examples || echo ' with uncommitted changes') on"
     echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores: seconds of the training loop of"
     echo "\`--arch @examples/specs/resnet-mnist.arch\` for $steps steps, the median of three alternated runs."
     echo

@@ -149,3 +149,29 @@ TEST_CASE("grad reuse: BatchNorm's and ReLU's gradients are the same bits either
     CHECK(fresh[1] == reused[1]);
     CHECK(fresh[2] == reused[2]);
 }
+
+TEST_CASE(
+    "grad reuse: standardize's and standardize_affine's gradients are the same bits "
+    "either way",
+    "[autograd][grad_reuse]") {
+    const Tensor x0 = randn({4, 3, 6, 6}, 20, 0.5f, 2.f);
+    const Tensor w0 = randn({3, 6, 6}, 21, 1.f, 0.3f), b0 = randn({3, 6, 6}, 22);
+    const Tensor r = randn({4, 3, 6, 6}, 23);
+    for (const bool affine : {false, true}) {
+        INFO((affine ? "standardize_affine" : "standardize"));
+        auto run = [&](bool retain) {
+            Tensor x = x0.detach().set_requires_grad();
+            Tensor w = w0.detach().set_requires_grad(), b = b0.detach().set_requires_grad();
+            Tensor h = scale(x, 1.f);
+            Tensor s = affine ? standardize_affine(h, 3, 1e-5f, w, b) : standardize(h, 3, 1e-5f);
+            if (retain) s.retain_grad();
+            autograd::backward(weighted_sum(s, r));
+            return std::vector<std::vector<float>>{x.grad_vector(), w.grad_vector(),
+                                                   b.grad_vector()};
+        };
+        const auto fresh = run(true), reused = run(false);
+        CHECK(fresh[0] == reused[0]);
+        CHECK(fresh[1] == reused[1]);
+        CHECK(fresh[2] == reused[2]);
+    }
+}

@@ -44,6 +44,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/multiply_add.hpp"
 #include "ops/middle_broadcast.hpp"
+#include "ops/output_grad.hpp"
 
 namespace normgrad {
 
@@ -77,9 +78,11 @@ Tensor standardize(const Tensor& x, int dims, float eps) {
 
     if (autograd::needs_grad({&x})) {
         // Saved for backward: y (= the standardised rows) and 1/s per row (see the top).
+        // (Each row's dx after that row's two sums, from its own g and y: dx may be written over
+        // g, y's gradient; src/ops/output_grad.hpp.)
         autograd::record("standardize", {x}, y, [x, y, invstd, rows, K] {
             kernels::standardize::backward(y.data(), y.grad(), invstd->data(), rows, K,
-                                           grad_buffer(x));
+                                           grad_buffer_over(x, y));
         });
     }
     return y;
@@ -104,7 +107,9 @@ Tensor standardize_affine(const Tensor& x, int dims, float eps, const Tensor& w,
         autograd::record("standardize_affine", {x, w, b}, y, [x, w, b, y, mean, invstd, a] {
             const bool sums = w.requires_grad() || b.requires_grad();
             std::vector<double> sw(sums ? static_cast<size_t>(a.Q) : 0), sb(sw.size());
-            const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : GradBuffer{nullptr, false};
+            // (As in standardize: a row's sums, dw's and db's parts included, before its dx.)
+            const GradBuffer dx =
+                x.requires_grad() ? grad_buffer_over(x, y) : GradBuffer{nullptr, false};
             kernels::standardize::backward_affine(x.data(), y.grad(), w.data(), mean->data(),
                                                   invstd->data(), a, dx, sums ? sw.data() : nullptr,
                                                   sb.data());
