@@ -1,5 +1,5 @@
 # Helpers for the bench scripts that time `normgrad train` runs against each other
-# (avx2_paths.sh, wait_policy.sh, norm_resnets_vs_commit.sh, threads_vs_commit.sh). Sourced, not
+# (avx2_paths.sh, wait_policy.sh, models_vs_commit.sh, threads_vs_commit.sh). Sourced, not
 # run.
 
 # epoch_seconds LOG: the seconds of the training loop of the last epoch in a run log (--log).

@@ -175,3 +175,48 @@ TEST_CASE(
         CHECK(fresh[2] == reused[2]);
     }
 }
+
+TEST_CASE("grad reuse: multiply_add writes dx over dy, with the same bits as a fresh buffer",
+          "[autograd][grad_reuse]") {
+    // Rows of Q values (LayerNorm's weight, R = 1) and rows of R values sharing one weight
+    // (GroupNorm's [C, 1, 1]); with w and b learned (dx in the sums' pass) and fixed (dx alone).
+    struct Case {
+        Shape w;
+        bool learned;
+    };
+    const Shape xs{4, 3, 6, 6};
+    const Tensor x0 = randn(xs, 30, 0.5f, 2.f), r = randn(xs, 31);
+    for (const Case& c : {Case{{3, 6, 6}, true}, Case{{3, 1, 1}, true}, Case{{3, 6, 6}, false},
+                          Case{{3, 1, 1}, false}}) {
+        INFO("w " << c.w.str() << (c.learned ? ", learned" : ", fixed"));
+        const Tensor w0 = randn(c.w, 32, 1.f, 0.3f), b0 = randn(c.w, 33);
+        auto run = [&](bool retain) {
+            Tensor x = x0.detach().set_requires_grad();
+            Tensor w = w0.detach(), b = b0.detach();
+            if (c.learned) {
+                w.set_requires_grad();
+                b.set_requires_grad();
+            }
+            Tensor h = scale(x, 1.f);
+            h.retain_grad();
+            Tensor y = multiply_add(h, w, b);
+            if (retain) y.retain_grad();
+            const float* dy = nullptr;
+            const HookHandle hook =
+                autograd::add_output_grad_hook([&](const autograd::TapeRecord& rec) {
+                    if (rec.output.same_as(y)) dy = rec.output.grad();
+                });
+            autograd::backward(weighted_sum(y, r));
+            CHECK((h.grad() == dy) == !retain);  // h took over y's gradient unless retained
+            std::vector<std::vector<float>> grads{h.grad_vector()};
+            if (c.learned) {
+                grads.push_back(w.grad_vector());
+                grads.push_back(b.grad_vector());
+            }
+            return grads;
+        };
+        const auto fresh = run(true), reused = run(false);
+        REQUIRE(fresh.size() == reused.size());
+        for (size_t i = 0; i < fresh.size(); ++i) CHECK(fresh[i] == reused[i]);
+    }
+}

@@ -27,6 +27,7 @@
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops/elementwise.hpp"
 #include "ops/middle_broadcast.hpp"
+#include "ops/output_grad.hpp"
 
 namespace normgrad {
 
@@ -75,7 +76,7 @@ NORMGRAD_INLINE void column_sums_of(const float* g, const float* x, const float*
     for (int64_t q = lo; q < hi; ++q) {
         float tw = 0.f, tb = 0.f;
         for (int64_t p = 0; p < G; ++p) {
-            const float gv = g[p * Q + q];
+            const float gv = g[p * Q + q];  // read before dx there, which may be written over it
             put_dx<D>(dx, p * Q + q, gv * w[q]);
             tw += gv * x[p * Q + q];
             tb += gv;
@@ -112,9 +113,10 @@ NORMGRAD_INLINE void row_sums_as(const float* g, const float* x, int64_t n, floa
     float rw = 0.f, rb = 0.f;
 #pragma omp simd reduction(+ : rw, rb)
     for (int64_t r = 0; r < n; ++r) {
-        put_dx<D>(dx, r, g[r] * s);
-        rw += g[r] * x[r];
-        rb += g[r];
+        const float gv = g[r];  // read before dx[r], which may be written over it
+        put_dx<D>(dx, r, gv * s);
+        rw += gv * x[r];
+        rb += gv;
     }
     *gx = rw;
     *gs = rb;
@@ -142,14 +144,16 @@ void forward(const MiddleBroadcast& v, const float* x, const float* w, const flo
         scale_shift_row(x + row * v.R, w[row % v.Q], b[row % v.Q], y + row * v.R, v.R);
 }
 
+// g is y's gradient. dx[i] comes from g[i] and w alone, read before it is written, so x may take
+// over g's buffer and have dx written over it (ops/output_grad.hpp), in both branches below.
 void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const Tensor& b,
-              const float* g) {
-    const float *xv = x.data(), *wv = w.data();
+              const Tensor& y) {
+    const float *xv = x.data(), *wv = w.data(), *g = y.grad();
     const int64_t rows = v.P * v.Q;
     const bool parallel = rows * v.R >= kernels::min_parallel_elements();
     const bool sums = w.requires_grad() || b.requires_grad();
     if (x.requires_grad() && !sums) {  // dx = g * w alone, along rows of Q values or of R values
-        const GradBuffer dx = grad_buffer(x);
+        const GradBuffer dx = grad_buffer_over(x, y);
         const bool along_q = v.R == 1;
         const int64_t n_rows = along_q ? v.P : rows, len = along_q ? v.Q : v.R;
 #pragma omp parallel for schedule(static) if (parallel)
@@ -169,7 +173,7 @@ void backward(const MiddleBroadcast& v, const Tensor& x, const Tensor& w, const 
     }
     if (!sums) return;
     // The sums for dw and db, and dx = g * w in the same pass over g where x wants it.
-    const GradBuffer dx = x.requires_grad() ? grad_buffer(x) : GradBuffer{nullptr, false};
+    const GradBuffer dx = x.requires_grad() ? grad_buffer_over(x, y) : GradBuffer{nullptr, false};
     float* dxp = dx.data;
     const bool acc = dx.accumulate;
     std::vector<double> sw(static_cast<size_t>(v.Q), 0.0), sb(static_cast<size_t>(v.Q), 0.0);
@@ -211,7 +215,7 @@ Tensor multiply_add(const Tensor& x, const Tensor& w, const Tensor& b) {
     forward(*v, x.data(), w.data(), b.data(), y.data());
     if (autograd::needs_grad({&x, &w, &b}))
         autograd::record("multiply_add", {x, w, b}, y,
-                         [x, w, b, y, v = *v] { backward(v, x, w, b, y.grad()); });
+                         [x, w, b, y, v = *v] { backward(v, x, w, b, y); });
     return y;
 }
 
