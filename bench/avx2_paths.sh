@@ -41,7 +41,7 @@ done
 {
     echo "# The AVX2 code paths against normgrad $commit"
     echo
-    echo "Made by \`bench/avx2_paths.sh $commit\` on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'):"
+    echo "Made by \`bench/avx2_paths.sh $commit\` on $(cpu_model):"
     echo "seconds of the training loop, the median of three alternated runs; this version with"
     echo "NORMGRAD_ISA=avx2 NORMGRAD_GEMM=openblas, both with OPENBLAS_CORETYPE=Haswell."
     echo

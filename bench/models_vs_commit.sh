@@ -92,7 +92,7 @@ done
     echo "# The convolutional models against normgrad $commit"
     echo
     echo "Made by \`bench/models_vs_commit.sh ${options[*]:+${options[*]} }$commit\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include layers optim train examples || echo ' with uncommitted changes') on"
-    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores: seconds of the training loop for $steps steps"
+    echo "$(cpu_model), $(nproc) cores: seconds of the training loop for $steps steps"
     echo "(batch 128, --adapt-threads off, --grad-stats off), the median of three alternated runs;"
     echo "peak RSS: the largest of the three runs, data loading and evaluation included."
     echo

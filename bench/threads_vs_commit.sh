@@ -53,7 +53,7 @@ done
     echo "# Two threads against normgrad $commit"
     echo
     echo "Made by \`bench/threads_vs_commit.sh $commit\` at $(git rev-parse --short HEAD) on"
-    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores: seconds of the training loop, the median of five"
+    echo "$(cpu_model), $(nproc) cores: seconds of the training loop, the median of five"
     echo "alternated runs, with the command line's default waiting (OMP_WAIT_POLICY unset: PASSIVE"
     echo "before a52394a, libgomp's default and --adapt-threads on since); busy: one other process"
     echo "spinning on one core."

@@ -7,6 +7,9 @@ epoch_seconds() {
     /usr/bin/python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"epoch\"' in l][-1]['train_seconds'])" "$1"
 }
 
+# cpu_model: the processor's name (/proc/cpuinfo), for the first lines of a report.
+cpu_model() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'; }
+
 # median A B C ...: the middle one of an odd number of times, to two decimals.
 median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p" | xargs printf %.2f; }
 

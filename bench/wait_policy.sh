@@ -46,7 +46,7 @@ done
 {
     echo "# Waiting OpenMP threads on an idle and a busy machine"
     echo
-    echo "Made by \`bench/wait_policy.sh\` on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores."
+    echo "Made by \`bench/wait_policy.sh\` on $(cpu_model), $(nproc) cores."
     echo "Seconds of the training loop, the median of five runs (alternated); busy: one other"
     echo "process spinning on one core. Default: OMP_WAIT_POLICY unset and --adapt-threads on;"
     echo "ACTIVE and PASSIVE: that OMP_WAIT_POLICY and --adapt-threads off."

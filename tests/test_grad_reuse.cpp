@@ -19,6 +19,19 @@ Tensor weighted_sum(const Tensor& y, const Tensor& r) {
     return sum(mul(y, r));
 }
 
+// run(retain) takes one step and returns its gradients, with every intermediate gradient
+// retained when `retain` (so each backward writes into a fresh buffer) or not (so each may write
+// over its output's). Both must give the same bits.
+template <class Run>
+void check_same_bits_either_way(const Run& run) {
+    const std::vector<std::vector<float>> fresh = run(true), reused = run(false);
+    REQUIRE(fresh.size() == reused.size());
+    for (size_t i = 0; i < fresh.size(); ++i) {
+        INFO("gradient " << i);
+        CHECK(fresh[i] == reused[i]);
+    }
+}
+
 // The gradient buffer of `t`'s output at the moment its record starts its backward.
 struct OutputGradSeen {
     const float* buffer = nullptr;
@@ -124,8 +137,6 @@ TEST_CASE("grad reuse: add's first input takes over dy as it is, the second gets
 
 TEST_CASE("grad reuse: BatchNorm's and ReLU's gradients are the same bits either way",
           "[autograd][grad_reuse]") {
-    // The same step twice: once with every intermediate gradient retained (so each backward
-    // writes into a fresh buffer), once without (each writes over its output's gradient).
     const Tensor x0 = randn({4, 3, 6, 6}, 10);
     const Tensor gamma0 = randn({3}, 11, 1.f, 0.3f), beta0 = randn({3}, 12);
     const Tensor r = randn({4, 3, 6, 6}, 13);
@@ -144,10 +155,7 @@ TEST_CASE("grad reuse: BatchNorm's and ReLU's gradients are the same bits either
         return std::vector<std::vector<float>>{x.grad_vector(), gamma.grad_vector(),
                                                beta.grad_vector()};
     };
-    const auto fresh = run(true), reused = run(false);
-    CHECK(fresh[0] == reused[0]);
-    CHECK(fresh[1] == reused[1]);
-    CHECK(fresh[2] == reused[2]);
+    check_same_bits_either_way(run);
 }
 
 TEST_CASE(
@@ -169,10 +177,7 @@ TEST_CASE(
             return std::vector<std::vector<float>>{x.grad_vector(), w.grad_vector(),
                                                    b.grad_vector()};
         };
-        const auto fresh = run(true), reused = run(false);
-        CHECK(fresh[0] == reused[0]);
-        CHECK(fresh[1] == reused[1]);
-        CHECK(fresh[2] == reused[2]);
+        check_same_bits_either_way(run);
     }
 }
 
@@ -215,8 +220,6 @@ TEST_CASE("grad reuse: multiply_add writes dx over dy, with the same bits as a f
             }
             return grads;
         };
-        const auto fresh = run(true), reused = run(false);
-        REQUIRE(fresh.size() == reused.size());
-        for (size_t i = 0; i < fresh.size(); ++i) CHECK(fresh[i] == reused[i]);
+        check_same_bits_either_way(run);
     }
 }
