@@ -27,6 +27,10 @@
 // a model's ceiling is the sum of its products' times, scaled to an epoch of 60,000 images:
 //   ceiling seconds = (60000 / B) * sum over products of (median seconds per call)
 //   ceiling GFLOP/s = model GEMM FLOPs per epoch / ceiling seconds, FLOPs = 2 M N K per product.
+// Last, one large square product (kPeakSize cubed, no transposes), where a GEMM's kernels run
+// near their best, as a "peak" line. bench/bench.py takes the fastest rate of all these lines
+// (small products in cache can beat the square one by a few percent) as the machine's GEMM peak:
+// an mlp model's GEMM FLOPs at that rate bound its epoch in any framework using these GEMMs.
 #include <omp.h>
 #if defined(SGEMM_WITH_BLIS)
 #include <blis.h>
@@ -49,6 +53,7 @@
 namespace {
 
 constexpr int kBatch = 128;
+constexpr int kPeakSize = 1536;  // 7.2 GFLOP a call: ~70 ms on one AVX-512 core
 constexpr double kEpochImages = 60000.0;
 
 struct Product {
@@ -202,5 +207,12 @@ int main(int argc, char** argv) {
             flops / seconds / 1e9);
         std::fflush(stdout);
     }
+    const Product square{"square", "peak", false, false, kPeakSize, kPeakSize, kPeakSize};
+    const double s = seconds_per_call(square, min_seconds);
+    std::printf(
+        "{\"type\":\"peak\",\"library\":\"%s\",\"threads\":%d,\"M\":%d,\"N\":%d,"
+        "\"K\":%d,\"seconds\":%.6g,\"gflops\":%.2f}\n",
+        library.c_str(), threads, kPeakSize, kPeakSize, kPeakSize, s,
+        2.0 * kPeakSize * kPeakSize * kPeakSize / s / 1e9);
     return 0;
 }
