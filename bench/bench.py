@@ -460,16 +460,22 @@ def report(args, info, runs, ceilings, peaks, instrumentation, started, finished
         def where(p):
             return ("a square product" if p["type"] == "peak" else
                     f"{p['model']} {p['layer']} {p['pass']}") + f", {p['library']}"
-        add("- GEMM peak: the fastest rate of any product sgemm_ceiling timed (the models' and "
-            "a large square one), with any library: " + "; ".join(
-                f"{fmt(p['gflops'], 0)} GFLOP/s at {t} thread{'s' if t > 1 else ''} ({where(p)})"
-                for t, p in sorted(peaks.items()))
-            + ". An mlp model's products are all dense: its GEMM FLOPs at that rate are as short "
-            "an epoch as this machine's GEMMs gave any framework in this run. A time target "
-            "below that, as a fraction of PyTorch's time, was out of reach here whatever "
-            "normgrad does, and the target table says so. The cnn models have no such bound: a "
-            "convolution can be computed with fewer multiplications than its im2col product "
-            "counts.")
+        text = ("- GEMM peak: the fastest rate of any product sgemm_ceiling timed (the models' and "
+                "a large square one), with any library: " + "; ".join(
+                    f"{fmt(p['gflops'], 0)} GFLOP/s at {t} thread{'s' if t > 1 else ''} "
+                    f"({where(p)})" for t, p in sorted(peaks.items())) + ".")
+        if any(preset_kind(m) == "mlp" for m in args.models):
+            gflop = model_flops("mlp") * EPOCH_IMAGES / 1e9
+            text += (f" An mlp model's products are all dense ({fmt(gflop, 1)} GFLOP an epoch): "
+                     "at that rate they take " + ", ".join(
+                         f"{fmt(peak_bound('mlp', p))} s at {t} thread{'s' if t > 1 else ''}"
+                         for t, p in sorted(peaks.items())) +
+                     ", as short an epoch as this machine's GEMMs gave any framework in this "
+                     "run. A time target below that, as a fraction of PyTorch's time, was out of "
+                     "reach here whatever normgrad does, and the target table says so.")
+        text += (" The cnn models have no such bound: a convolution can be computed with fewer "
+                 "multiplications than its im2col product counts.")
+        add(text)
     arch_models = [m for m in args.models if preset_kind(m) is None]
     if arch_models:
         add("- --arch models: " + "; ".join(f"{m} = `{' '.join(MODELS[m])}`" for m in arch_models)
