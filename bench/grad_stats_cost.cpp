@@ -1,0 +1,215 @@
+// grad_stats_cost: what the per-layer gradient statistics cost a training step, measured inside
+// one process. Whole runs of `normgrad train --grad-stats on` against `off` (bench/bench.py)
+// scatter by 5 to 10% from one run to the next on a shared host, more than the 3% in question;
+// here blocks of steps with the statistics on and off alternate in one training run, in the
+// order off, on, on, off, off, on, ... (so that a steady drift of the host's speed falls on both
+// alike), and each step is timed alone.
+//
+//   grad_stats_cost --model mlp|cnn --batchnorm on|off [--steps N] [--block K] [--warmup W]
+//                   [--threads T] [--data DIR] [--log DIR] [--only on|off]
+//
+// A step is what `normgrad train` does (train/trainer.cpp): the batch, forward, zero_grad,
+// backward, the global gradient norm, the update, and the step's line of the training log
+// (--log; written under DIR, a temporary directory by default), with GradStats around it as the
+// trainer places it when on. Off, the statistics object does not exist: its hooks are gone too.
+// Same model and optimizer as the benchmark: batch 128, SGD lr 0.05, momentum 0.9.
+// --only on (or off) runs every step in one setting, for a profiler (no cost is printed then).
+// Prints one JSON line: the steps timed in each setting, their mean seconds, the cost (mean on /
+// mean off - 1), and the quartiles of the cost over the pairs of neighbouring blocks.
+#include <fmt/format.h>
+
+#include <unistd.h>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "normgrad/autograd.hpp"
+#include "normgrad/idx.hpp"
+#include "normgrad/ops.hpp"
+#include "normgrad/optim.hpp"
+#include "normgrad/parallel.hpp"
+#include "normgrad/random.hpp"
+#include "normgrad/train/batches.hpp"
+#include "normgrad/train/grad_stats.hpp"
+#include "normgrad/train/models.hpp"
+#include "normgrad/train/run_log.hpp"
+
+using namespace normgrad;
+
+namespace {
+
+struct Options {
+    std::string model = "cnn", batchnorm = "on", data = "data/mnist", log_dir, only;
+    int64_t steps = 469, block = 20, warmup = 20;
+    int threads = 1;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+    fmt::print(stderr,
+               "grad_stats_cost: {}\nusage: grad_stats_cost --model mlp|cnn --batchnorm on|off "
+               "[--steps N] [--block K] [--warmup W] [--threads T] [--data DIR] [--log DIR] "
+               "[--only on|off]\n",
+               problem);
+    std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (i + 1 >= argc) usage(flag + ": expected a value after it");
+        const std::string value = argv[++i];
+        auto number = [&](int64_t min) {
+            char* end = nullptr;
+            const long long v = std::strtoll(value.c_str(), &end, 10);
+            if (end == value.c_str() || *end || v < min)
+                usage(fmt::format("{} {}: expected a whole number >= {}", flag, value, min));
+            return int64_t(v);
+        };
+        if (flag == "--model" && (value == "mlp" || value == "cnn"))
+            o.model = value;
+        else if (flag == "--batchnorm" && (value == "on" || value == "off"))
+            o.batchnorm = value;
+        else if (flag == "--steps")
+            o.steps = number(2);
+        else if (flag == "--block")
+            o.block = number(1);
+        else if (flag == "--warmup")
+            o.warmup = number(0);
+        else if (flag == "--threads")
+            o.threads = int(std::min<int64_t>(number(1), 256));
+        else if (flag == "--data")
+            o.data = value;
+        else if (flag == "--log")
+            o.log_dir = value;
+        else if (flag == "--only" && (value == "on" || value == "off"))
+            o.only = value;
+        else
+            usage(fmt::format("{} {}: unknown flag or value", flag, value));
+    }
+    if (o.steps < 2 * o.block) usage("--steps must hold two blocks at least (one of each)");
+    return o;
+}
+
+double quartile(std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    const double at = q * double(v.size() - 1);
+    const auto lo = size_t(at);
+    const size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (at - double(lo)) * (v[hi] - v[lo]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    const Options o = parse(argc, argv);
+    set_num_threads(o.threads);
+    const Dataset train_set = load_mnist_split(o.data, true);
+
+    train::ModelSpec spec;
+    spec.kind = o.model;
+    spec.norm = o.batchnorm == "on" ? train::Norm::batch() : train::Norm::none();
+    Rng init_rng(0);
+    auto model = train::build_model(spec, init_rng);
+    const std::vector<Parameter> params = model->parameters();
+    SgdOptions sgd;
+    sgd.lr = 0.05f;
+    sgd.momentum = 0.9f;
+    Sgd opt(params, sgd);
+
+    namespace fs = std::filesystem;
+    const fs::path dir = o.log_dir.empty() ? fs::temp_directory_path() : fs::path(o.log_dir);
+    const fs::path log_path = dir / fmt::format("grad_stats_cost_{}.jsonl", ::getpid());
+    train::RunLog log(log_path.string(), {}, nullptr);
+
+    Rng order_rng = train::data_order_rng(0);
+    std::vector<int64_t> order = train::epoch_order(train_set.count, &order_rng);
+    const int64_t batch = 128, per_epoch = train_set.count / batch;
+
+    std::unique_ptr<train::GradStats> stats;
+    std::vector<double> seconds[2];  // per setting (0 off, 1 on): each timed step
+    std::vector<double> block_mean[2];
+    using Clock = std::chrono::steady_clock;
+    for (int64_t step = 0; step < o.warmup + o.steps; ++step) {
+        const bool timed = step >= o.warmup;
+        const int64_t b = timed ? (step - o.warmup) / o.block : -1;
+        const bool on = !o.only.empty() ? o.only == "on"
+                        : timed         ? ((b + 1) / 2) % 2 == 1  // off, on, on, off, ...
+                                        : step % 2 == 1;
+        if (on != bool(stats)) {  // between steps, untimed: hooks added or removed
+            if (on)
+                stats = std::make_unique<train::GradStats>(*model, &opt);
+            else
+                stats.reset();
+        }
+        const int64_t at = step % per_epoch;
+        if (at == 0 && step > 0) order = train::epoch_order(train_set.count, &order_rng);
+
+        const auto t0 = Clock::now();
+        const train::Batch bt = train::make_batch(train_set, order, at * batch, batch);
+        if (stats) stats->begin_step();
+        Tensor loss = cross_entropy((*model)(bt.images), bt.labels);
+        const float loss_value = loss.item();
+        opt.zero_grad();
+        autograd::backward(loss);
+        if (stats) stats->after_backward();
+        const double norm = stats ? stats->current().global_grad_norm : global_grad_norm(params);
+        if (stats) stats->before_update();
+        opt.step();
+        if (stats) stats->after_update();
+        log.step({1, step + 1, loss_value, opt.lr(), norm, stats ? &stats->current() : nullptr});
+        const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+
+        if (!timed) continue;
+        seconds[on].push_back(s);
+        const bool block_ends =
+            (step - o.warmup + 1) % o.block == 0 || step + 1 == o.warmup + o.steps;
+        if (block_ends) {
+            const int64_t n = (step - o.warmup) % o.block + 1;
+            double sum = 0.0;
+            for (int64_t i = 0; i < n; ++i) sum += seconds[on][seconds[on].size() - 1 - size_t(i)];
+            block_mean[on].push_back(sum / double(n));
+        }
+    }
+    log.completed(o.warmup + o.steps);
+    fs::remove(log_path);
+    if (!o.only.empty()) {
+        const auto& v = seconds[o.only == "on"];
+        double sum = 0.0;
+        for (double x : v) sum += x;
+        fmt::print(
+            "{{\"model\":\"{}\",\"batchnorm\":\"{}\",\"only\":\"{}\",\"steps\":{},"
+            "\"seconds\":{:.6f}}}\n",
+            o.model, o.batchnorm, o.only, v.size(), sum / double(v.size()));
+        return 0;
+    }
+
+    auto mean = [](const std::vector<double>& v) {
+        double s = 0.0;
+        for (double x : v) s += x;
+        return s / double(v.size());
+    };
+    // Neighbouring blocks of the two settings: block 2k (off, then on, ...) with block 2k + 1.
+    std::vector<double> pair_costs;
+    const size_t pairs = std::min(block_mean[0].size(), block_mean[1].size());
+    for (size_t i = 0; i < pairs; ++i)
+        pair_costs.push_back(block_mean[1][i] / block_mean[0][i] - 1.0);
+    const double off = mean(seconds[0]), on = mean(seconds[1]);
+    fmt::print(
+        "{{\"model\":\"{}\",\"batchnorm\":\"{}\",\"threads\":{},\"block\":{},\"steps_off\":{},"
+        "\"steps_on\":{},\"seconds_off\":{:.6f},\"seconds_on\":{:.6f},\"cost\":{:.4f},"
+        "\"pair_cost_q1\":{:.4f},\"pair_cost_median\":{:.4f},\"pair_cost_q3\":{:.4f}}}\n",
+        o.model, o.batchnorm, o.threads, o.block, seconds[0].size(), seconds[1].size(), off, on,
+        on / off - 1.0, quartile(pair_costs, 0.25), quartile(pair_costs, 0.5),
+        quartile(pair_costs, 0.75));
+    return 0;
+} catch (const std::exception& e) {
+    fmt::print(stderr, "grad_stats_cost: {}\n", e.what());
+    return 1;
+}
