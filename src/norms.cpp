@@ -13,12 +13,13 @@ namespace normgrad {
 
 namespace {
 
-// 4096 floats (16 KB, in L1 cache): short enough that a float sum of squares loses nothing that
-// matters for a norm (relative error about 1e-7 * sqrt(4096) in the worst case), long enough
-// that the double additions between blocks are rare.
+// 1024 floats (4 KB, in L1 cache, and the optimizer's update block: optim.hpp): short enough
+// that a float sum of squares loses nothing that matters for a norm (relative error about
+// 1e-7 * sqrt(1024) in the worst case), long enough that the double additions between blocks
+// are rare.
 constexpr int64_t kBlock = kSumOfSquaresBlock;
-// From this many blocks on (1 MB of floats), the blocks are shared among the threads.
-constexpr int64_t kMinParallelBlocks = 64;
+// From this many blocks on (256 K floats, 1 MB), the blocks are shared among the threads.
+constexpr int64_t kMinParallelBlocks = (int64_t(1) << 18) / kBlock;
 
 // 32 partial sums, lane j adding v[j], v[j + 32], v[j + 64], ...: an addition into one
 // accumulator has to wait for the previous one (3 to 4 cycles), so a single running sum would

@@ -62,7 +62,7 @@ void set_isa(Isa isa) {
 // build); the builds differ only in fused multiply-adds (one rounding instead of two) and in how
 // a vector loop splits a row's sum among its lanes. Each moves a result by a few float roundings
 // (6e-8 relative) of the partial sums involved, and the float sums here are a few hundred terms
-// long at most (rows of up to 784 values; the sums of squares split 4096 values into the same
+// long at most (rows of up to 784 values; the sums of squares split 1024 values into the same
 // 32 lanes in every build): far below 1e-5 of the scale. A wrong element (a lane or a remainder
 // skipped or written twice, a wrong offset, a gradient written instead of added) is off by the
 // order of the values themselves, about 1e5 times the bound, and each element is checked alone.
@@ -414,11 +414,11 @@ TEST_CASE("kernel builds: relu, leaky_relu and elementwise gradients match the b
 TEST_CASE("kernel builds: sum_of_squares and update_sums_of_squares match the baseline build",
           "[kernel-builds]") {
     const int64_t block = kSumOfSquaresBlock;
-    // Lengths around the 32-lane loop and the 4096-value blocks; the last one is shared among
-    // threads (64 blocks or more).
+    // Lengths around the 32-lane loop and the 1024-value blocks; the last one is shared among
+    // threads (256 K values or more: src/norms.cpp).
     for (int64_t n :
          {int64_t{1}, int64_t{7}, int64_t{15}, int64_t{17}, int64_t{31}, int64_t{32}, int64_t{33},
-          int64_t{100}, block - 1, block, block + 17, 3 * block + 33, 64 * block + 7})
+          int64_t{100}, block - 1, block, block + 17, 3 * block + 33, (int64_t{1} << 18) + 7})
         compare_builds("sums of squares, length " + std::to_string(n), [&] {
             // Magnitudes from 0.5 to 1.5, so that every term counts (a term left out of a sum of
             // n of them moves it by more than 1e-5 of it up to n = 10^4 at least).

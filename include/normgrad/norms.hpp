@@ -13,7 +13,7 @@ namespace normgrad {
 // The block length: sum_of_squares(v, n) is the double sum, in block order, of the float sums
 // sum_of_squares(v + b * kSumOfSquaresBlock, <= kSumOfSquaresBlock). A kernel that measures a
 // gradient block by block while reading it gets the same bits as one call over the whole array.
-inline constexpr int64_t kSumOfSquaresBlock = 4096;
+inline constexpr int64_t kSumOfSquaresBlock = 1024;
 
 // sum of v[i]^2 for i in [0, n).
 double sum_of_squares(const float* v, int64_t n);
