@@ -72,8 +72,9 @@ cost() {  # binary args... -> "cost q1 q3" in percent
     OMP_NUM_THREADS=1 "$@" --threads 1 --data data/mnist | /usr/bin/python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())
+off = d["seconds_off"]
 print(" ".join(f"{100 * d[k]:+.1f}" for k in ("cost", "pair_cost_q1", "pair_cost_q3")),
-      f"{1e3 * d[\"seconds_off\"]:.3f}")'
+      f"{1e3 * off:.3f}")'
 }
 rows=()
 for entry in "${models[@]}"; do
