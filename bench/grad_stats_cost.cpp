@@ -15,7 +15,8 @@
 // Same model and optimizer as the benchmark: batch 128, SGD lr 0.05, momentum 0.9.
 // --only on (or off) runs every step in one setting, for a profiler (no cost is printed then).
 // Prints one JSON line: the steps timed in each setting, their mean seconds, the cost (mean on /
-// mean off - 1), and the quartiles of the cost over the pairs of neighbouring blocks.
+// mean off - 1), and the quartiles of the cost over the pairs of neighbouring blocks (and each
+// pair's cost).
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -201,13 +202,17 @@ int main(int argc, char** argv) try {
     for (size_t i = 0; i < pairs; ++i)
         pair_costs.push_back(block_mean[1][i] / block_mean[0][i] - 1.0);
     const double off = mean(seconds[0]), on = mean(seconds[1]);
+    std::string pair_list;
+    for (double c : pair_costs)
+        pair_list += fmt::format("{}{:.4f}", pair_list.empty() ? "" : ",", c);
     fmt::print(
         "{{\"model\":\"{}\",\"batchnorm\":\"{}\",\"threads\":{},\"block\":{},\"steps_off\":{},"
         "\"steps_on\":{},\"seconds_off\":{:.6f},\"seconds_on\":{:.6f},\"cost\":{:.4f},"
-        "\"pair_cost_q1\":{:.4f},\"pair_cost_median\":{:.4f},\"pair_cost_q3\":{:.4f}}}\n",
+        "\"pair_cost_q1\":{:.4f},\"pair_cost_median\":{:.4f},\"pair_cost_q3\":{:.4f},"
+        "\"pair_costs\":[{}]}}\n",
         o.model, o.batchnorm, o.threads, o.block, seconds[0].size(), seconds[1].size(), off, on,
         on / off - 1.0, quartile(pair_costs, 0.25), quartile(pair_costs, 0.5),
-        quartile(pair_costs, 0.75));
+        quartile(pair_costs, 0.75), pair_list);
     return 0;
 } catch (const std::exception& e) {
     fmt::print(stderr, "grad_stats_cost: {}\n", e.what());
