@@ -321,8 +321,9 @@ def sgemm_ceiling(threads):
 
 def peak_bound(kind, peak):
     """The shortest epoch any framework could train a model of only dense products in, with the
-    GEMMs measured here: its GEMM FLOPs at the machine's GEMM peak (None for the cnn models, whose convolutions can be computed
-    with fewer multiplications than their im2col products count, as normgrad's Winograd does)."""
+    GEMMs measured here: its GEMM FLOPs at the machine's GEMM peak (None for the cnn models,
+    whose convolutions can be computed with fewer multiplications than their im2col products
+    count, as normgrad's Winograd does)."""
     if kind != "mlp" or not peak:
         return None
     return model_flops(kind) * EPOCH_IMAGES / 1e9 / peak["gflops"]
@@ -671,8 +672,10 @@ def report(args, info, runs, ceilings, peaks, instrumentation, in_process, start
             add(f"| {model} | {t} | {len(results)} | {steps} ({results[0]['block']}) | "
                 f"{off_ms:.2f} | {100 * cost:+.1f}% {verdict(cost <= INSTRUMENTATION_TARGET)} | "
                 f"{100 * q1:+.1f}% to {100 * q3:+.1f}% |")
+            plural = "s" if t > 1 else ""
             report_targets.append((f"{model}: gradient statistics cost <= "
-                                   f"{100 * INSTRUMENTATION_TARGET:.0f}% ({t} thread{'s' if t > 1 else ''}, in one process)",
+                                   f"{100 * INSTRUMENTATION_TARGET:.0f}% ({t} thread{plural}, "
+                                   "in one process)",
                                    f"{100 * cost:+.1f}%", cost <= INSTRUMENTATION_TARGET))
         add("")
     add("The issue's targets, as measured above:")
