@@ -796,43 +796,45 @@ def main():
                 print(f"bench: {model:6} accuracy run, seed {seed} {fw:8} "
                       f"{100 * res['test_accuracy']:.2f}%", file=sys.stderr)
 
+    # The models and thread counts whose statistics' cost is measured (both ways below).
+    stats_cases = [(model, t)
+                   for model in [m for m in args.grad_stats_models.split(",") if m in args.models]
+                   for t in [int(x) for x in args.grad_stats_threads.split(",") if x]]
     instrumentation = None
     if supports:
         instrumentation = {}
-        for model in [m for m in args.grad_stats_models.split(",") if m in args.models]:
-            for t in [int(x) for x in args.grad_stats_threads.split(",") if x]:
-                times = {"off": [], "on": []}
-                # At least --grad-stats-runs pairs and --grad-stats-seconds of training per
-                # setting: a run moves by 5 to 10% from one to the next on a shared machine, so
-                # the one-second mlp runs need many more pairs than the cnn for a 5% question.
-                r = -1
-                while r + 1 < args.grad_stats_runs or (
-                        sum(times["off"]) < args.grad_stats_seconds and r + 1 < 60):
-                    r += 1
-                    for gs in (("off", "on") if r % 2 == 0 else ("on", "off")):
-                        res = measured_with_retries(
-                            lambda: run_normgrad(model, t, r, gs, True), args)
-                        res["phase"] = "instrumentation"
-                        runs.append(res)
-                        times[gs].append(res["train_seconds"])
-                        print(f"bench: {model:6} threads {t} seed {r} grad-stats {gs:3} "
-                              f"{res['train_seconds']:7.2f} s", file=sys.stderr)
-                instrumentation[(model, t)] = (median(times["off"]), median(times["on"]), r + 1)
+        for model, t in stats_cases:
+            times = {"off": [], "on": []}
+            # At least --grad-stats-runs pairs and --grad-stats-seconds of training per
+            # setting: a run moves by 5 to 10% from one to the next on a shared machine, so
+            # the one-second mlp runs need many more pairs than the cnn for a 5% question.
+            r = -1
+            while r + 1 < args.grad_stats_runs or (
+                    sum(times["off"]) < args.grad_stats_seconds and r + 1 < 60):
+                r += 1
+                for gs in (("off", "on") if r % 2 == 0 else ("on", "off")):
+                    res = measured_with_retries(
+                        lambda: run_normgrad(model, t, r, gs, True), args)
+                    res["phase"] = "instrumentation"
+                    runs.append(res)
+                    times[gs].append(res["train_seconds"])
+                    print(f"bench: {model:6} threads {t} seed {r} grad-stats {gs:3} "
+                          f"{res['train_seconds']:7.2f} s", file=sys.stderr)
+            instrumentation[(model, t)] = (median(times["off"]), median(times["on"]), r + 1)
 
     in_process = {}
     if args.grad_stats_process_runs > 0 and os.access(GRAD_STATS_COST, os.X_OK):
-        for model in [m for m in args.grad_stats_models.split(",") if m in args.models]:
+        for model, t in stats_cases:
             if preset_kind(model) is None:
                 continue  # grad_stats_cost builds the presets only
-            for t in [int(x) for x in args.grad_stats_threads.split(",") if x]:
-                results = []
-                for r in range(args.grad_stats_process_runs):
-                    wait_for_quiet(args.max_other, args.wait)
-                    res = grad_stats_in_process(model, t)
-                    results.append(res)
-                    print(f"bench: {model:6} threads {t} grad-stats in one process, run {r}: "
-                          f"{100 * res['cost']:+.1f}%", file=sys.stderr)
-                in_process[(model, t)] = results
+            results = []
+            for r in range(args.grad_stats_process_runs):
+                wait_for_quiet(args.max_other, args.wait)
+                res = grad_stats_in_process(model, t)
+                results.append(res)
+                print(f"bench: {model:6} threads {t} grad-stats in one process, run {r}: "
+                      f"{100 * res['cost']:+.1f}%", file=sys.stderr)
+            in_process[(model, t)] = results
 
     finished = datetime.datetime.now(datetime.timezone.utc)
     main_runs = [r for r in runs if r["phase"] in ("compare", "accuracy")]

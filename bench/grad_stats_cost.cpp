@@ -98,6 +98,12 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
+double mean(const std::vector<double>& v) {
+    double s = 0.0;
+    for (double x : v) s += x;
+    return s / double(v.size());
+}
+
 double quartile(std::vector<double> v, double q) {
     std::sort(v.begin(), v.end());
     const double at = q * double(v.size() - 1);
@@ -136,6 +142,7 @@ int main(int argc, char** argv) try {
     std::unique_ptr<train::GradStats> stats;
     std::vector<double> seconds[2];  // per setting (0 off, 1 on): each timed step
     std::vector<double> block_mean[2];
+    double block_sum = 0.0;  // of the current block's steps
     using Clock = std::chrono::steady_clock;
     for (int64_t step = 0; step < o.warmup + o.steps; ++step) {
         const bool timed = step >= o.warmup;
@@ -169,33 +176,26 @@ int main(int argc, char** argv) try {
 
         if (!timed) continue;
         seconds[on].push_back(s);
+        block_sum += s;
         const bool block_ends =
             (step - o.warmup + 1) % o.block == 0 || step + 1 == o.warmup + o.steps;
         if (block_ends) {
             const int64_t n = (step - o.warmup) % o.block + 1;
-            double sum = 0.0;
-            for (int64_t i = 0; i < n; ++i) sum += seconds[on][seconds[on].size() - 1 - size_t(i)];
-            block_mean[on].push_back(sum / double(n));
+            block_mean[on].push_back(block_sum / double(n));
+            block_sum = 0.0;
         }
     }
     log.completed(o.warmup + o.steps);
     fs::remove(log_path);
     if (!o.only.empty()) {
         const auto& v = seconds[o.only == "on"];
-        double sum = 0.0;
-        for (double x : v) sum += x;
         fmt::print(
             "{{\"model\":\"{}\",\"batchnorm\":\"{}\",\"only\":\"{}\",\"steps\":{},"
             "\"seconds\":{:.6f}}}\n",
-            o.model, o.batchnorm, o.only, v.size(), sum / double(v.size()));
+            o.model, o.batchnorm, o.only, v.size(), mean(v));
         return 0;
     }
 
-    auto mean = [](const std::vector<double>& v) {
-        double s = 0.0;
-        for (double x : v) s += x;
-        return s / double(v.size());
-    };
     // Neighbouring blocks of the two settings: block 2k (off, then on, ...) with block 2k + 1.
     std::vector<double> pair_costs;
     const size_t pairs = std::min(block_mean[0].size(), block_mean[1].size());
