@@ -50,6 +50,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NORMGRAD = os.path.join(ROOT, "build", "normgrad")
 CEILING = os.path.join(ROOT, "build", "bench", "sgemm_ceiling")
 GRAD_STATS_COST = os.path.join(ROOT, "build", "bench", "grad_stats_cost")
+PLACEMENT = os.path.join(ROOT, "build", "bench", "placement_cost")
+NEAR_NS = 250  # a round trip below this: the two threads share a cache (bench/placement_cost.cpp)
 TORCH_SCRIPT = os.path.join(ROOT, "bench", "torch_train.py")
 PYTHON = "/usr/bin/python3"
 DATA = os.path.join(ROOT, "data", "mnist")
@@ -258,13 +260,28 @@ def run_normgrad(model, threads, seed, grad_stats, supports_grad_stats, epochs=1
                "--log", log, "--checkpoint", os.path.join(tmp, "checkpoint.safetensors")]
         if supports_grad_stats:
             cmd += ["--grad-stats", grad_stats]
+        before = round_trip_ns() if threads == 2 else None
         _, rss, own, foreign, wall = run_measured(cmd, thread_env(threads))
+        after = round_trip_ns() if threads == 2 else None
         with open(log) as f:
             epoch = [json.loads(line) for line in f if '"type":"epoch"' in line][-1]
     return {"framework": "normgrad", "model": model, "threads": threads, "seed": seed,
             "grad_stats": grad_stats if supports_grad_stats else None,
             "train_seconds": epoch["train_seconds"], "test_accuracy": epoch["test_accuracy"],
-            "peak_rss_mb": rss, "cpu_seconds": own, "foreign_cpu_seconds": foreign, "wall": wall}
+            "peak_rss_mb": rss, "cpu_seconds": own, "foreign_cpu_seconds": foreign, "wall": wall,
+            "round_trip_ns": None if before is None or after is None else [before, after]}
+
+
+def round_trip_ns():
+    """A cache line's round trip between two threads of a fresh process, in ns (placement_cost
+    --probe): about 50 where the host has put this machine's two virtual CPUs on cores that share
+    a cache, about 330 where it has not; it moves them every few seconds. None when the probe is
+    not built."""
+    if not os.path.exists(PLACEMENT):
+        return None
+    out = subprocess.run([PLACEMENT, "--probe"], capture_output=True, text=True, check=True,
+                         env=thread_env(2)).stdout
+    return json.loads(out)["round_trip_ns"]
 
 
 def run_torch(model, threads, seed, epochs=1, data=DATA):
@@ -541,6 +558,29 @@ def report(args, info, runs, ceilings, peaks, instrumentation, in_process, start
             best_ng, best_pt = min(ng1, ngn), min(pt1, ptn)
             add(f"| {model} | {fmt(ng1 / ngn)}x | {fmt(pt1 / ptn)}x | {tcol} | {fmt(best_ng)} | "
                 f"{fmt(best_pt)} | {fmt(best_ng / best_pt)} |")
+        add("")
+    probed = [m for m in args.models
+              if any(r["round_trip_ns"] for r in pick("normgrad", m, 2))]
+    if probed:
+        add("Where the host put the two threads: each of normgrad's two-thread runs above, with "
+            "a cache line's round trip between two threads just before and just after it "
+            "(`build/bench/placement_cost --probe`, ns). Below "
+            f"{NEAR_NS} ns both times (*near*), the two virtual CPUs were on cores that share a "
+            "cache; above it (*far*), on cores that do not, where every value one thread writes "
+            "and the other reads crosses between them, and the small steps of the mlp models "
+            "slow down most (bench/placement_cost.cpp times both within one run). The host "
+            "moves them every few seconds, so a run can also see both.")
+        add("")
+        add("| model | runs at 2 threads: seconds (round trip before / after, ns) |")
+        add("|---|---|")
+        for m in probed:
+            def placed(r):
+                b, a = r["round_trip_ns"]
+                where = ("near" if max(b, a) < NEAR_NS else "far" if min(b, a) >= NEAR_NS
+                         else "changed")
+                return f"{fmt(r['train_seconds'])} ({b:.0f} / {a:.0f}, {where})"
+            add(f"| {m} | " + "; ".join(placed(r) for r in pick("normgrad", m, 2)
+                                        if r["round_trip_ns"]) + " |")
         add("")
     extra = ""
     if args.extra_accuracy_runs and args.extra_accuracy_models:

@@ -14,6 +14,6 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 "$root/scripts/install-deps.sh" python3-torch
-"$root/scripts/build.sh" release normgrad_cli sgemm_ceiling same_start grad_stats_cost >/dev/null
+"$root/scripts/build.sh" release normgrad_cli sgemm_ceiling same_start grad_stats_cost placement_cost >/dev/null
 "$root/data/fetch_mnist.sh" >/dev/null
 exec /usr/bin/python3 "$root/bench/bench.py" "$@"

@@ -1,0 +1,220 @@
+// placement_cost: what a training step costs at two threads by where the host has put them.
+//
+// On a virtual machine the host moves its virtual CPUs between physical cores. Two OpenMP
+// threads then sit, from one second to the next, on cores that share a cache (a cache line goes
+// from one to the other and back in about 50 ns here) or on cores that do not (about 330 ns),
+// and the two-thread runs of the mlp took either about 0.5 s or about 1.0 s an epoch, against
+// 0.85 s at one thread. This program shows that link inside one run: it trains a preset in
+// chunks of steps, times a cache-line round trip between the two worker threads before each
+// chunk (1000 round trips, under a millisecond), runs the chunk at two threads, then the same
+// number of steps at one thread, and sorts the chunks by the round trip ("near" below
+// --near-ns, "far" above). For each class it prints the steps and their mean seconds at two
+// threads, split into forward (with the batch), backward and update, and the one-thread steps
+// of the same moments beside them.
+//
+//   placement_cost --model mlp|cnn --batchnorm on|off [--chunks N] [--chunk K] [--near-ns NS]
+//                  [--data DIR]
+//   placement_cost --probe      the round trip alone, the median of 5 of 1000 round trips, as
+//                               {"round_trip_ns":N} (bench/bench.py runs it around each of
+//                               normgrad's two-thread runs)
+//
+// Same model and optimizer as the benchmark (batch 128, SGD lr 0.05, momentum 0.9), without the
+// gradient statistics and the log. Prints one JSON line per class and one for every chunk's
+// round trip (ns) in order, so that the host's changes can be seen.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "normgrad/autograd.hpp"
+#include "normgrad/idx.hpp"
+#include "normgrad/ops.hpp"
+#include "normgrad/optim.hpp"
+#include "normgrad/parallel.hpp"
+#include "normgrad/random.hpp"
+#include "normgrad/train/batches.hpp"
+#include "normgrad/train/models.hpp"
+
+using namespace normgrad;
+
+namespace {
+
+struct Options {
+    std::string model = "mlp", batchnorm = "off", data = "data/mnist";
+    int64_t chunks = 200, chunk = 10;
+    double near_ns = 250.0;
+    bool probe = false;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+    fmt::print(stderr,
+               "placement_cost: {}\nusage: placement_cost --model mlp|cnn --batchnorm on|off "
+               "[--chunks N] [--chunk K] [--near-ns NS] [--data DIR]\n       placement_cost "
+               "--probe\n",
+               problem);
+    std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (flag == "--probe") {
+            o.probe = true;
+            continue;
+        }
+        if (i + 1 >= argc) usage(flag + ": expected a value after it");
+        const std::string value = argv[++i];
+        auto number = [&](double min) {
+            char* end = nullptr;
+            const double v = std::strtod(value.c_str(), &end);
+            if (end == value.c_str() || *end || !(v >= min))
+                usage(fmt::format("{} {}: expected a number >= {}", flag, value, min));
+            return v;
+        };
+        if (flag == "--model" && (value == "mlp" || value == "cnn"))
+            o.model = value;
+        else if (flag == "--batchnorm" && (value == "on" || value == "off"))
+            o.batchnorm = value;
+        else if (flag == "--chunks")
+            o.chunks = int64_t(number(1));
+        else if (flag == "--chunk")
+            o.chunk = int64_t(number(1));
+        else if (flag == "--near-ns")
+            o.near_ns = number(1);
+        else if (flag == "--data")
+            o.data = value;
+        else
+            usage(fmt::format("{} {}: unknown flag or value", flag, value));
+    }
+    return o;
+}
+
+// Nanoseconds for a cache line to go from OpenMP thread 0 to thread 1 and back, the mean of
+// `trips` round trips (each thread waits, spinning, for the other's write).
+double round_trip_ns(int trips) {
+    alignas(64) std::atomic<int> flag{0};
+    double ns = 0.0;
+#pragma omp parallel num_threads(2)
+    {
+        const int me = omp_get_thread_num();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < trips; ++i) {
+            if (me == 0) {
+                flag.store(2 * i + 1, std::memory_order_release);
+                while (flag.load(std::memory_order_acquire) != 2 * i + 2) {
+                }
+            } else {
+                while (flag.load(std::memory_order_acquire) != 2 * i + 1) {
+                }
+                flag.store(2 * i + 2, std::memory_order_release);
+            }
+        }
+        if (me == 0)
+            ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0)
+                     .count() /
+                 trips;
+    }
+    return ns;
+}
+
+struct Phases {
+    double forward = 0, backward = 0, update = 0;
+    int64_t steps = 0;
+    void add(const Phases& p) {
+        forward += p.forward, backward += p.backward, update += p.update, steps += p.steps;
+    }
+    std::string json() const {
+        const double n = double(std::max<int64_t>(steps, 1));
+        return fmt::format(
+            "{{\"steps\":{},\"seconds\":{:.6f},\"forward\":{:.6f},\"backward\":{:.6f},"
+            "\"update\":{:.6f}}}",
+            steps, (forward + backward + update) / n, forward / n, backward / n, update / n);
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    const Options o = parse(argc, argv);
+    set_num_threads(2);
+    if (o.probe) {
+        std::vector<double> probes;
+        for (int i = 0; i < 5; ++i) probes.push_back(round_trip_ns(1000));
+        std::sort(probes.begin(), probes.end());
+        fmt::print("{{\"round_trip_ns\":{:.0f}}}\n", probes[2]);
+        return 0;
+    }
+    const Dataset train_set = load_mnist_split(o.data, true);
+
+    train::ModelSpec spec;
+    spec.kind = o.model;
+    spec.norm = o.batchnorm == "on" ? train::Norm::batch() : train::Norm::none();
+    Rng init_rng(0);
+    auto model = train::build_model(spec, init_rng);
+    SgdOptions sgd;
+    sgd.lr = 0.05f;
+    sgd.momentum = 0.9f;
+    Sgd opt(model->parameters(), sgd);
+
+    Rng order_rng = train::data_order_rng(0);
+    std::vector<int64_t> order = train::epoch_order(train_set.count, &order_rng);
+    const int64_t batch = 128, per_epoch = train_set.count / batch;
+    int64_t step = 0;
+    using Clock = std::chrono::steady_clock;
+    auto seconds = [](Clock::time_point a, Clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+    };
+    auto run_steps = [&](int64_t n) {
+        Phases p;
+        for (int64_t i = 0; i < n; ++i, ++step) {
+            const int64_t at = step % per_epoch;
+            if (at == 0 && step > 0) order = train::epoch_order(train_set.count, &order_rng);
+            const auto t0 = Clock::now();
+            const train::Batch bt = train::make_batch(train_set, order, at * batch, batch);
+            Tensor loss = cross_entropy((*model)(bt.images), bt.labels);
+            (void)loss.item();
+            const auto t1 = Clock::now();
+            opt.zero_grad();
+            autograd::backward(loss);
+            const auto t2 = Clock::now();
+            opt.step();
+            const auto t3 = Clock::now();
+            p.forward += seconds(t0, t1), p.backward += seconds(t1, t2);
+            p.update += seconds(t2, t3), ++p.steps;
+        }
+        return p;
+    };
+
+    run_steps(20);          // warm-up: the buffers' first allocations
+    Phases two[2], one[2];  // [0] near, [1] far
+    std::vector<double> trips;
+    for (int64_t c = 0; c < o.chunks; ++c) {
+        set_num_threads(2);
+        const double ns = round_trip_ns(1000);
+        trips.push_back(ns);
+        const int far = ns >= o.near_ns;
+        two[far].add(run_steps(o.chunk));
+        set_num_threads(1);
+        one[far].add(run_steps(o.chunk));
+    }
+    for (int far = 0; far < 2; ++far)
+        fmt::print(
+            "{{\"model\":\"{}\",\"batchnorm\":\"{}\",\"placement\":\"{}\",\"near_ns\":{},"
+            "\"chunks\":{},\"two_threads\":{},\"one_thread\":{}}}\n",
+            o.model, o.batchnorm, far ? "far" : "near", o.near_ns, two[far].steps / o.chunk,
+            two[far].json(), one[far].json());
+    std::string list;
+    for (double ns : trips) list += fmt::format("{}{:.0f}", list.empty() ? "" : ",", ns);
+    fmt::print("{{\"round_trip_ns\":[{}]}}\n", list);
+    return 0;
+} catch (const std::exception& e) {
+    fmt::print(stderr, "placement_cost: {}\n", e.what());
+    return 1;
+}
