@@ -276,7 +276,7 @@ def round_trip_ns():
     """A cache line's round trip between two threads of a fresh process, in ns (placement_cost
     --probe): about 50 where the host has put this machine's two virtual CPUs on cores that share
     a cache, about 330 where it has not; it moves them every few seconds. None when the probe is
-    not built."""
+    not built, or when this process may run on one CPU only."""
     if not os.path.exists(PLACEMENT):
         return None
     out = subprocess.run([PLACEMENT, "--probe"], capture_output=True, text=True, check=True,
@@ -565,11 +565,13 @@ def report(args, info, runs, ceilings, peaks, instrumentation, in_process, start
         add("Where the host put the two threads: each of normgrad's two-thread runs above, with "
             "a cache line's round trip between two threads just before and just after it "
             "(`build/bench/placement_cost --probe`, ns). Below "
-            f"{NEAR_NS} ns both times (*near*), the two virtual CPUs were on cores that share a "
-            "cache; above it (*far*), on cores that do not, where every value one thread writes "
-            "and the other reads crosses between them, and the small steps of the mlp models "
-            "slow down most (bench/placement_cost.cpp times both within one run). The host "
-            "moves them every few seconds, so a run can also see both.")
+            f"{NEAR_NS} ns both times (*near*), the two threads ran on cores that share a cache; "
+            "above it both times (*far*), on cores that do not, where every value one thread "
+            "writes and the other reads crosses between them, and the small steps of the mlp "
+            "models slow down most (bench/placement_cost.cpp times both within one run); "
+            "otherwise *changed*. On a virtual machine the host can move its virtual CPUs "
+            "between the two every few seconds, as it did on the AMD EPYC measured "
+            "(docs/performance.md, section 3).")
         add("")
         add("| model | runs at 2 threads: seconds (round trip before / after, ns) |")
         add("|---|---|")

@@ -16,19 +16,22 @@
 //                  [--data DIR]
 //   placement_cost --probe      the round trip alone, the median of 5 of 1000 round trips, as
 //                               {"round_trip_ns":N} (bench/bench.py runs it around each of
-//                               normgrad's two-thread runs)
+//                               normgrad's two-thread runs); null where this process may run
+//                               on one CPU only
 //
 // Same model and optimizer as the benchmark (batch 128, SGD lr 0.05, momentum 0.9), without the
 // gradient statistics and the log. Prints one JSON line per class and one for every chunk's
 // round trip (ns) in order, so that the host's changes can be seen.
 #include <fmt/format.h>
 #include <omp.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -124,6 +127,13 @@ double round_trip_ns(int trips) {
     return ns;
 }
 
+int cpus_of_this_process() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return CPU_COUNT(&set);
+}
+
 struct Phases {
     double forward = 0, backward = 0, update = 0;
     int64_t steps = 0;
@@ -144,6 +154,14 @@ struct Phases {
 int main(int argc, char** argv) try {
     const Options o = parse(argc, argv);
     set_num_threads(2);
+    // Two threads spinning on one core would each wait out the other's time slice.
+    if (cpus_of_this_process() < 2) {
+        if (o.probe) {
+            fmt::print("{{\"round_trip_ns\":null}}\n");
+            return 0;
+        }
+        throw std::runtime_error("this process may run on one CPU only: no two threads to place");
+    }
     if (o.probe) {
         std::vector<double> probes;
         for (int i = 0; i < 5; ++i) probes.push_back(round_trip_ns(1000));
