@@ -12,7 +12,8 @@
 // backward, the global gradient norm, the update, and the step's line of the training log
 // (--log; written under DIR, a temporary directory by default), with GradStats around it as the
 // trainer places it when on. Off, the statistics object does not exist: its hooks are gone too.
-// Same model and optimizer as the benchmark: batch 128, SGD lr 0.05, momentum 0.9.
+// Same model and optimizer as the benchmark: batch 128, SGD lr 0.05, momentum 0.9
+// (preset_training.hpp).
 // --only on (or off) runs every step in one setting, for a profiler (no cost is printed then).
 // Prints one JSON line: the steps timed in each setting, their mean seconds, the cost (mean on /
 // mean off - 1), and the quartiles of the cost over the pairs of neighbouring blocks (and each
@@ -31,15 +32,12 @@
 #include <vector>
 
 #include "normgrad/autograd.hpp"
-#include "normgrad/idx.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/optim.hpp"
 #include "normgrad/parallel.hpp"
-#include "normgrad/random.hpp"
-#include "normgrad/train/batches.hpp"
 #include "normgrad/train/grad_stats.hpp"
-#include "normgrad/train/models.hpp"
 #include "normgrad/train/run_log.hpp"
+#include "preset_training.hpp"
 
 using namespace normgrad;
 
@@ -119,25 +117,15 @@ int main(int argc, char** argv) try {
     set_num_threads(o.threads);
     const Dataset train_set = load_mnist_split(o.data, true);
 
-    train::ModelSpec spec;
-    spec.kind = o.model;
-    spec.norm = o.batchnorm == "on" ? train::Norm::batch() : train::Norm::none();
-    Rng init_rng(0);
-    auto model = train::build_model(spec, init_rng);
-    const std::vector<Parameter> params = model->parameters();
-    SgdOptions sgd;
-    sgd.lr = 0.05f;
-    sgd.momentum = 0.9f;
-    Sgd opt(params, sgd);
+    bench::PresetTraining run(o.model, o.batchnorm == "on", train_set);
+    auto& model = run.model();
+    const std::vector<Parameter>& params = run.params();
+    Sgd& opt = run.optimizer();
 
     namespace fs = std::filesystem;
     const fs::path dir = o.log_dir.empty() ? fs::temp_directory_path() : fs::path(o.log_dir);
     const fs::path log_path = dir / fmt::format("grad_stats_cost_{}.jsonl", ::getpid());
     train::RunLog log(log_path.string(), {}, nullptr);
-
-    Rng order_rng = train::data_order_rng(0);
-    std::vector<int64_t> order = train::epoch_order(train_set.count, &order_rng);
-    const int64_t batch = 128, per_epoch = train_set.count / batch;
 
     std::unique_ptr<train::GradStats> stats;
     std::vector<double> seconds[2];  // per setting (0 off, 1 on): each timed step
@@ -152,17 +140,16 @@ int main(int argc, char** argv) try {
                                         : step % 2 == 1;
         if (on != bool(stats)) {  // between steps, untimed: hooks added or removed
             if (on)
-                stats = std::make_unique<train::GradStats>(*model, &opt);
+                stats = std::make_unique<train::GradStats>(model, &opt);
             else
                 stats.reset();
         }
-        const int64_t at = step % per_epoch;
-        if (at == 0 && step > 0) order = train::epoch_order(train_set.count, &order_rng);
+        run.begin_step(step);
 
         const auto t0 = Clock::now();
-        const train::Batch bt = train::make_batch(train_set, order, at * batch, batch);
+        const train::Batch bt = run.batch();
         if (stats) stats->begin_step();
-        Tensor loss = cross_entropy((*model)(bt.images), bt.labels);
+        Tensor loss = cross_entropy(model(bt.images), bt.labels);
         const float loss_value = loss.item();
         opt.zero_grad();
         autograd::backward(loss);

@@ -19,9 +19,10 @@
 //                               normgrad's two-thread runs); null where this process may run
 //                               on one CPU only
 //
-// Same model and optimizer as the benchmark (batch 128, SGD lr 0.05, momentum 0.9), without the
-// gradient statistics and the log. Prints one JSON line per class and one for every chunk's
-// round trip (ns) in order, so that the host's changes can be seen.
+// Same model and optimizer as the benchmark (batch 128, SGD lr 0.05, momentum 0.9;
+// preset_training.hpp), without the gradient statistics and the log. Prints one JSON line per
+// class and one for every chunk's round trip (ns) in order, so that the host's changes can be
+// seen.
 #include <fmt/format.h>
 #include <omp.h>
 #include <sched.h>
@@ -36,13 +37,10 @@
 #include <vector>
 
 #include "normgrad/autograd.hpp"
-#include "normgrad/idx.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/optim.hpp"
 #include "normgrad/parallel.hpp"
-#include "normgrad/random.hpp"
-#include "normgrad/train/batches.hpp"
-#include "normgrad/train/models.hpp"
+#include "preset_training.hpp"
 
 using namespace normgrad;
 
@@ -171,19 +169,9 @@ int main(int argc, char** argv) try {
     }
     const Dataset train_set = load_mnist_split(o.data, true);
 
-    train::ModelSpec spec;
-    spec.kind = o.model;
-    spec.norm = o.batchnorm == "on" ? train::Norm::batch() : train::Norm::none();
-    Rng init_rng(0);
-    auto model = train::build_model(spec, init_rng);
-    SgdOptions sgd;
-    sgd.lr = 0.05f;
-    sgd.momentum = 0.9f;
-    Sgd opt(model->parameters(), sgd);
-
-    Rng order_rng = train::data_order_rng(0);
-    std::vector<int64_t> order = train::epoch_order(train_set.count, &order_rng);
-    const int64_t batch = 128, per_epoch = train_set.count / batch;
+    bench::PresetTraining run(o.model, o.batchnorm == "on", train_set);
+    auto& model = run.model();
+    Sgd& opt = run.optimizer();
     int64_t step = 0;
     using Clock = std::chrono::steady_clock;
     auto seconds = [](Clock::time_point a, Clock::time_point b) {
@@ -192,11 +180,10 @@ int main(int argc, char** argv) try {
     auto run_steps = [&](int64_t n) {
         Phases p;
         for (int64_t i = 0; i < n; ++i, ++step) {
-            const int64_t at = step % per_epoch;
-            if (at == 0 && step > 0) order = train::epoch_order(train_set.count, &order_rng);
+            run.begin_step(step);
             const auto t0 = Clock::now();
-            const train::Batch bt = train::make_batch(train_set, order, at * batch, batch);
-            Tensor loss = cross_entropy((*model)(bt.images), bt.labels);
+            const train::Batch bt = run.batch();
+            Tensor loss = cross_entropy(model(bt.images), bt.labels);
             (void)loss.item();
             const auto t1 = Clock::now();
             opt.zero_grad();
