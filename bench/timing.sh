@@ -9,6 +9,14 @@ epoch_seconds() {
 
 # cpu_model: the processor's name (/proc/cpuinfo), for the first lines of a report.
 cpu_model() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'; }
+# cpu_flags_line: which of the instruction sets normgrad's kernels are built for it has.
+cpu_flags_line() {
+    local flags
+    flags="$(grep -m1 '^flags' /proc/cpuinfo)"
+    if [[ " $flags " == *" avx512f "* ]]; then echo "AVX2 and AVX-512"
+    elif [[ " $flags " == *" avx2 "* ]]; then echo "AVX2, no AVX-512"
+    else echo "no AVX2"; fi
+}
 
 # median A B C ...: the middle one of an odd number of times, to two decimals.
 median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p" | xargs printf %.2f; }
