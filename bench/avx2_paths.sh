@@ -17,7 +17,7 @@ cd "$root"
 commit="${1:-a4bc123}"
 out="${2:-docs/results/avx2-paths.md}"
 dir=runs/avx2-paths
-mkdir -p "$dir" docs/results
+mkdir -p "$dir" "$(dirname "$out")"
 old="$(old_normgrad bench/avx2_paths.sh "$commit" "$dir")"
 train() {  # binary model batchnorm steps threads -> seconds of the training loop
     local bin="$1"
