@@ -19,6 +19,7 @@
 // mean off - 1), and the quartiles of the cost over the pairs of neighbouring blocks (and each
 // pair's cost).
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <unistd.h>
 #include <algorithm>
@@ -27,10 +28,12 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "flags.hpp"  // examples/cli/flags.hpp, the command line's flags
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/optim.hpp"
@@ -49,50 +52,34 @@ struct Options {
     int threads = 1;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-    fmt::print(stderr,
-               "grad_stats_cost: {}\nusage: grad_stats_cost --model mlp|cnn --batchnorm on|off "
-               "[--steps N] [--block K] [--warmup W] [--threads T] [--data DIR] [--log DIR] "
-               "[--only on|off]\n",
-               problem);
-    std::exit(2);
-}
-
+// The flags, declared as the command line's (examples/cli/flags.hpp: each number with its
+// range); a mistake prints CLI11's message naming the flag and exits with 2.
 Options parse(int argc, char** argv) {
+    using normgrad::cli::add_int;
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string flag = argv[i];
-        if (i + 1 >= argc) usage(flag + ": expected a value after it");
-        const std::string value = argv[++i];
-        auto number = [&](int64_t min) {
-            char* end = nullptr;
-            const long long v = std::strtoll(value.c_str(), &end, 10);
-            if (end == value.c_str() || *end || v < min)
-                usage(fmt::format("{} {}: expected a whole number >= {}", flag, value, min));
-            return int64_t(v);
-        };
-        if (flag == "--model" && (value == "mlp" || value == "cnn"))
-            o.model = value;
-        else if (flag == "--batchnorm" && (value == "on" || value == "off"))
-            o.batchnorm = value;
-        else if (flag == "--steps")
-            o.steps = number(2);
-        else if (flag == "--block")
-            o.block = number(1);
-        else if (flag == "--warmup")
-            o.warmup = number(0);
-        else if (flag == "--threads")
-            o.threads = int(std::min<int64_t>(number(1), 256));
-        else if (flag == "--data")
-            o.data = value;
-        else if (flag == "--log")
-            o.log_dir = value;
-        else if (flag == "--only" && (value == "on" || value == "off"))
-            o.only = value;
-        else
-            usage(fmt::format("{} {}: unknown flag or value", flag, value));
+    CLI::App app{"grad_stats_cost: the gradient statistics' cost inside one training process"};
+    app.add_option("--model", o.model, "the preset")->check(CLI::IsMember({"mlp", "cnn"}));
+    app.add_option("--batchnorm", o.batchnorm, "with BatchNorm")
+        ->check(CLI::IsMember({"on", "off"}));
+    add_int(&app, "--steps", o.steps, 2, kMax, "steps timed");
+    add_int(&app, "--block", o.block, 1, kMax, "steps a block");
+    add_int(&app, "--warmup", o.warmup, 0, kMax, "steps before the first block");
+    int64_t threads = o.threads;
+    add_int(&app, "--threads", threads, 1, kMax, "threads (at most 256 are used)");
+    app.add_option("--data", o.data, "the MNIST folder");
+    app.add_option("--log", o.log_dir, "a folder for each block's run log");
+    app.add_option("--only", o.only, "every step on or off, for a profiler")
+        ->check(CLI::IsMember({"on", "off"}));
+    try {
+        app.parse(argc, argv);
+        o.threads = int(std::min<int64_t>(threads, 256));
+        if (o.steps < 2 * o.block)
+            throw CLI::ValidationError("--steps", "must hold two blocks at least (one of each)");
+    } catch (const CLI::ParseError& e) {
+        const int status = app.exit(e);  // prints the help, or the error
+        std::exit(status == 0 ? 0 : 2);
     }
-    if (o.steps < 2 * o.block) usage("--steps must hold two blocks at least (one of each)");
     return o;
 }
 

@@ -26,16 +26,19 @@
 #include <fmt/format.h>
 #include <omp.h>
 #include <sched.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "flags.hpp"  // examples/cli/flags.hpp, the command line's flags
 #include "normgrad/autograd.hpp"
 #include "normgrad/ops.hpp"
 #include "normgrad/optim.hpp"
@@ -53,46 +56,27 @@ struct Options {
     bool probe = false;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-    fmt::print(stderr,
-               "placement_cost: {}\nusage: placement_cost --model mlp|cnn --batchnorm on|off "
-               "[--chunks N] [--chunk K] [--near-ns NS] [--data DIR]\n       placement_cost "
-               "--probe\n",
-               problem);
-    std::exit(2);
-}
-
+// The flags, declared as the command line's (examples/cli/flags.hpp: each number with its
+// range); a mistake prints CLI11's message naming the flag and exits with 2.
 Options parse(int argc, char** argv) {
+    using normgrad::cli::add_int, normgrad::cli::add_real;
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string flag = argv[i];
-        if (flag == "--probe") {
-            o.probe = true;
-            continue;
-        }
-        if (i + 1 >= argc) usage(flag + ": expected a value after it");
-        const std::string value = argv[++i];
-        auto number = [&](double min) {
-            char* end = nullptr;
-            const double v = std::strtod(value.c_str(), &end);
-            if (end == value.c_str() || *end || !(v >= min))
-                usage(fmt::format("{} {}: expected a number >= {}", flag, value, min));
-            return v;
-        };
-        if (flag == "--model" && (value == "mlp" || value == "cnn"))
-            o.model = value;
-        else if (flag == "--batchnorm" && (value == "on" || value == "off"))
-            o.batchnorm = value;
-        else if (flag == "--chunks")
-            o.chunks = int64_t(number(1));
-        else if (flag == "--chunk")
-            o.chunk = int64_t(number(1));
-        else if (flag == "--near-ns")
-            o.near_ns = number(1);
-        else if (flag == "--data")
-            o.data = value;
-        else
-            usage(fmt::format("{} {}: unknown flag or value", flag, value));
+    CLI::App app{"placement_cost: a two-thread training step's cost by where the threads are"};
+    app.add_flag("--probe", o.probe, "print the round trip alone, as {\"round_trip_ns\":N}");
+    app.add_option("--model", o.model, "the preset")->check(CLI::IsMember({"mlp", "cnn"}));
+    app.add_option("--batchnorm", o.batchnorm, "with BatchNorm")
+        ->check(CLI::IsMember({"on", "off"}));
+    add_int(&app, "--chunks", o.chunks, 1, kMax, "chunks of steps");
+    add_int(&app, "--chunk", o.chunk, 1, kMax, "steps a chunk");
+    add_real(&app, "--near-ns", o.near_ns, {1.0, std::numeric_limits<double>::infinity()},
+             "near below this round trip (ns)");
+    app.add_option("--data", o.data, "the MNIST folder");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int status = app.exit(e);  // prints the help, or the error
+        std::exit(status == 0 ? 0 : 2);
     }
     return o;
 }
